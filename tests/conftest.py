@@ -1,0 +1,38 @@
+"""Shared test configuration.
+
+Hypothesis profiles
+-------------------
+``ci`` (the default) is derandomised, so a CI run is repeatable. ``dev`` draws
+fresh examples; ``thorough`` draws many. Select one with the environment variable
+``HYPOTHESIS_PROFILE``, e.g. ``HYPOTHESIS_PROFILE=thorough python -m pytest``.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=25,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _seed_global_rng_for_check_grads():
+    """``autograd.test_util.check_grads`` draws its directions from NumPy's global RNG.
+
+    Seeding it here (tests only; the library never touches it) makes those draws repeatable.
+    """
+    np.random.seed(0)  # noqa: NPY002 (check_grads reads the legacy global RNG)
+    yield

@@ -1,0 +1,185 @@
+"""Bad input raises TypeError/ValueError naming the argument and what was expected."""
+
+import numpy as np
+import pytest
+
+from uniloss_ref import Anchors, AnchorSampler, UniLoss, surrogate
+from uniloss_ref.interpolation import interpolate
+from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, RocAuc
+from uniloss_ref.relaxation import relaxed_binary
+
+S4, Y4 = np.array([0.1, 0.4, -0.2, 0.3]), np.array([1, 0, 0, 1])
+S23, T2 = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]), np.array([0, 2])
+HEAT = np.zeros((1, 1, 4, 4))
+KP = KeypointTargets(np.array([[[1.0, 1.0]]]), np.array([[True]]), np.array([2.0]), (4, 4))
+
+
+def _empty_sampler(hard, rows, rng):
+    return Anchors(np.zeros((0, hard.size)), np.array([], dtype=str))
+
+
+CASES = {
+    "scores with two dims for a binary metric": (
+        lambda: AveragePrecision().evaluate(S4[:, None], Y4),
+        ValueError,
+        "scores must have 1 dim",
+    ),
+    "integer scores": (lambda: RocAuc().evaluate(np.arange(4), Y4), TypeError, "floating-point"),
+    "string scores": (lambda: RocAuc().evaluate(np.array(["a"] * 4), Y4), TypeError, "scores"),
+    "NaN score": (
+        lambda: AveragePrecision().evaluate(np.array([0.1, np.nan, 0, 1]), Y4),
+        ValueError,
+        "NaN or infinite",
+    ),
+    "infinite score in a loss": (
+        lambda: UniLoss(Accuracy())(np.array([[np.inf, 0.0]]), [0]),
+        ValueError,
+        "NaN or infinite",
+    ),
+    "empty batch": (
+        lambda: AveragePrecision().evaluate(np.zeros(0), np.zeros(0, int)),
+        ValueError,
+        "empty",
+    ),
+    "labels not 0/1": (
+        lambda: AveragePrecision().evaluate(S4, np.array([0, 1, 2, 1])),
+        ValueError,
+        "only 0 and 1",
+    ),
+    "labels of the wrong length": (
+        lambda: RocAuc().comparisons(S4, np.array([0, 1])),
+        ValueError,
+        r"targets must have shape \(4,\)",
+    ),
+    "labels of strings": (
+        lambda: RocAuc().evaluate(S4, np.array(list("abab"))),
+        TypeError,
+        "targets",
+    ),
+    "class label out of range": (
+        lambda: Accuracy().evaluate(S23, np.array([0, 3])),
+        ValueError,
+        r"targets must lie in \[0, 3\)",
+    ),
+    "negative class label": (
+        lambda: Accuracy().evaluate(S23, np.array([-1, 0])),
+        ValueError,
+        "targets must lie",
+    ),
+    "float class labels": (
+        lambda: Accuracy().evaluate(S23, np.array([0.0, 1.0])),
+        TypeError,
+        "integer class labels",
+    ),
+    "one-dimensional scores for accuracy": (
+        lambda: Accuracy().evaluate(S4, Y4),
+        ValueError,
+        "scores must have 2 dim",
+    ),
+    "top_k zero": (lambda: Accuracy(top_k=0), ValueError, "top_k"),
+    "top_k fractional": (lambda: Accuracy(top_k=1.5), TypeError, "top_k"),
+    "unknown unrealisable rule": (
+        lambda: AveragePrecision(unrealisable="skip"),
+        ValueError,
+        "unrealisable",
+    ),
+    "interpolated not a bool": (
+        lambda: AveragePrecision(interpolated="yes"),
+        TypeError,
+        "interpolated",
+    ),
+    "negative temperature": (
+        lambda: UniLoss(RocAuc(), temperature=-1.0),
+        ValueError,
+        "temperature",
+    ),
+    "zero temperature in relaxation": (lambda: relaxed_binary(S4, 0.0), ValueError, "temperature"),
+    "temperature as text": (lambda: UniLoss(RocAuc(), temperature="1"), TypeError, "temperature"),
+    "zero power": (lambda: UniLoss(RocAuc(), power=0.0), ValueError, "power"),
+    "K = 0 anchors": (
+        lambda: UniLoss(RocAuc(), truth=0, good=0, nearby=0, bad=0),
+        ValueError,
+        r"K >= 1",
+    ),
+    "K = 0 anchors given": (
+        lambda: interpolate(np.zeros(3), np.zeros((0, 3)), np.zeros(0)),
+        ValueError,
+        "K >= 1",
+    ),
+    "sampler drawing no anchor": (
+        lambda: UniLoss(RocAuc(), sampler=_empty_sampler)(S4, Y4),
+        ValueError,
+        "K = 0",
+    ),
+    "anchors of the wrong length": (
+        lambda: surrogate(S4, Y4, RocAuc(), np.ones((2, 3))),
+        ValueError,
+        r"anchors must have shape \(K, 4\)",
+    ),
+    "values of the wrong length": (
+        lambda: interpolate(np.zeros(2), np.ones((2, 2)), np.ones(3)),
+        ValueError,
+        "values must have shape",
+    ),
+    "configuration entries not +-1": (
+        lambda: RocAuc().from_binary(np.zeros((1, 4)), Y4),
+        ValueError,
+        r"only -1 and \+1",
+    ),
+    "configuration of the wrong length": (
+        lambda: RocAuc().from_binary(np.ones((1, 5)), Y4),
+        ValueError,
+        r"b must have shape \(K, 4\)",
+    ),
+    "configuration length not n * (C - 1)": (
+        lambda: Accuracy().from_binary(np.ones((1, 5)), T2),
+        ValueError,
+        r"n \* \(C - 1\)",
+    ),
+    "metric that is not a Metric": (lambda: UniLoss("ap"), TypeError, "metric must be"),
+    "negative seed": (lambda: UniLoss(RocAuc(), seed=-3), ValueError, "seed"),
+    "unknown gradient": (lambda: UniLoss(RocAuc(), gradient="mine"), ValueError, "gradient"),
+    "anchor count not an int": (lambda: AnchorSampler(good=1.0), TypeError, "good"),
+    "PCK targets as a plain array": (
+        lambda: PCK().evaluate(HEAT, np.zeros((1, 1, 2))),
+        TypeError,
+        "KeypointTargets",
+    ),
+    "PCK heatmap shape mismatch": (
+        lambda: PCK().evaluate(np.zeros((1, 1, 5, 5)), KP),
+        ValueError,
+        "heatmap_shape",
+    ),
+    "PCK negative threshold": (lambda: PCK(threshold=-0.5), ValueError, "threshold"),
+    "PCK visibility not bool": (
+        lambda: PCK().evaluate(HEAT, KeypointTargets(KP.xy, np.array([[1]]), KP.scale, (4, 4))),
+        TypeError,
+        "visible",
+    ),
+    "PCK zero scale": (
+        lambda: PCK().evaluate(HEAT, KeypointTargets(KP.xy, KP.visible, np.array([0.0]), (4, 4))),
+        ValueError,
+        "scale",
+    ),
+    "PCK xy of the wrong shape": (
+        lambda: PCK().evaluate(
+            HEAT, KeypointTargets(np.zeros((1, 2, 2)), KP.visible, KP.scale, (4, 4))
+        ),
+        ValueError,
+        r"targets.xy must have shape \(1, 1, 2\)",
+    ),
+    "PCK NaN location of a visible joint": (
+        lambda: PCK().evaluate(
+            HEAT, KeypointTargets(np.full((1, 1, 2), np.nan), KP.visible, KP.scale, (4, 4))
+        ),
+        ValueError,
+        "finite",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_raises_a_clear_error(case):
+    call, error, match = CASES[case]
+    with pytest.raises(error, match=match):
+        call()

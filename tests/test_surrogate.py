@@ -1,0 +1,215 @@
+"""The UniLoss surrogate: gradients against finite differences, and the method's laws."""
+
+import autograd
+import numpy as np
+import pytest
+from autograd.extend import defvjp, primitive
+from autograd.test_util import check_grads
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.strategies import (
+    binary_batches,
+    keypoint_batches,
+    multiclass_batches,
+    separated_scores,
+    tie_free_scores,
+)
+from uniloss_ref import UniLoss, surrogate
+from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, RocAuc
+
+small_scores = lambda shape: tie_free_scores(shape).map(lambda s: s / 100.0)  # |c| of order 1
+
+METRIC_BATCHES = {
+    "ap": (AveragePrecision(), binary_batches(both_classes=True, scores=small_scores)),
+    "ap_interpolated": (
+        AveragePrecision(interpolated=True),
+        binary_batches(both_classes=True, scores=small_scores),
+    ),
+    "auc": (RocAuc(), binary_batches(both_classes=True, scores=small_scores)),
+    "accuracy": (Accuracy(), multiclass_batches(scores=small_scores)),
+    "top2": (Accuracy(top_k=2), multiclass_batches(scores=small_scores)),
+    "pck": (PCK(threshold=0.6), keypoint_batches(scores=small_scores)),
+}
+
+
+def fixed_anchor_surrogate(metric, scores, targets, seed=0):
+    """h~ as a function of the scores alone, with this batch's anchors held fixed."""
+    anchors = UniLoss(metric, seed=seed, current=1).draw_anchors(scores, targets).configurations
+    values = metric.from_binary(anchors, targets)
+    return lambda s: surrogate(s, targets, metric, anchors, values=values)
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
+def test_surrogate_gradient_matches_finite_differences(name):
+    metric, batches = METRIC_BATCHES[name]
+
+    @given(batches)
+    def check(batch):
+        scores, targets = batch
+        check_grads(fixed_anchor_surrogate(metric, scores, targets), modes=["rev"], order=1)(scores)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
+def test_comparisons_gradient_matches_finite_differences(name):
+    metric, batches = METRIC_BATCHES[name]
+
+    @given(batches)
+    def check(batch):
+        scores, targets = batch
+        check_grads(lambda s: metric.comparisons(s, targets), modes=["rev", "fwd"], order=1)(scores)
+
+    check()
+
+
+def test_second_order_gradient_of_surrogate_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    scores, labels = rng.normal(size=8), np.array([1, 0, 0, 1, 0, 0, 0, 1])
+    check_grads(fixed_anchor_surrogate(AveragePrecision(), scores, labels), order=2)(scores)
+
+
+def test_gradient_check_fails_on_a_gradient_that_is_one_tenth_percent_wrong():
+    rng = np.random.default_rng(1)
+    scores, labels = rng.normal(size=10), np.array([1, 0] * 5)
+    f = fixed_anchor_surrogate(AveragePrecision(), scores, labels)
+
+    @primitive
+    def slightly_wrong(s):
+        return f(s)
+
+    defvjp(slightly_wrong, lambda ans, s: lambda g: 1.001 * g * autograd.grad(f)(s))
+    check_grads(f, modes=["rev"], order=1)(scores)  # the true gradient passes ...
+    with pytest.raises(AssertionError):
+        check_grads(slightly_wrong, modes=["rev"], order=1)(scores)  # ... 0.1% off fails
+
+
+def _permuted_anchors(metric, scores, targets, perm, anchors):
+    """Re-index anchor columns so that each column keeps its pair after permuting samples."""
+    per_sample = scores[0].size
+    original = lambda flat: perm[flat // per_sample] * per_sample + flat % per_sample
+    key = {pair: k for k, pair in enumerate(zip(*metric.pairs(scores, targets), strict=True))}
+    i2, j2 = metric.pairs(scores[perm], targets[perm])
+    columns = [key[(original(a), original(b))] for a, b in zip(i2, j2, strict=True)]
+    assert sorted(columns) == list(range(len(key)))
+    return anchors[:, columns]
+
+
+@pytest.mark.parametrize("name", ["ap", "auc", "accuracy"])
+def test_permuting_the_batch_permutes_the_gradient(name):
+    metric, batches = METRIC_BATCHES[name]
+
+    @given(batches, st.randoms(use_true_random=False))
+    def check(batch, random):
+        scores, targets = batch
+        perm = np.array(random.sample(range(len(targets)), len(targets)))
+        anchors = UniLoss(metric, seed=0).draw_anchors(scores, targets).configurations
+        values = metric.from_binary(anchors, targets)
+        moved = _permuted_anchors(metric, scores, targets, perm, anchors)
+
+        def h(s, t, a):
+            return surrogate(s, t, metric, a, values=values)
+
+        g = autograd.grad(h)(scores, targets, anchors)
+        g_perm = autograd.grad(h)(scores[perm], targets[perm], moved)
+        np.testing.assert_allclose(g_perm, g[perm], rtol=1e-12, atol=1e-15)
+        assert h(scores[perm], targets[perm], moved) == pytest.approx(
+            h(scores, targets, anchors), rel=1e-12
+        )
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
+def test_shifting_all_scores_by_a_constant_changes_nothing(name):
+    metric, _ = METRIC_BATCHES[name]
+    batches = {
+        "pck": keypoint_batches(scores=separated_scores),
+        "accuracy": multiclass_batches(scores=separated_scores),
+        "top2": multiclass_batches(scores=separated_scores),
+    }.get(name, binary_batches(both_classes=True, scores=separated_scores))
+
+    @given(batches, st.floats(-50, 50))
+    def check(batch, shift):
+        scores, targets = batch
+        first, second = UniLoss(metric, seed=7), UniLoss(metric, seed=7)
+        assert second(scores + shift, targets) == pytest.approx(
+            first(scores, targets), rel=1e-12, abs=1e-12
+        )
+        np.testing.assert_allclose(
+            autograd.grad(second)(scores + shift, targets),
+            autograd.grad(first)(scores, targets),
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
+def test_surrogate_tends_to_batch_metric_as_temperature_goes_to_zero(name):
+    metric, _ = METRIC_BATCHES[name]
+    batches = {
+        "pck": keypoint_batches(scores=separated_scores),
+        "accuracy": multiclass_batches(scores=separated_scores),
+        "top2": multiclass_batches(scores=separated_scores),
+    }.get(name, binary_batches(both_classes=True, scores=separated_scores))
+
+    @given(batches)
+    def check(batch):
+        scores, targets = batch
+        truth = metric.evaluate(scores, targets)
+        gaps = []
+        for temperature in (1.0, 0.1, 0.01, 0.001):
+            loss = UniLoss(metric, seed=0, current=1, temperature=temperature)
+            gaps.append(abs(loss.inspect(scores, targets).surrogate - truth))
+        # |c| >= 0.25, so at tau = 0.001 every tanh(c / 2 tau) rounds to +-1: the relaxed
+        # binaries sit on the current anchor and the surrogate is the batch metric exactly.
+        assert gaps[-1] == 0.0
+        assert gaps[-2] <= 1e-6
+
+    check()
+
+
+def test_same_seed_draws_same_anchors_and_different_seeds_differ():
+    rng = np.random.default_rng(0)
+    scores, labels = rng.normal(size=12), np.array([1, 0, 0] * 4)
+    a = UniLoss(AveragePrecision(), seed=11).draw_anchors(scores, labels).configurations
+    b = UniLoss(AveragePrecision(), seed=11).draw_anchors(scores, labels).configurations
+    c = UniLoss(AveragePrecision(), seed=12).draw_anchors(scores, labels).configurations
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    loss_a, loss_b = UniLoss(AveragePrecision(), seed=3), UniLoss(AveragePrecision(), seed=3)
+    for _ in range(3):  # successive calls draw fresh anchors, in the same sequence
+        assert loss_a(scores, labels) == loss_b(scores, labels)
+
+
+def test_inspect_exposes_every_step_consistently():
+    rng = np.random.default_rng(2)
+    scores, labels = rng.normal(size=10), np.array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0])
+    metric = AveragePrecision()
+    ev = UniLoss(metric, seed=4, current=1).inspect(scores, labels)
+    k, length = ev.anchors.shape
+    assert length == 3 * 7 and k == 1 + 16 * 3 + 1
+    np.testing.assert_array_equal(ev.hard, np.where(ev.comparisons > 0, 1.0, -1.0))
+    np.testing.assert_allclose(ev.relaxed, np.tanh(ev.comparisons / 2), rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(ev.values, metric.from_binary(ev.anchors, labels))
+    np.testing.assert_allclose(
+        ev.distances, np.linalg.norm(ev.relaxed - ev.anchors, axis=1), rtol=1e-13, atol=0
+    )
+    assert ev.surrogate == pytest.approx(ev.weights @ ev.values, rel=1e-14)
+    assert ev.loss == pytest.approx(1 - ev.surrogate, rel=1e-15)
+    assert ev.batch_metric == metric.evaluate(scores, labels)
+    np.testing.assert_array_equal(ev.anchors[ev.kinds == "current"][0], ev.hard)
+    # The same seed called once gives the same loss as inspect reported.
+    assert UniLoss(metric, seed=4, current=1)(scores, labels) == ev.loss
+
+
+def test_loss_decreases_along_negative_gradient():
+    rng = np.random.default_rng(0)
+    scores, labels = rng.normal(size=16), (rng.random(16) < 0.3).astype(int)
+    metric = AveragePrecision()
+    f = fixed_anchor_surrogate(metric, scores, labels)
+    step = 1e-2 * autograd.grad(f)(scores)
+    assert f(scores + step) > f(scores)  # h~ rises along its gradient

@@ -1,0 +1,96 @@
+"""The authors' hand-written IDW gradient, its sign error, and the corrected formula.
+
+With ``w_k = d_k ** (-p)``, ``W = sum_k w_k`` and ``h~ = sum_k w_k v_k / W``, the quotient
+rule gives the gradient with respect to the relaxed binaries ``b~``
+
+    grad h~ = (sum_k v_k grad w_k - h~ sum_k grad w_k) / W,
+    grad w_k = -p * w_k * (b~ - a_k) / d_k^2.
+
+The authors' MNIST and CIFAR scripts (public repository princeton-vl/uniloss) write the
+normaliser term with a ``+`` instead of the ``-``; their gradient is the true one plus
+``2 h~ grad(log W)``. This module states both formulas so the tests can show that ours
+(autograd's) equals the corrected one and that theirs fails a finite-difference check.
+Their pose code differentiates with autograd and is not affected.
+
+Nothing in the library uses the authors' formula unless asked
+(``UniLoss(..., gradient="authors")``, for side-by-side training).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from autograd.extend import defvjp, primitive
+
+from .interpolation import interpolate, squared_distances
+
+
+def _gradient_terms(
+    b: np.ndarray, anchors: np.ndarray, values: np.ndarray, power: float
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """``(sum_k v_k grad w_k / W, sum_k grad w_k / W, h~)``, or None on an anchor."""
+    d2 = squared_distances(b, anchors)
+    if (d2 == 0).any():
+        return None
+    # Weights relative to the largest: every ratio below is unchanged and nothing overflows.
+    log_w = -0.5 * power * np.log(d2)
+    w = np.exp(log_w - log_w.max())
+    total = w.sum()
+    dw = -power * (w / d2)[:, None] * (b[None, :] - anchors)  # (K, l): grad w_k / max w
+    h = float(w @ values / total)
+    return values @ dw / total, dw.sum(axis=0) / total, h
+
+
+def authors_idw_gradient(
+    b: np.ndarray, anchors: np.ndarray, values: np.ndarray, power: float = 1.0
+) -> np.ndarray:
+    """The authors' closed-form gradient of ``h~`` with respect to ``b~`` (sign error kept).
+
+    Parameters
+    ----------
+    b : ndarray of shape (l,)
+        Relaxed binaries ``b~``.
+    anchors : ndarray of shape (K, l)
+        Anchors ``a_k``.
+    values : ndarray of shape (K,)
+        ``v_k = h(a_k)``.
+    power : float, default 1.0
+        IDW power ``p``.
+
+    Returns
+    -------
+    ndarray of shape (l,)
+        ``(sum_k v_k grad w_k + h~ sum_k grad w_k) / W``; zero where ``b~`` is an anchor.
+    """
+    terms = _gradient_terms(np.asarray(b), np.asarray(anchors), np.asarray(values), power)
+    if terms is None:
+        return np.zeros_like(b)
+    weighted, normaliser, h = terms
+    return weighted + h * normaliser
+
+
+def corrected_idw_gradient(
+    b: np.ndarray, anchors: np.ndarray, values: np.ndarray, power: float = 1.0
+) -> np.ndarray:
+    """The quotient rule done right: ``(sum_k v_k grad w_k - h~ sum_k grad w_k) / W``.
+
+    Same parameters and shape as :func:`authors_idw_gradient`.
+    """
+    terms = _gradient_terms(np.asarray(b), np.asarray(anchors), np.asarray(values), power)
+    if terms is None:
+        return np.zeros_like(b)
+    weighted, normaliser, h = terms
+    return weighted - h * normaliser
+
+
+@primitive
+def interpolate_with_authors_gradient(b, anchors, values, power=1.0):
+    """:func:`uniloss_ref.interpolation.interpolate`, back-propagating the authors' gradient."""
+    return interpolate(b, anchors, values, power)
+
+
+defvjp(
+    interpolate_with_authors_gradient,
+    lambda ans, b, anchors, values, power=1.0: (
+        lambda g: g * authors_idw_gradient(b, anchors, values, power)
+    ),
+)
