@@ -161,12 +161,15 @@ CASES = {
         ValueError,
         "scale",
     ),
-    "PCK xy of the wrong shape": (
-        lambda: PCK().evaluate(
-            HEAT, KeypointTargets(np.zeros((1, 2, 2)), KP.visible, KP.scale, (4, 4))
-        ),
+    "PCK targets whose fields disagree": (
+        lambda: KeypointTargets(np.zeros((1, 2, 2)), KP.visible, KP.scale, (4, 4)),
         ValueError,
-        r"targets.xy must have shape \(1, 1, 2\)",
+        r"visible must have shape \(1, 2\)",
+    ),
+    "PCK targets for another number of joints": (
+        lambda: PCK().evaluate(np.zeros((1, 2, 4, 4)), KP),
+        ValueError,
+        r"targets hold \(1, 1\) \(samples, joints\), the scores \(1, 2\)",
     ),
     "PCK NaN location of a visible joint": (
         lambda: PCK().evaluate(

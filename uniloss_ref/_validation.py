@@ -125,6 +125,6 @@ def binary_configurations(b: Any, length: int, *, name: str = "b") -> np.ndarray
             f"{name} must have shape (K, {length}) (K configurations of the {length} "
             f"comparisons), got {arr.shape}"
         )
-    if not bool(np.isin(arr, (-1, 1)).all()):
+    if not bool(((arr == 1) | (arr == -1)).all()):
         raise ValueError(f"{name} must contain only -1 and +1 entries")
     return arr

@@ -44,20 +44,39 @@ from ._validation import count
 KINDS = ("truth", "good", "nearby", "bad", "current", "row")
 
 
-def truth_anchors(length: int, number: int) -> np.ndarray:
+def _output(out: np.ndarray | None, number: int, length: int) -> np.ndarray:
+    # The sampler fills one preallocated (K, l) array block by block: allocating a fresh
+    # array per kind and concatenating doubled the cost of a call at l ~ 10^4.
+    return np.empty((number, length)) if out is None else out
+
+
+def truth_anchors(length: int, number: int, *, out: np.ndarray | None = None) -> np.ndarray:
     """``number`` copies of the ground truth, the all-``+1`` configuration: shape (number, l)."""
-    return np.ones((number, length))
+    anchors = _output(out, number, length)
+    anchors[...] = 1.0
+    return anchors
 
 
-def good_anchors(length: int, number: int, rng: np.random.Generator) -> np.ndarray:
+def good_anchors(
+    length: int, number: int, rng: np.random.Generator, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """The ground truth with one uniformly chosen bit flipped, per anchor: shape (number, l)."""
-    anchors = np.ones((number, length))
+    anchors = truth_anchors(length, number, out=out)
     if length:
         anchors[np.arange(number), rng.integers(length, size=number)] = -1.0
     return anchors
 
 
-def nearby_anchors(hard: np.ndarray, number: int, rng: np.random.Generator) -> np.ndarray:
+def current_anchors(hard: np.ndarray, number: int, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``number`` copies of the current hard configuration ``sign(c)``: shape (number, l)."""
+    anchors = _output(out, number, hard.size)
+    anchors[...] = hard
+    return anchors
+
+
+def nearby_anchors(
+    hard: np.ndarray, number: int, rng: np.random.Generator, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """The current configuration with one wrong bit (a ``-1``) set right, per anchor.
 
     Parameters
@@ -67,6 +86,8 @@ def nearby_anchors(hard: np.ndarray, number: int, rng: np.random.Generator) -> n
     number : int
         How many anchors to draw.
     rng : numpy.random.Generator
+    out : ndarray of shape (number, l), optional
+        Where to write the anchors.
 
     Returns
     -------
@@ -75,19 +96,30 @@ def nearby_anchors(hard: np.ndarray, number: int, rng: np.random.Generator) -> n
     """
     wrong = np.flatnonzero(hard < 0)
     if wrong.size == 0:
-        return good_anchors(hard.size, number, rng)
-    anchors = np.tile(hard, (number, 1))
+        return good_anchors(hard.size, number, rng, out=out)
+    anchors = current_anchors(hard, number, out=out)
     anchors[np.arange(number), rng.choice(wrong, size=number)] = 1.0
     return anchors
 
 
-def bad_anchors(length: int, number: int, rng: np.random.Generator) -> np.ndarray:
+def bad_anchors(
+    length: int, number: int, rng: np.random.Generator, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """Uniformly random configurations: shape (number, l)."""
-    return rng.choice(np.array([-1.0, 1.0]), size=(number, length))
+    anchors = _output(out, number, length)
+    # Drawing bits as int8 is five times faster than rng.choice over {-1.0, 1.0}.
+    np.multiply(rng.integers(0, 2, size=(number, length), dtype=np.int8), 2.0, out=anchors)
+    anchors -= 1.0
+    return anchors
 
 
 def row_anchors(
-    hard: np.ndarray, rows: np.ndarray, number: int, rng: np.random.Generator
+    hard: np.ndarray,
+    rows: np.ndarray,
+    number: int,
+    rng: np.random.Generator,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The current configuration with one uniformly chosen row set to ``+1``, per anchor.
 
@@ -99,12 +131,14 @@ def row_anchors(
         Row id of every comparison (from ``metric.rows``), integers in ``[0, R)``.
     number : int
     rng : numpy.random.Generator
+    out : ndarray of shape (number, l), optional
+        Where to write the anchors.
 
     Returns
     -------
     ndarray of shape (number, l)
     """
-    anchors = np.tile(hard, (number, 1))
+    anchors = current_anchors(hard, number, out=out)
     if rows.size:
         chosen = rng.integers(rows.max() + 1, size=number)
         anchors[rows[None, :] == chosen[:, None]] = 1.0
@@ -178,14 +212,14 @@ class AnchorSampler:
         -------
         Anchors
         """
-        length = hard.size
-        blocks = [
-            truth_anchors(length, self.truth),
-            good_anchors(length, self.good, rng),
-            nearby_anchors(hard, self.nearby, rng),
-            bad_anchors(length, self.bad, rng),
-            np.tile(hard, (self.current, 1)),
-            row_anchors(hard, rows, self.row, rng),
-        ]
-        kinds = np.repeat(np.array(KINDS), [getattr(self, kind) for kind in KINDS])
-        return Anchors(np.concatenate(blocks, axis=0), kinds)
+        counts = [getattr(self, kind) for kind in KINDS]
+        configurations = np.empty((self.total, hard.size))
+        blocks = np.split(configurations, np.cumsum(counts)[:-1])
+        truth, good, nearby, bad, current, row = blocks
+        truth_anchors(hard.size, self.truth, out=truth)
+        good_anchors(hard.size, self.good, rng, out=good)
+        nearby_anchors(hard, self.nearby, rng, out=nearby)
+        bad_anchors(hard.size, self.bad, rng, out=bad)
+        current_anchors(hard, self.current, out=current)
+        row_anchors(hard, rows, self.row, rng, out=row)
+        return Anchors(configurations, np.repeat(np.array(KINDS), counts))

@@ -44,12 +44,52 @@ class KeypointTargets:
         The per-sample normalising length (head size for PCKh, torso length, ...), > 0.
     heatmap_shape : tuple of int
         ``(H, W)`` of the heatmaps the locations refer to.
+
+    Notes
+    -----
+    Indexing with a slice or an index array selects samples, as on an array's first axis,
+    so these targets batch like a label array.
     """
 
     xy: np.ndarray
     visible: np.ndarray
     scale: np.ndarray
     heatmap_shape: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        xy, visible, scale = (np.asarray(a) for a in (self.xy, self.visible, self.scale))
+        if xy.ndim != 3 or xy.shape[2] != 2:
+            raise ValueError(f"xy must have shape (n, J, 2), got {xy.shape}")
+        n, joints = xy.shape[:2]
+        for name, arr, want in (("visible", visible, (n, joints)), ("scale", scale, (n,))):
+            if arr.shape != want:
+                raise ValueError(
+                    f"{name} must have shape {want} to match xy of shape {xy.shape}, "
+                    f"got {arr.shape}"
+                )
+        if not np.issubdtype(xy.dtype, np.number) or not np.issubdtype(scale.dtype, np.number):
+            raise TypeError("xy and scale must be numeric arrays")
+        if visible.dtype != bool:
+            raise TypeError(f"visible must be a bool array, got dtype {visible.dtype}")
+        hw = tuple(self.heatmap_shape)
+        if len(hw) != 2 or not all(isinstance(v, numbers.Integral) and v > 0 for v in hw):
+            raise ValueError(f"heatmap_shape must be (H, W), two positive ints, got {hw}")
+        for name, value in (("xy", xy), ("visible", visible), ("scale", scale)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "heatmap_shape", (int(hw[0]), int(hw[1])))
+
+    def __len__(self) -> int:
+        return len(self.scale)
+
+    def __getitem__(self, index: slice | np.ndarray) -> KeypointTargets:
+        if isinstance(index, numbers.Integral):
+            raise TypeError(
+                "index KeypointTargets with a slice or an index array (which keep the sample "
+                f"axis), got the integer {index}; use targets[[{index}]]"
+            )
+        return KeypointTargets(
+            self.xy[index], self.visible[index], self.scale[index], self.heatmap_shape
+        )
 
 
 class _Layout(NamedTuple):
@@ -99,30 +139,20 @@ class PCK(Metric):
                 f"got {type(targets).__name__}"
             )
         n, joints, height, width = shape
-        hw = tuple(targets.heatmap_shape)
-        if len(hw) != 2 or not all(isinstance(v, numbers.Integral) and v > 0 for v in hw):
-            raise ValueError(f"targets.heatmap_shape must be (H, W) positive ints, got {hw}")
-        if hw != (height, width):
+        if targets.heatmap_shape != (height, width):
             raise ValueError(
-                f"targets.heatmap_shape {hw} does not match the scores' heatmaps {(height, width)}"
+                f"targets.heatmap_shape {targets.heatmap_shape} does not match the scores' "
+                f"heatmaps {(height, width)}"
             )
-        xy, visible, scale = (np.asarray(a) for a in (targets.xy, targets.visible, targets.scale))
-        for name, arr, want in (
-            ("xy", xy, (n, joints, 2)),
-            ("visible", visible, (n, joints)),
-            ("scale", scale, (n,)),
-        ):
-            if arr.shape != want:
-                raise ValueError(f"targets.{name} must have shape {want}, got {arr.shape}")
-        if not np.issubdtype(xy.dtype, np.number) or not np.issubdtype(scale.dtype, np.number):
-            raise TypeError("targets.xy and targets.scale must be numeric arrays")
-        if visible.dtype != bool:
-            raise TypeError(f"targets.visible must be a bool array, got dtype {visible.dtype}")
-        if (visible & ~np.isfinite(xy).all(axis=-1)).any():
+        if targets.visible.shape != (n, joints):
+            raise ValueError(
+                f"targets hold {targets.visible.shape} (samples, joints), the scores {(n, joints)}"
+            )
+        if (targets.visible & ~np.isfinite(targets.xy).all(axis=-1)).any():
             raise ValueError("targets.xy must be finite for every visible joint")
-        if not np.isfinite(scale).all() or (scale <= 0).any():
+        if not np.isfinite(targets.scale).all() or (targets.scale <= 0).any():
             raise ValueError("targets.scale must be finite and > 0 for every sample")
-        return KeypointTargets(xy.astype(float), visible, scale.astype(float), (height, width))
+        return targets
 
     def _shape(self, targets: Any, length: int) -> tuple[int, ...]:
         if not isinstance(targets, KeypointTargets):
