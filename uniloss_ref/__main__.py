@@ -1,9 +1,7 @@
-"""Command line: ``python -m uniloss_ref COMMAND``.
+"""Command line: ``python -m uniloss_ref COMMAND [options]``.
 
-Commands
---------
-check
-    Verify the method's laws for every metric on random batches and print a table.
+Each command lives in its own module, which adds its parser with ``register(commands)``
+and sets ``func``: a function of the parsed arguments returning the exit status.
 """
 
 from __future__ import annotations
@@ -12,34 +10,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+from . import check
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser with every command registered."""
     parser = argparse.ArgumentParser(
-        prog="python -m uniloss_ref", description=__doc__.split("\n")[0]
+        prog="python -m uniloss_ref",
+        description="UniLoss reference implementation: verify, train, reproduce, port.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = commands.add_parser("check", help="verify the method's laws on random batches")
-    check.add_argument("--cases", type=_positive_int, default=20, help="batches per metric (20)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the random batches (0)")
+    for module in (check,):
+        module.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit status (0 on success)."""
     args = build_parser().parse_args(argv)
-    if args.command == "check":
-        from .check import format_table, run
-
-        rows = run(cases=args.cases, seed=args.seed)
-        print(format_table(rows))
-        return 0 if all(row.passed for row in rows) else 1
-    return 2
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ random state (library code never touches it).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,3 +174,28 @@ def format_table(rows: Sequence[CheckRow]) -> str:
     failed = sum(not row.passed for row in rows)
     lines.append(f"{len(rows) - failed} passed, {failed} failed")
     return "\n".join(lines)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``check`` command to the command line."""
+    parser = commands.add_parser(
+        "check",
+        help="verify the method's laws for every metric on random batches",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("--cases", type=_positive_int, default=20, help="batches per metric (20)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random batches (0)")
+    parser.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    rows = run(cases=args.cases, seed=args.seed)
+    print(format_table(rows))
+    return 0 if all(row.passed for row in rows) else 1
