@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from autograd.extend import defvjp, primitive
 
+from .backend import as_array_like, to_numpy
 from .interpolation import interpolate, squared_distances
 
 
@@ -88,9 +89,10 @@ def interpolate_with_authors_gradient(b, anchors, values, power=1.0):
     return interpolate(b, anchors, values, power)
 
 
-defvjp(
-    interpolate_with_authors_gradient,
-    lambda ans, b, anchors, values, power=1.0: (
-        lambda g: g * authors_idw_gradient(b, anchors, values, power)
-    ),
-)
+def _authors_vjp(ans, b, anchors, values, power=1.0):
+    # The closed form is evaluated on the host; its result goes back to b~'s device.
+    host = authors_idw_gradient(to_numpy(b), to_numpy(anchors), to_numpy(values), power)
+    return lambda g: g * as_array_like(host, b)
+
+
+defvjp(interpolate_with_authors_gradient, _authors_vjp)

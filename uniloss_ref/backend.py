@@ -61,6 +61,7 @@ __all__ = [
     "DEVICES",
     "DEVICE_ENV_VAR",
     "arange",
+    "as_array_like",
     "concatenate",
     "default_rng",
     "device_module",
@@ -264,6 +265,25 @@ def to_device(x: Any, device: str | None = None) -> Any:
         A NumPy or CuPy array; ``x`` itself when it already lives there.
     """
     return _transfer(x, get_device() if device is None else resolve_device(device))
+
+
+def as_array_like(x: Any, reference: Any) -> Any:
+    """Host data ``x`` as an array of the library that ``reference`` lives in (a constant).
+
+    Parameters
+    ----------
+    x : numpy.ndarray or scalar
+        Data computed on the host: index arrays, anchors, metric values.
+    reference : ndarray or autograd box
+        Any array (or box of one) on the target device.
+
+    Returns
+    -------
+    ndarray
+        ``x`` itself when ``reference`` is a NumPy array, else a copy on its device.
+    """
+    xp = get_array_module(reference)
+    return x if xp is numpy else xp.asarray(x)
 
 
 def zeros(shape: int | tuple[int, ...], dtype: Any = float, *, device: str | None = None) -> Any:

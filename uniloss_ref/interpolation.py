@@ -70,7 +70,7 @@ def idw_weights(b: Any, anchors: np.ndarray, power: float = 1.0) -> Any:
     """
     d2 = squared_distances(b, anchors)
     hit = getval(d2) == 0
-    if hit.any():
+    if bool(hit.any()):
         return hit / hit.sum() + 0.0 * np.sum(b)
     return _weights(d2, positive_float(power, "power"))
 
@@ -110,19 +110,21 @@ def interpolate(b: Any, anchors: np.ndarray, values: Any, power: float = 1.0) ->
     anchors, values = _check_anchors(b, anchors, values)
     power = positive_float(power, "power")
     d2 = squared_distances(b, anchors)
-    hit = np.flatnonzero(getval(d2) == 0)
-    if hit.size:
+    hit = getval(d2) == 0
+    if bool(hit.any()):
         # On an anchor the interpolant is that anchor's value, bit for bit (equal anchors
         # have equal values, so the first will do). Adding zero times b~ keeps the result a
         # function of b~, so autograd returns a zero gradient instead of warning that the
         # output does not depend on the input.
-        return values[hit[0]] + 0.0 * np.sum(b)
+        return values[int(hit.argmax())] + 0.0 * np.sum(b)
     return np.dot(_weights(d2, power), values)
 
 
-def _check_anchors(b: Any, anchors: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
-    anchors = np.asarray(anchors)
-    values = np.asarray(getval(values), dtype=float)
+def _check_anchors(b: Any, anchors: Any, values: Any) -> tuple[Any, Any]:
+    # Anchors and values must already live where b~ does (see uniloss_ref.backend); host
+    # lists are accepted for convenience on the CPU.
+    anchors, values = (a if hasattr(a, "shape") else np.asarray(a) for a in (anchors, values))
+    values = getval(values)
     length = np.shape(getval(b))[0]
     if anchors.ndim != 2 or anchors.shape[1] != length:
         raise ValueError(
@@ -135,6 +137,6 @@ def _check_anchors(b: Any, anchors: Any, values: Any) -> tuple[np.ndarray, np.nd
         raise ValueError(
             f"values must have shape ({anchors.shape[0]},), one per anchor, got {values.shape}"
         )
-    if not np.isfinite(values).all():
+    if not bool(np.isfinite(values).all()):
         raise ValueError("values (the metric at the anchors) must be finite")
     return anchors, values

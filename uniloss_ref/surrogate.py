@@ -23,6 +23,7 @@ from autograd.tracer import getval
 from ._validation import binary_configurations, count, positive_float
 from .anchors import Anchors, AnchorSampler
 from .authors_gradient import interpolate_with_authors_gradient
+from .backend import as_array_like, to_numpy
 from .interpolation import idw_weights, interpolate, squared_distances
 from .metrics.base import Metric
 from .relaxation import hard_binary, relaxed_binary
@@ -66,10 +67,10 @@ def surrogate(
     """
     c = metric.comparisons(scores, targets)
     b = relaxed_binary(c, temperature)
-    anchors = binary_configurations(anchors, np.shape(getval(c))[0], name="anchors")
-    if values is None:
-        values = metric.from_binary(anchors, targets)
-    return interpolate(b, anchors, values, positive_float(power, "power"))
+    anchors = binary_configurations(to_numpy(anchors), np.shape(getval(c))[0], name="anchors")
+    values = metric.from_binary(anchors, targets) if values is None else to_numpy(values)
+    power = positive_float(power, "power")
+    return interpolate(b, as_array_like(anchors, c), as_array_like(values, c), power)
 
 
 @dataclass(frozen=True)
@@ -201,12 +202,17 @@ class UniLoss:
         )
 
     def draw_anchors(self, scores: Any, targets: Any) -> Anchors:
-        """Draw this call's anchors around the current hard configuration ``sign(c)``."""
+        """Draw this call's anchors around the current hard configuration ``sign(c)``.
+
+        Anchors are drawn on the host with a NumPy generator, whatever device the scores
+        are on, so a seed draws the same anchors on every device.
+        """
         c = getval(self.metric.comparisons(getval(scores), targets))
         return self._draw(c, getval(scores), targets)
 
-    def _draw(self, c: np.ndarray, scores: np.ndarray, targets: Any) -> Anchors:
-        anchors = self.sampler(hard_binary(c), self.metric.rows(scores, targets), self.rng)
+    def _draw(self, c: Any, scores: Any, targets: Any) -> Anchors:
+        hard = hard_binary(to_numpy(c))
+        anchors = self.sampler(hard, self.metric.rows(scores, targets), self.rng)
         if anchors.configurations.shape[0] == 0:
             raise ValueError("the anchor sampler returned K = 0 anchors; at least one is needed")
         return anchors
@@ -217,7 +223,8 @@ class UniLoss:
         values = self.metric.from_binary(anchors.configurations, targets)
         b = relaxed_binary(c, self.temperature)
         interp = interpolate_with_authors_gradient if self.gradient == "authors" else interpolate
-        return interp(b, anchors.configurations, values, self.power), b, anchors, values
+        on_device = as_array_like(anchors.configurations, c), as_array_like(values, c)
+        return interp(b, *on_device, self.power), b, anchors, values
 
     def __call__(self, scores: Any, targets: Any) -> Any:
         """The loss ``1 - h~`` on a batch; differentiate it with ``autograd.grad``.
@@ -241,12 +248,12 @@ class UniLoss:
         """Run one evaluation (drawing anchors as a call would) and return its parts."""
         scores = getval(scores)
         h, b, anchors, values = self._surrogate(scores, targets)
-        a = anchors.configurations
-        c = getval(self.metric.comparisons(scores, targets))
+        a, b = anchors.configurations, to_numpy(b)
+        c = to_numpy(self.metric.comparisons(scores, targets))
         return Evaluation(
             comparisons=c,
             hard=hard_binary(c),
-            relaxed=np.asarray(b),
+            relaxed=b,
             anchors=a,
             kinds=anchors.kinds,
             values=values,

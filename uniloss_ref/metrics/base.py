@@ -22,6 +22,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from .._validation import binary_configurations, scores_value
+from ..backend import as_array_like, to_numpy
 from ..relaxation import hard_binary
 
 
@@ -121,7 +122,8 @@ class Metric(ABC):
         targets = self.check(scores, targets)
         i, j = self._pairs(np.shape(scores), targets)
         flat = anp.reshape(scores, (-1,))
-        return flat[i] - flat[j]
+        # Index arrays must live where the scores do (backend rule 3).
+        return flat[as_array_like(i, scores)] - flat[as_array_like(j, scores)]
 
     def from_binary(self, b: Any, targets: Any) -> np.ndarray:
         """The metric ``h`` at binary configurations.
@@ -140,7 +142,8 @@ class Metric(ABC):
             ``h(b_k)`` for every configuration; defined for every point of
             ``{-1, +1}^l``.
         """
-        single = np.ndim(b) == 1
+        b = to_numpy(b)  # h is integer logic on the host, whatever device b came from
+        single = b.ndim == 1
         b = np.atleast_2d(b) if single else b
         shape = self._shape(targets, np.shape(b)[-1])
         targets = self._check_targets(shape, targets)
@@ -155,7 +158,7 @@ class Metric(ABC):
         for tie-free scores this is the textbook definition.
         """
         targets = self.check(scores, targets)
-        return float(self._evaluate(np.asarray(scores), targets))
+        return float(self._evaluate(to_numpy(scores), targets))
 
     def batch_value(self, scores: Any, targets: Any) -> float:
         """``h(sign(c(s)))``: the metric through the refactoring (equals :meth:`evaluate`)."""
