@@ -14,6 +14,8 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
 
+from .backend import as_array_like, to_numpy
+
 __all__ = [
     "bce_with_logits",
     "gaussian_heatmaps",
@@ -49,8 +51,11 @@ defjvp(_softplus, lambda g, ans, z: g * _sigmoid(z))
 
 
 def _check_binary(logits, targets, name: str, soft: bool) -> np.ndarray:
-    """Shape- and value-check the targets of a binary loss; return them as floats."""
-    targets = np.asarray(targets)
+    """Shape- and value-check the targets of a binary loss; return them as floats.
+
+    Checks run on a host copy; the floats returned live where ``logits`` do.
+    """
+    targets = to_numpy(targets)
     if targets.shape != np.shape(logits):
         raise ValueError(
             f"targets must have the shape of logits {np.shape(logits)}, got {targets.shape}; "
@@ -68,7 +73,7 @@ def _check_binary(logits, targets, name: str, soft: bool) -> np.ndarray:
         raise ValueError(
             f"{name} needs at least one sample, got logits of shape {np.shape(logits)}"
         )
-    return targets
+    return as_array_like(targets, logits)
 
 
 def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
@@ -157,13 +162,13 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
             f"got values in [{targets.min()}, {targets.max()}]"
         )
     shifted = logits - anp.max(logits, axis=1, keepdims=True)
-    onehot = targets[:, None] == np.arange(n_classes)
+    onehot = as_array_like((targets[:, None] == np.arange(n_classes)).astype(float), logits)
     log_normaliser = anp.log(anp.sum(anp.exp(shifted), axis=1))
     return anp.mean(log_normaliser - anp.sum(shifted * onehot, axis=1))
 
 
 def _check_visible(visible, shape: tuple[int, ...]) -> np.ndarray:
-    visible = np.asarray(visible)
+    visible = to_numpy(visible)
     if visible.dtype != np.bool_:
         raise TypeError(f"visible must be a bool array, got dtype {visible.dtype}")
     if visible.shape != shape:
@@ -246,7 +251,7 @@ def heatmap_mse(heatmaps: np.ndarray, targets: np.ndarray, visible: np.ndarray) 
     """
     if np.ndim(heatmaps) != 4:
         raise ValueError(f"heatmaps must have shape (n, J, H, W), got {np.shape(heatmaps)}")
-    targets = np.asarray(targets)
+    targets = to_numpy(targets)
     if targets.shape != np.shape(heatmaps):
         raise ValueError(
             f"targets must have the shape of heatmaps {np.shape(heatmaps)}, got {targets.shape}"
@@ -256,6 +261,6 @@ def heatmap_mse(heatmaps: np.ndarray, targets: np.ndarray, visible: np.ndarray) 
     mask = visible[..., None, None]
     # Zeroing the targets of hidden joints first keeps a NaN placeholder there out of the sum
     # and out of the gradient, which the mask alone would not (0 * NaN = NaN).
-    targets = np.where(mask, targets, 0.0)
-    squared = (heatmaps - targets) ** 2 * mask
+    targets = as_array_like(np.where(mask, targets, 0.0), heatmaps)
+    squared = (heatmaps - targets) ** 2 * as_array_like(mask.astype(float), heatmaps)
     return anp.sum(squared) / max(int(visible.sum()) * height * width, 1)
