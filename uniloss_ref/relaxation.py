@@ -46,8 +46,8 @@ def _tanh_half(c, temperature):
 
 
 # autograd's own rule for tanh divides by cosh(x)**2, which overflows (and warns) once
-# |x| > 710, e.g. for scores of 1e6. Written through the output, 1 - b~**2, the
-# derivative is exact and cannot overflow.
+# |x| > 355, i.e. |c| / tau > 710 (scores of 1e6 reach it). Written through the output,
+# 1 - b~**2, the derivative is exact and cannot overflow.
 defvjp(_tanh_half, lambda ans, c, temperature: lambda g: g * (1.0 - ans**2) / (2.0 * temperature))
 defjvp(_tanh_half, lambda g, ans, c, temperature: g * (1.0 - ans**2) / (2.0 * temperature))
 

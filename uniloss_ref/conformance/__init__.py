@@ -1,0 +1,41 @@
+"""Conformance vectors: a verified reference for ports of UniLoss to other frameworks.
+
+The packaged file ``vectors.json`` holds named cases for every metric: a batch, the exact
+anchors, the temperature and power, and the reference's comparisons, hard and relaxed
+binaries, distances, anchor values, batch metric, surrogate, loss and gradient, in
+float64 with a tolerance per quantity. A port is a function ``port(case: dict) -> dict``;
+:func:`verify` runs it over every case and returns a :class:`Report`.
+
+Command line::
+
+    python -m uniloss_ref conformance generate [--output PATH] [--check]
+    python -m uniloss_ref conformance verify MODULE:FUNCTION [--cases GLOB] [--require-all]
+
+``docs/porting.md`` describes the file, the signature, and the order to port things in.
+"""
+
+from .cases import build_cases
+from .cli import register
+from .reference import case_inputs, reference_port
+from .report import Check, Report
+from .vectors import FORMAT_VERSION, QUANTITIES, compare, dumps, generate, load, write
+from .verify import load_port, to_numpy, verify
+
+__all__ = [
+    "FORMAT_VERSION",
+    "QUANTITIES",
+    "Check",
+    "Report",
+    "build_cases",
+    "case_inputs",
+    "compare",
+    "dumps",
+    "generate",
+    "load",
+    "load_port",
+    "reference_port",
+    "register",
+    "to_numpy",
+    "verify",
+    "write",
+]

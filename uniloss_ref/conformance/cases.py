@@ -1,0 +1,415 @@
+"""The conformance cases: their inputs, fixed anchors, and the reference's expected outputs.
+
+Each case is a batch for one metric (scores and targets), the anchor configurations to
+interpolate from (written out, so a port needs no random generator identical to NumPy's),
+the temperature ``tau`` and the IDW power ``p``. :func:`build_cases` runs
+:func:`uniloss_ref.conformance.reference.reference_port` over the inputs to fill in
+``expected``.
+
+Inputs are drawn from fixed seeds and rounded to three decimals, so the file stays short
+and readable and its numbers parse to the same doubles everywhere. Every tie-free case is
+checked to be tie-free, and every PCK case to have no pixel within ``1e-6`` of the
+threshold radius, so no case hinges on a last-bit rounding that a port may do differently.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from ..anchors import AnchorSampler
+from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
+from ..relaxation import hard_binary
+from .reference import case_inputs, reference_port
+
+# ---------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------
+
+
+def _scores(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+    """Normal scores rounded to three decimals, redrawn until no two are equal."""
+    while True:
+        scores = np.round(scale * rng.normal(size=shape), 3)
+        if np.unique(scores).size == scores.size:
+            return scores
+
+
+def _labels(n: int, positives: int, rng: np.random.Generator) -> np.ndarray:
+    labels = np.zeros(n, dtype=np.int64)
+    labels[rng.choice(n, size=positives, replace=False)] = 1
+    return labels
+
+
+def _sampled(
+    metric: Metric, scores: np.ndarray, targets: Any, rng: np.random.Generator, current: int = 1
+) -> np.ndarray:
+    """The paper's anchors (1 truth, 16 good, 16 nearby, 16 bad) plus ``current`` copies of
+    ``sign(c)`` and the metric's row anchors, drawn around this batch."""
+    sampler = AnchorSampler(current=current, row=metric.row_anchors)
+    c = metric.comparisons(scores, targets)
+    return sampler(hard_binary(c), metric.rows(scores, targets), rng).configurations
+
+
+def _every_configuration(length: int) -> np.ndarray:
+    """All ``2^l`` points of ``{-1, +1}^l``: realisable or not, each gets a value."""
+    return np.array(list(itertools.product((-1.0, 1.0), repeat=length)))
+
+
+def _keypoints(xy: list, visible: list, scale: list, hw: tuple[int, int]) -> KeypointTargets:
+    return KeypointTargets(
+        np.array(xy, dtype=float), np.array(visible, dtype=bool), np.array(scale, dtype=float), hw
+    )
+
+
+def _check_radius_margin(targets: KeypointTargets, threshold: float) -> None:
+    """No pixel may sit within 1e-6 of a visible joint's radius (see the module docstring)."""
+    height, width = targets.heatmap_shape
+    yy, xx = np.divmod(np.arange(height * width), width)
+    d2 = (xx - targets.xy[..., :1]) ** 2 + (yy - targets.xy[..., 1:]) ** 2
+    r2 = (threshold * targets.scale[:, None, None]) ** 2
+    if (np.abs(d2 - r2)[targets.visible] < 1e-6).any():
+        raise RuntimeError("a PCK case has a pixel on the threshold radius; move its keypoint")
+
+
+Draft = dict[str, Any]
+
+
+def _draft(
+    name: str,
+    description: str,
+    metric: Metric,
+    params: dict[str, Any],
+    scores: np.ndarray,
+    targets: Any,
+    anchors: np.ndarray,
+    temperature: float = 1.0,
+    power: float = 1.0,
+) -> Draft:
+    if isinstance(targets, KeypointTargets):
+        _check_radius_margin(targets, metric.threshold)
+        encoded: Any = {
+            "xy": targets.xy.tolist(),
+            "visible": targets.visible.tolist(),
+            "scale": targets.scale.tolist(),
+            "heatmap_shape": list(targets.heatmap_shape),
+        }
+    else:
+        encoded = np.asarray(targets).astype(int).tolist()
+    return {
+        "name": name,
+        "description": description,
+        "metric": type(metric).__name__,
+        "params": params,
+        "temperature": float(temperature),
+        "power": float(power),
+        "scores": scores.tolist(),
+        "targets": encoded,
+        # Anchors are +-1; integers keep the file short and are exact in any reader.
+        "anchors": np.asarray(anchors).astype(int).tolist(),
+    }
+
+
+_AP = {"interpolated": False, "unrealisable": "zero"}
+
+
+def _every_configuration_case(
+    prefix: str, metric: Metric, params: dict[str, Any], rng: np.random.Generator, note: str = ""
+) -> Draft:
+    return _draft(
+        f"{prefix}/every-configuration",
+        "2 positives, 2 negatives; the anchors are all 16 configurations, including the "
+        "two cycles (rows [-1, +1], [+1, -1] and its mirror) that no ranking produces." + note,
+        metric,
+        params,
+        _scores(rng, (4,)),
+        np.array([1, 0, 1, 0]),
+        _every_configuration(4),
+    )
+
+
+def _binary_ranking_cases(
+    prefix: str, kind: type[Metric], params: dict[str, Any], seed: int
+) -> list[Draft]:
+    rng = np.random.default_rng(seed)
+    metric = kind(**params)
+    drafts = []
+
+    scores, labels = _scores(rng, (10,)), _labels(10, 4, rng)
+    drafts.append(
+        _draft(
+            f"{prefix}/ordinary",
+            "10 samples, 4 positives: l = 24; the paper's anchors plus the current one.",
+            metric,
+            params,
+            scores,
+            labels,
+            _sampled(metric, scores, labels, rng),
+        )
+    )
+
+    drafts.append(_every_configuration_case(prefix, metric, params, rng))
+
+    scores = np.array([0.5, 0.5, -0.25, 0.5, -0.25, 1.0, -0.25, 0.0])
+    labels = np.array([1, 0, 1, 0, 0, 1, 1, 0])
+    drafts.append(
+        _draft(
+            f"{prefix}/ties",
+            "Positives tied with negatives: c = 0 is -1 (not achieved) and b~ = 0.",
+            metric,
+            params,
+            scores,
+            labels,
+            _sampled(metric, scores, labels, rng),
+        )
+    )
+
+    scores = np.array([4e6, -1e6, 2e6, -3e6, 1e6, -2e6])
+    labels = np.array([1, 0, 0, 1, 1, 0])
+    drafts.append(
+        _draft(
+            f"{prefix}/extreme-on-anchor",
+            "Scores of order 1e6: b~ = sign(c) exactly, which is an anchor (the current one), "
+            "so h~ is that anchor's value exactly and the gradient is zero.",
+            metric,
+            params,
+            scores,
+            labels,
+            _sampled(metric, scores, labels, rng),
+        )
+    )
+    drafts.append(
+        _draft(
+            f"{prefix}/extreme-off-anchor",
+            "The same scores without the current anchor: b~ is saturated but on no anchor; "
+            "h~ is a proper average and the gradient is zero because 1 - b~^2 = 0.",
+            metric,
+            params,
+            scores,
+            labels,
+            _sampled(metric, scores, labels, rng, current=0),
+        )
+    )
+
+    # One class at +16, the other at 0 and -16: every |c| is within 1 of 16, so b~ is
+    # within 1e-6 of sign(c), the current anchor. Expanding ||b~ - a||^2 as
+    # ||b~||^2 - 2 a.b~ + l would lose most digits of these distances.
+    labels = np.array([1, 1, 0, 0, 1, 0, 1])
+    centres = np.array([16.0, 16.0, 0.0, 0.0, -16.0, 0.0, -16.0])
+    scores = centres + np.round(rng.uniform(-0.5, 0.5, size=7), 3)
+    drafts.append(
+        _draft(
+            f"{prefix}/near-anchor",
+            "Every |c| is about 16, so b~ is within 1e-6 of the current anchor: distances "
+            "must be computed without cancellation.",
+            metric,
+            params,
+            scores,
+            labels,
+            _sampled(metric, scores, labels, rng),
+        )
+    )
+
+    scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
+    drafts.append(
+        _draft(
+            f"{prefix}/temperature-and-power",
+            "An ordinary batch at tau = 0.5 and p = 2.",
+            metric,
+            params,
+            scores,
+            labels,
+            _sampled(metric, scores, labels, rng),
+            temperature=0.5,
+            power=2.0,
+        )
+    )
+
+    for situation, labels, text in (
+        ("no-positives", np.zeros(5, dtype=int), "No positives: l = 0, value 1, zero gradient."),
+        ("one-class", np.ones(5, dtype=int), "Only positives: l = 0, value 1, zero gradient."),
+        ("single-sample", np.ones(1, dtype=int), "A single (positive) sample: l = 0."),
+    ):
+        scores = _scores(rng, labels.shape)
+        drafts.append(
+            _draft(
+                f"{prefix}/{situation}",
+                text,
+                metric,
+                params,
+                scores,
+                labels,
+                _sampled(metric, scores, labels, rng),
+            )
+        )
+    return drafts
+
+
+def _accuracy_cases(seed: int) -> list[Draft]:
+    rng = np.random.default_rng(seed)
+    top1, top3 = Accuracy(), Accuracy(top_k=3)
+    drafts = []
+
+    def add(name, text, metric, scores, targets, anchors=None, **kwargs):
+        if anchors is None:
+            anchors = _sampled(metric, scores, targets, rng)
+        params = {"top_k": metric.top_k}
+        drafts.append(_draft(name, text, metric, params, scores, targets, anchors, **kwargs))
+
+    scores, targets = _scores(rng, (6, 5)), rng.integers(5, size=6)
+    add("accuracy/ordinary", "6 samples, 5 classes: l = 24.", top1, scores, targets)
+    scores = np.array([[0.5, 0.5, -1.0, 0.25], [0.0, 1.0, 1.0, 1.0], [2.0, -1.0, 0.0, 2.0]])
+    add(
+        "accuracy/ties",
+        "Targets tied with other classes: a tie counts against the target.",
+        top1,
+        scores,
+        np.array([1, 2, 3]),
+    )
+    scores, targets = _scores(rng, (1, 4)), np.array([2])
+    add(
+        "accuracy/single-sample",
+        "One sample of 4 classes; the anchors are all 8 configurations.",
+        top1,
+        scores,
+        targets,
+        anchors=_every_configuration(3),
+    )
+    scores = _scores(rng, (4, 1))
+    add(
+        "accuracy/one-class",
+        "C = 1: l = 0, every sample correct.",
+        top1,
+        scores,
+        np.zeros(4, dtype=int),
+    )
+    scores = 1e6 * rng.permuted(np.tile([-2.0, -1.0, 1.0, 2.0], (5, 1)), axis=1)
+    add(
+        "accuracy/extreme-on-anchor",
+        "Scores of order 1e6, the current configuration among the anchors.",
+        top1,
+        scores,
+        np.array([0, 1, 2, 3, 0]),
+    )
+    scores, targets = _scores(rng, (5, 6)), rng.integers(6, size=5)
+    add(
+        "accuracy-top3/ordinary",
+        "Top-3 accuracy, 5 samples, 6 classes, tau = 2.",
+        top3,
+        scores,
+        targets,
+        temperature=2.0,
+    )
+    scores, targets = _scores(rng, (4, 3)), rng.integers(3, size=4)
+    add(
+        "accuracy-top3/three-classes",
+        "top_k = C = 3: every configuration scores 1, so h~ = 1 and the gradient is zero "
+        "up to rounding.",
+        top3,
+        scores,
+        targets,
+    )
+    return drafts
+
+
+def _pck_cases(seed: int) -> list[Draft]:
+    rng = np.random.default_rng(seed)
+    metric = PCK(threshold=0.5)
+    params = {"threshold": 0.5}
+    drafts = []
+
+    def add(name, text, scores, targets):
+        anchors = _sampled(metric, scores, targets, rng)
+        drafts.append(_draft(name, text, metric, params, scores, targets, anchors))
+
+    targets = _keypoints([[[1.3, 2.1], [3.4, 0.8]]], [[True, True]], [2.4], (5, 5))
+    scores = _scores(rng, (1, 2, 5, 5))
+    scores[0, 0, 2, 1] = scores.max() + 0.5  # the pixel nearest joint 0 wins: it is correct
+    add(
+        "pck/ordinary",
+        "One sample, 2 joints on 5x5 heatmaps, radius 1.2 px; joint 0 is correct.",
+        scores,
+        targets,
+    )
+    targets = _keypoints(
+        [
+            [[1.2, 1.1], [0.4, 2.6], [5.0, 1.0]],
+            [[2.3, 0.9], [1.5, 1.5], [2.1, 2.2]],
+        ],
+        [[True, False, True], [True, True, True]],
+        [1.6, 0.8],
+        (4, 4),
+    )
+    add(
+        "pck/uncounted-joints",
+        "An invisible joint and one outside the heatmap (not counted), and a joint whose "
+        "radius (0.4 px) contains no pixel centre (counted, never correct).",
+        _scores(rng, (2, 3, 4, 4)),
+        targets,
+    )
+    targets = _keypoints([[[1.0, 1.0], [2.2, 0.7]]], [[True, True]], [20.0], (3, 3))
+    add(
+        "pck/no-negatives",
+        "Radius 10 px covers every pixel: each joint is always correct and has no pairs.",
+        _scores(rng, (1, 2, 3, 3)),
+        targets,
+    )
+    targets = _keypoints([[[1.0, 1.0]]], [[False]], [2.0], (3, 3))
+    add(
+        "pck/nothing-counted",
+        "No visible joint: l = 0 and the value is 1 by convention.",
+        _scores(rng, (1, 1, 3, 3)),
+        targets,
+    )
+    scores = np.round(rng.normal(size=(1, 1, 4, 4)), 3)
+    scores[0, 0, 3, 3] = scores[0, 0, 1, 1] = scores.max() + 1.0
+    targets = _keypoints([[[1.2, 0.9]]], [[True]], [1.6], (4, 4))
+    add(
+        "pck/ties",
+        "A far negative pixel ties with the best positive: the joint is not correct.",
+        scores,
+        targets,
+    )
+    return drafts
+
+
+# ---------------------------------------------------------------------------------------
+# Expected outputs
+# ---------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A float, or nested lists of floats, ready for JSON."""
+    value = np.asarray(value, dtype=np.float64)
+    return float(value) if value.ndim == 0 else value.tolist()
+
+
+def build_cases() -> list[dict[str, Any]]:
+    """Every conformance case with its expected outputs, computed by this package.
+
+    Returns
+    -------
+    list of dict
+        JSON-ready cases in a fixed order; the same on every call (fixed seeds).
+    """
+    drafts = [
+        *_binary_ranking_cases("ap", AveragePrecision, _AP, seed=1),
+        *_binary_ranking_cases("ap-voc", AveragePrecision, {**_AP, "interpolated": True}, seed=2),
+        _every_configuration_case(
+            "ap-counts",
+            AveragePrecision(unrealisable="counts"),
+            {**_AP, "unrealisable": "counts"},
+            np.random.default_rng(6),
+            " Here a cycle is not 0: the AP formula is applied to its rows' counts.",
+        ),
+        *_binary_ranking_cases("roc-auc", RocAuc, {}, seed=3),
+        *_accuracy_cases(seed=4),
+        *_pck_cases(seed=5),
+    ]
+    cases = []
+    for draft in drafts:
+        expected = reference_port(case_inputs(draft))
+        cases.append({**draft, "expected": {key: _plain(v) for key, v in expected.items()}})
+    return cases

@@ -1,0 +1,91 @@
+"""Command line: ``python -m uniloss_ref conformance {generate,verify}``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from . import vectors
+from .verify import load_port, verify
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``conformance`` command (``generate`` and ``verify``) to the command line."""
+    parser = commands.add_parser(
+        "conformance",
+        help="conformance vectors for ports: regenerate them, or check a port against them",
+        description="Conformance vectors for ports of UniLoss to other frameworks.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    generate = actions.add_parser(
+        "generate",
+        help="regenerate the vectors from the reference (deterministic)",
+        description="Regenerate the conformance vectors from this reference implementation.",
+    )
+    generate.add_argument(
+        "--output", metavar="PATH", help="where to write them (default: the packaged file)"
+    )
+    generate.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the file at --output (or the packaged one) differs",
+    )
+    generate.set_defaults(func=_generate)
+
+    check = actions.add_parser(
+        "verify",
+        help="run a port over every case and report each quantity's worst error",
+        description=(
+            "Run PORT, a function port(case: dict) -> dict, over the conformance cases and "
+            "compare what it returns with the reference. Exit status 0 if it conforms, 1 if "
+            "not, 2 on a usage error. See docs/porting.md for the signature."
+        ),
+    )
+    check.add_argument(
+        "port", metavar="MODULE:FUNCTION", help="e.g. mypackage.port:uniloss or chapter.py:port"
+    )
+    check.add_argument("--vectors", metavar="PATH", help="a vectors file (default: packaged)")
+    check.add_argument(
+        "--cases", metavar="GLOB", action="append", help="only cases matching GLOB (repeatable)"
+    )
+    check.add_argument(
+        "--require-all", action="store_true", help="count skipped quantities as failures"
+    )
+    check.set_defaults(func=_verify)
+
+
+def _error(message: str) -> int:
+    print(f"python -m uniloss_ref conformance: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if args.check:
+        try:
+            committed = vectors.load(args.output)
+        except (OSError, ValueError) as err:
+            return _error(str(err))
+        differences = vectors.compare(committed, vectors.generate())
+        for line in differences:
+            print(line)
+        print("the vectors match the reference" if not differences else "the vectors differ")
+        return 1 if differences else 0
+    try:
+        path = vectors.write(args.output)
+    except OSError as err:
+        return _error(f"cannot write {args.output or vectors.default_path()}: {err}")
+    print(f"wrote {path}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        port = load_port(args.port)
+        document = vectors.load(args.vectors)
+        report = verify(port, vectors=document, cases=args.cases, require_all=args.require_all)
+    except (OSError, ValueError, TypeError) as err:
+        return _error(str(err))
+    print(dataclasses.replace(report, port=args.port).format())
+    return 0 if report.passed else 1

@@ -1,0 +1,158 @@
+"""What the checker found: one :class:`Check` per quantity and case, and the :class:`Report`.
+
+The printed report has one line per case (its result, how many quantities were compared,
+the worst one and the quantities skipped), a line per failure saying where and by how
+much, and a summary per quantity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["pass", "fail", "skip", "error"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome for one quantity of one case.
+
+    Attributes
+    ----------
+    case, quantity : str
+        What was compared.
+    status : {"pass", "fail", "skip", "error"}
+        ``error``: the port raised, or returned something that is not numbers.
+    error : float
+        Worst ``|got - expected|`` (NaN when nothing was compared).
+    ratio : float
+        Worst ``|got - expected| / (atol + rtol * |expected|)``; the check passes iff
+        ``ratio <= 1`` (NaN when nothing was compared).
+    detail : str
+        Why it failed, was skipped or raised; empty on a pass.
+    """
+
+    case: str
+    quantity: str
+    status: Status
+    error: float = math.nan
+    ratio: float = math.nan
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every check of one run of :func:`uniloss_ref.conformance.verify`.
+
+    Attributes
+    ----------
+    checks : tuple of Check
+        One per (case, quantity), cases in file order.
+    port : str
+        The port's name, for the printed report.
+    require_all : bool
+        Whether a skipped quantity counts as a failure.
+    """
+
+    checks: tuple[Check, ...]
+    port: str = "port"
+    require_all: bool = False
+
+    def by_status(self, status: Status) -> tuple[Check, ...]:
+        """The checks with the given status."""
+        return tuple(check for check in self.checks if check.status == status)
+
+    @property
+    def passed(self) -> bool:
+        """No failure or error, something was compared, and no skip if ``require_all``."""
+        bad = self.by_status("fail") + self.by_status("error")
+        if self.require_all:
+            bad += self.by_status("skip")
+        return not bad and bool(self.by_status("pass"))
+
+    @property
+    def skipped_cases(self) -> dict[str, str]:
+        """Cases the port did not run at all, with its reason."""
+        cases: dict[str, list[Check]] = {}
+        for check in self.checks:
+            cases.setdefault(check.case, []).append(check)
+        return {
+            name: checks[0].detail
+            for name, checks in cases.items()
+            if all(c.status == "skip" for c in checks) and checks[0].detail
+        }
+
+    def format(self) -> str:
+        """The report as text: one line per case, failure details, a per-quantity summary."""
+        return _format(self)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _cell(value: float) -> str:
+    return "0" if value == 0 else f"{value:.1e}"
+
+
+def _format(report: Report) -> str:
+    cases: dict[str, list[Check]] = {}
+    for check in report.checks:
+        cases.setdefault(check.case, []).append(check)
+    width = max([len("case"), *map(len, cases)])
+    lines = [
+        f"Conformance of {report.port}: {len(cases)} cases",
+        "err/tol = worst |got - expected| / (atol + rtol |expected|); a check passes at <= 1",
+        "",
+        f"{'case':<{width}}  result  checked  {'worst quantity':<14}  "
+        f"{'|err|':>7}  {'err/tol':>7}  skipped",
+    ]
+    for name, checks in cases.items():
+        compared = [c for c in checks if c.status in ("pass", "fail")]
+        bad = [c for c in checks if c.status in ("fail", "error")]
+        skipped = [c for c in checks if c.status == "skip"]
+        if bad:
+            result = "ERROR" if any(c.status == "error" for c in bad) else "FAIL"
+        elif compared:
+            result = "pass"
+        else:
+            result = "skip"
+        worst = max(compared, key=lambda c: c.ratio, default=None)
+        if len(skipped) == len(checks):
+            skip_text = "all" + (f" ({skipped[0].detail})" if skipped[0].detail else "")
+        else:
+            skip_text = ", ".join(c.quantity for c in skipped)
+        if worst is None:
+            columns = f"{'':<14}  {'':>7}  {'':>7}"
+        else:
+            label = worst.quantity if worst.ratio > 0 else "(all exact)"
+            columns = f"{label:<14}  {_cell(worst.error):>7}  {_cell(worst.ratio):>7}"
+        lines.append(
+            f"{name:<{width}}  {result:<6}  {len(compared):>7}  {columns}  {skip_text}".rstrip()
+        )
+        # A port's exception is the same for every quantity of a case: print it once.
+        details = dict.fromkeys((c.quantity if c.status == "fail" else "", c.detail) for c in bad)
+        for quantity, detail in details:
+            lines.append(f"    {quantity + ': ' if quantity else ''}{detail}")
+    lines += ["", f"{'quantity':<14}  checked  failed  skipped  worst err/tol"]
+    for quantity in dict.fromkeys(c.quantity for c in report.checks):
+        of = [c for c in report.checks if c.quantity == quantity]
+        compared = [c for c in of if c.status in ("pass", "fail")]
+        worst = max((c.ratio for c in compared), default=math.nan)
+        failed = sum(c.status in ("fail", "error") for c in of)
+        skipped = sum(c.status == "skip" for c in of)
+        lines.append(
+            f"{quantity:<14}  {len(compared):>7}  {failed:>6}  {skipped:>7}  "
+            f"{_cell(worst) if compared else '-':>13}"
+        )
+    counts = {s: len(report.by_status(s)) for s in ("pass", "fail", "error", "skip")}
+    verdict = "PASS" if report.passed else "FAIL"
+    why = ""
+    if not report.passed and not (counts["fail"] or counts["error"]):
+        why = " (skips are not allowed)" if counts["pass"] else " (nothing was compared)"
+    lines += [
+        "",
+        f"{verdict}{why}: {counts['pass']} passed, {counts['fail']} failed, "
+        f"{counts['error']} errors, {counts['skip']} skipped",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""The conformance-vector file: its format, tolerances, writing, reading and comparing.
+
+The file is JSON, so any language can read it. Floats are written in the shortest form
+that reads back to the same double (Python's ``repr``): a correctly rounding JSON parser
+recovers every float64 exactly. Anchors and ``hard`` are written as the integers ``+-1``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cases import build_cases
+
+FORMAT = "uniloss-ref conformance vectors"
+FORMAT_VERSION = 1
+
+#: What a port may return, in the order a port is best written and checked in.
+QUANTITIES: dict[str, dict[str, Any]] = {
+    "comparisons": {
+        "shape": "(l,)",
+        "meaning": "c = s[i] - s[j] over the metric's pairs, in the documented order",
+        "rtol": 0.0,
+        "atol": 0.0,
+        "why": "IEEE 754 subtraction is correctly rounded, so s[i] - s[j] in float64 has "
+        "the same bits in every port; any difference means wrong pairs or a wrong order.",
+    },
+    "hard": {
+        "shape": "(l,)",
+        "meaning": "sign(c) with a tie (c == 0) as -1",
+        "rtol": 0.0,
+        "atol": 0.0,
+        "why": "Entries are exactly +-1.",
+    },
+    "relaxed": {
+        "shape": "(l,)",
+        "meaning": "b~ = tanh(c / (2 tau)) = 2 sigmoid(c / tau) - 1",
+        "rtol": 1e-12,
+        "atol": 1e-15,
+        "why": "Libraries' tanh differ by a few ulp; 2 sigmoid - 1 loses up to an ulp of 1 "
+        "(2.2e-16) to cancellation near c = 0, hence the absolute term.",
+    },
+    "distances": {
+        "shape": "(K,)",
+        "meaning": "d_k = ||b~ - a_k||_2",
+        "rtol": 1e-8,
+        "atol": 1e-15,
+        "why": "Near an anchor d_k is made of 1 -+ b~ terms of order 1e-7, whose few-ulp "
+        "differences in b~ become relative errors of 1e-9; expanding the square as "
+        "||b~||^2 - 2 a.b~ + l cancels and is wrong by far more, and d_k = 0 must be 0.",
+    },
+    "anchor_values": {
+        "shape": "(K,)",
+        "meaning": "v_k = h(a_k), the metric at each anchor",
+        "rtol": 0.0,
+        "atol": 1e-12,
+        "why": "Means of at most a few hundred fractions: only the summation order may "
+        "differ, by a few ulp, while two distinct values of these metrics on batches this "
+        "small differ by more than 1e-10.",
+    },
+    "batch_metric": {
+        "shape": "()",
+        "meaning": "h(sign(c)), the metric of the batch through the refactoring",
+        "rtol": 0.0,
+        "atol": 1e-12,
+        "why": "As anchor_values.",
+    },
+    "surrogate": {
+        "shape": "()",
+        "meaning": "h~ = sum_k w_k v_k / sum_k w_k with w_k = d_k^(-p); v_k where d_k = 0",
+        "rtol": 0.0,
+        "atol": 1e-12,
+        "why": "A convex combination of values in [0, 1], computed to about 1e-15; the "
+        "absolute bound catches an epsilon added to d_k, which moves h~ off v_k at anchors.",
+    },
+    "loss": {
+        "shape": "()",
+        "meaning": "1 - h~",
+        "rtol": 0.0,
+        "atol": 1e-12,
+        "why": "As surrogate.",
+    },
+    "gradient": {
+        "shape": "the scores' shape",
+        "meaning": "d(1 - h~)/ds, anchors held constant",
+        "rtol": 1e-8,
+        "atol": 1e-13,
+        "why": "Reverse-mode sums run in a different order in each framework, and near an "
+        "anchor the weights are ill-conditioned in b~; a 0.1% error or a wrong sign in one "
+        "term (the authors' closed form) is many orders of magnitude above this.",
+    },
+}
+
+DESCRIPTION = (
+    "Inputs and expected outputs of the UniLoss surrogate (Liu, Wang, Deng, ECCV 2020) as "
+    "computed by the uniloss_ref NumPy reference, for checking ports to other frameworks. "
+    "Each case gives a metric (name and parameters), a batch (scores, targets), the anchor "
+    "configurations a_k (so no random generator has to match), the temperature tau and the "
+    "IDW power p. A port computes c = s[i] - s[j], b~ = tanh(c / (2 tau)), d_k = ||b~ - a_k||, "
+    "v_k = h(a_k), h~ = sum_k d_k^-p v_k / sum_k d_k^-p (exactly v_k where d_k = 0) and the "
+    "gradient of the loss 1 - h~ with respect to the scores. All values are float64; a port "
+    "is checked elementwise: |got - expected| <= atol + rtol * |expected|."
+)
+
+PORT_SIGNATURE = (
+    "port(case: dict) -> dict. The argument holds 'name', 'metric' (str), 'params' (dict), "
+    "'scores' (float64 array in the metric's shape), 'targets' (int64 array of shape (n,); "
+    "for PCK a dict of 'xy' (n, J, 2), 'visible' bool (n, J), 'scale' (n,), 'heatmap_shape' "
+    "(H, W)), 'anchors' (float64 (K, l) of +-1), 'temperature' and 'power' (float). The "
+    "result maps any of the quantity names to array-likes (NumPy, PyTorch, JAX, lists or "
+    "floats); a missing or None entry is skipped. Raising NotImplementedError skips the case."
+)
+
+METRIC_LAYOUTS: dict[str, dict[str, str]] = {
+    "AveragePrecision": {
+        "params": "interpolated (bool): VOC all-point interpolated AP; unrealisable "
+        "('zero' or 'counts'): the value of a configuration no ranking produces.",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "pos = indices with target 1, neg = with target 0, both increasing; "
+        "comparison p * N + q is s[pos[p]] - s[neg[q]] (l = P * N).",
+        "h": "n_p = number of -1 in row p; sort n_(1) <= ... <= n_(P); precision_j = "
+        "j / (j + n_(j)); interpolated: precision_j = max over j' >= j; AP = mean. "
+        "'zero': 0 unless the rows' sets of -1 are nested (rows sorted by n_p, each row's "
+        "set contains the previous one). P = 0 or N = 0: 1.",
+    },
+    "RocAuc": {
+        "params": "none",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as AveragePrecision",
+        "h": "the fraction of +1 entries; l = 0: 1.",
+    },
+    "Accuracy": {
+        "params": "top_k (int >= 1)",
+        "scores": "(n, C)",
+        "targets": "(n,) of class indices in [0, C)",
+        "pairs": "sample-major: for sample r, s[r, t_r] - s[r, j] for every j != t_r in "
+        "increasing j (l = n * (C - 1)).",
+        "h": "sample r is correct iff its row has at most top_k - 1 entries -1; h = mean.",
+    },
+    "PCK": {
+        "params": "threshold (float > 0)",
+        "scores": "(n, J, H, W) heatmaps; pixel [y, x] has its centre at (x, y)",
+        "targets": "{'xy': (n, J, 2) as (x, y), 'visible': (n, J), 'scale': (n,), "
+        "'heatmap_shape': [H, W]}",
+        "pairs": "a joint is counted iff visible and -0.5 <= x < W - 0.5 and -0.5 <= y < "
+        "H - 0.5; pixel k = y * W + x is positive iff (x - x_j)^2 + (y - y_j)^2 <= "
+        "(threshold * scale_r)^2. For each counted joint (sample-major, then joint) with "
+        "at least one positive and one negative pixel: s[r, j, pos[p]] - s[r, j, neg[q]], "
+        "positive-major, pixels in increasing k.",
+        "h": "(number of counted joints with no negative pixel + number of joints with "
+        "pairs having some row all +1) / number of counted joints; none counted: 1.",
+    },
+}
+
+
+def default_path() -> Path:
+    """Where the packaged vectors live (in the source tree, or the installed package)."""
+    return Path(__file__).with_name("vectors.json")
+
+
+def generate() -> dict[str, Any]:
+    """Build the whole vectors document from the reference (deterministic)."""
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "generated_by": "python -m uniloss_ref conformance generate",
+        "description": DESCRIPTION,
+        "port_signature": PORT_SIGNATURE,
+        "quantities": QUANTITIES,
+        "metrics": METRIC_LAYOUTS,
+        "cases": build_cases(),
+    }
+
+
+def _dump(value: Any, indent: int) -> str:
+    """JSON with one key per line and each innermost list of numbers on one line."""
+    pad = "  " * indent
+    if isinstance(value, dict) and value:
+        items = (f"{pad}  {json.dumps(k)}: {_dump(v, indent + 1)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value and all(isinstance(v, (list, dict)) and v for v in value):
+        items = (f"{pad}  {_dump(v, indent + 1)}" for v in value)
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(value, allow_nan=False)
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """The document as the text written to the file (ends with a newline)."""
+    return _dump(dict(document), 0) + "\n"
+
+
+def write(path: str | Path | None = None) -> Path:
+    """Regenerate the vectors and write them to ``path`` (default: the packaged file)."""
+    path = default_path() if path is None else Path(path)
+    path.write_text(dumps(generate()), encoding="utf-8")
+    return path
+
+
+def load(path: str | Path | None = None) -> dict[str, Any]:
+    """Read and check a vectors file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A vectors file; by default the one shipped in this package.
+
+    Returns
+    -------
+    dict
+        The parsed document.
+
+    Raises
+    ------
+    ValueError
+        If the file is not conformance vectors of a version this checker reads.
+    """
+    if path is None:
+        text = (
+            importlib.resources.files("uniloss_ref.conformance")
+            .joinpath("vectors.json")
+            .read_text(encoding="utf-8")
+        )
+        source = "the packaged vectors.json"
+    else:
+        text, source = Path(path).read_text(encoding="utf-8"), str(path)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"path {source} is not valid JSON: {err}") from err
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f"path {source} is not a {FORMAT!r} file")
+    if document.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"path {source} has format version {document.get('version')!r}; this checker "
+            f"reads version {FORMAT_VERSION}"
+        )
+    return document
+
+
+def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return x.shape == y.shape and bool(np.all(np.abs(x - y) <= atol + rtol * np.abs(y)))
+
+
+def compare(committed: Mapping[str, Any], fresh: Mapping[str, Any]) -> list[str]:
+    """Where two vectors documents differ; empty when they agree.
+
+    Everything but the expected outputs must be equal exactly. Expected outputs may differ
+    by 1e-10 relative (1e-15 absolute), room for another platform's ``tanh`` or ``log``;
+    quantities with zero tolerance (comparisons, hard) must be equal.
+
+    Returns
+    -------
+    list of str
+        One line per difference.
+    """
+    differences = [
+        f"top-level {key!r} differs"
+        for key in sorted(set(committed) | set(fresh))
+        if key != "cases" and committed.get(key) != fresh.get(key)
+    ]
+    old, new = committed.get("cases", []), fresh.get("cases", [])
+    if [c["name"] for c in old] != [c["name"] for c in new]:
+        return [*differences, "the lists of case names differ"]
+    for a, b in zip(old, new, strict=True):
+        for key in sorted((set(a) | set(b)) - {"expected"}):
+            if a.get(key) != b.get(key):
+                differences.append(f"case {a['name']}: input {key!r} differs")
+        for quantity in QUANTITIES:
+            exact = QUANTITIES[quantity]["atol"] == 0 and QUANTITIES[quantity]["rtol"] == 0
+            ea, eb = a["expected"].get(quantity), b["expected"].get(quantity)
+            if exact or ea is None or eb is None:
+                same = ea == eb
+            else:
+                same = _close(ea, eb, rtol=1e-10, atol=1e-15)
+            if not same:
+                differences.append(f"case {a['name']}: expected {quantity!r} differs")
+    return differences
