@@ -9,18 +9,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from . import check, conformance
+from . import check, conformance, reproduce, training
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the reason), not the usage text too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m uniloss_ref",
         description="UniLoss reference implementation: verify, train, reproduce, port.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (check, conformance):
+    for module in (check, conformance, training, reproduce):
         module.register(commands)
     return parser
 

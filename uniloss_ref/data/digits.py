@@ -44,7 +44,8 @@ def load_digits(
     except ImportError as err:
         raise ImportError(
             "the 'digits' dataset comes with scikit-learn, which is not installed; "
-            "run `pip install scikit-learn` (or `pip install uniloss-ref[test]`)"
+            'run `pip install -e ".[data]"` from a clone of uniloss-ref '
+            "(or `pip install scikit-learn`)"
         ) from err
     bunch = sklearn_load_digits()
     X = np.divide(bunch.images[:, None], _DIGITS_MAX, dtype=dtype)

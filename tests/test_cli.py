@@ -1,0 +1,114 @@
+"""``python -m uniloss_ref train`` and ``reproduce``: files written, metrics in range, errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from uniloss_ref import reproduce
+from uniloss_ref.__main__ import main
+
+TINY_TRAIN = ["--n-train", "200", "--n-test", "100", "--epochs", "2", "--quiet"]
+
+
+def test_train_writes_results_and_plots(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--task", "accuracy", "--loss", "uniloss", "--seed", "1", *TINY_TRAIN]
+    assert main([*argv, "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert 0.0 <= results["test_metric"] <= 1.0
+    assert results["config"]["seed"] == 1 and len(results["history"]) == 2
+    assert (out / "curves.png").is_file()
+    assert capsys.readouterr().out.startswith("test accuracy: ")
+
+
+def test_train_takes_uniloss_options(tmp_path):
+    out = tmp_path / "run"
+    options = ["--temperature", "0.5", "--anchors", "bad=4,rows=2", "--lr", "0.05"]
+    argv = ["train", "--task", "ap", "--loss", "uniloss-authors", *TINY_TRAIN, *options]
+    assert main([*argv, "--out", str(out)]) == 0
+    config = json.loads((out / "results.json").read_text())["config"]
+    assert config["temperature"] == 0.5 and config["lr"] == 0.05
+    assert config["anchors"] == {"current": 1, "bad": 4, "rows": 2}
+
+
+def test_a_tiny_reproduction_writes_tables_and_plots(tmp_path, capsys):
+    out = tmp_path / "repro"
+    tiny = ["--seeds", "1", "--epochs", "1", "--n-train", "200", "--n-test", "60", "--jobs", "2"]
+    assert main(["reproduce", *tiny, "--out", str(out)]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    rows = {(r["task"], r["loss"]): r for r in summary["rows"]}
+    assert set(rows) == {
+        (task, loss) for task in ("ap", "accuracy", "pck") for loss in reproduce.losses(task)
+    }
+    for row in rows.values():
+        assert 0.0 <= row["min"] <= row["mean"] <= row["max"] <= 100.0
+        assert row["seeds"] == [0]
+    assert [d["task"] for d in summary["differences"]] == ["ap", "accuracy", "pck"]
+    for run in summary["runs"]:
+        assert run["command"].startswith("python -m uniloss_ref train --task")
+    table = (out / "results.md").read_text()
+    assert table.count("\n| ") == (2 + 9) + (2 + 3)
+    assert table in capsys.readouterr().out
+    assert (out / "validation_curves.png").is_file()
+    assert (out / "runs" / "pck-mse-seed0" / "keypoints.png").is_file()
+
+
+def test_summary_pairs_seeds_and_checks_the_goal():
+    def run(task, loss, seed, value):
+        return {
+            "task": task,
+            "metric": "accuracy",
+            "config": {"loss": loss, "seed": seed},
+            "test_metric": value,
+            "seconds": 1.0,
+        }
+
+    runs = [run("accuracy", "uniloss", 0, 0.97), run("accuracy", "ce", 0, 0.98)]
+    runs += [run("accuracy", "uniloss", 1, 0.99), run("accuracy", "ce", 1, 0.985)]
+    rows, (difference,) = reproduce.summarise(runs)
+    assert [r["loss"] for r in rows] == ["uniloss", "ce"]
+    assert rows[0]["mean"] == pytest.approx(98.0) and rows[0]["sd"] == pytest.approx(2**0.5)
+    assert difference["mean"] == pytest.approx(-0.25)
+    assert difference["met"] and difference["target"] == -1.0
+
+
+def one_line_error(argv):
+    """Run the module in a subprocess; return its exit status and standard error."""
+    done = subprocess.run(
+        [sys.executable, "-m", "uniloss_ref", *argv], capture_output=True, text=True, check=False
+    )
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        (["train", "--task", "depth", "--loss", "uniloss"], "invalid choice: 'depth'"),
+        (["train", "--task", "ap", "--loss", "mse"], "'mse' is not meant for task 'ap'"),
+        (["train", "--task", "pck", "--loss", "ce"], "choose one of uniloss, uniloss-authors, mse"),
+        (["train", "--task", "ap", "--loss", "bce", "--data", "missing.npz"], "missing.npz"),
+        (["train", "--task", "accuracy", "--loss", "ce", "--data", "mnist"], "MNIST needs a data"),
+        (["train", "--task", "ap", "--loss", "bce", "--epochs", "0"], "positive integer"),
+        (["train", "--task", "ap", "--loss", "bce", "--anchors", "lots"], "KIND=COUNT"),
+        (["reproduce", "--seeds", "0"], "positive integer"),
+        (["reproduce", "--tasks", "ap,depth"], "unknown task depth"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_one_line_and_no_traceback(argv, reason, tmp_path):
+    status, stderr = one_line_error([*argv, "--out", str(tmp_path / "out")])
+    assert status == 2
+    assert stderr.count("\n") == 1, stderr
+    assert reason in stderr
+    assert "Traceback" not in stderr
+
+
+def test_missing_scikit_learn_says_which_extra_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    argv = ["--out", str(tmp_path / "out")]
+    assert main(["train", "--task", "ap", "--loss", "bce", *argv]) == 2
+    assert main(["reproduce", "--tasks", "accuracy", *argv]) == 2
+    for line in capsys.readouterr().err.splitlines():
+        assert 'pip install -e ".[data]"' in line
+    assert not (tmp_path / "out").exists()

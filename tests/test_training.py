@@ -1,0 +1,214 @@
+"""The tasks, the training loop and its plots, on tiny runs of a few seconds."""
+
+import io
+import json
+
+import autograd
+import numpy as np
+import pytest
+from autograd.misc import flatten
+from sklearn.metrics import average_precision_score
+
+from uniloss_ref import plots
+from uniloss_ref.console import ProgressBar
+from uniloss_ref.heatmaps import from_heatmap_grid, heatmap_argmax, to_heatmap_grid
+from uniloss_ref.metrics import KeypointTargets
+from uniloss_ref.tasks import (
+    POSITIVE_DIGIT,
+    TASKS,
+    get_task,
+    load_task_data,
+    make_loss,
+    make_metric,
+    task_scores,
+)
+from uniloss_ref.training import TrainConfig, prepare, train, write_run
+
+TINY = {
+    "ap": {"n_train": 200, "n_test": 100, "epochs": 2},
+    "accuracy": {"n_train": 200, "n_test": 100, "epochs": 2},
+    "pck": {"n_train": 40, "n_test": 16, "epochs": 1},
+}
+
+
+def tiny(task, loss, seed=0, **overrides):
+    return TrainConfig(task=task, loss=loss, seed=seed, **(TINY[task] | overrides))
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_a_tiny_run_of_every_task_records_each_epoch_and_a_metric_in_range(task):
+    run = train(tiny(task, "uniloss"), show_progress=False)
+    results = run.results
+    assert len(results["history"]) == TINY[task]["epochs"]
+    for record in results["history"]:
+        assert 0.0 <= record["val_metric"] <= 1.0
+        assert 0.0 <= record["train_batch_metric"] <= 1.0
+        # UniLoss's loss is 1 - h~, and h~ lies between the anchors' metric values.
+        assert record["train_surrogate"] == pytest.approx(1.0 - record["train_loss"])
+        assert 0.0 <= record["train_surrogate"] <= 1.0
+    assert 0.0 <= results["test_metric"] <= 1.0
+    assert results["config"]["epochs"] == TINY[task]["epochs"]
+    json.dumps(results, allow_nan=False)
+
+
+@pytest.mark.parametrize("task, loss", [(t, loss) for t in TASKS for loss in TASKS[t].losses])
+def test_every_loss_of_every_task_gives_a_finite_loss_and_gradient(task, loss):
+    setup = prepare(tiny(task, loss))
+    x, y = setup.data.X_train[:8], setup.data.y_train[:8]
+    params = setup.model.init_params(np.random.default_rng(0))
+
+    def objective(p):
+        return setup.loss(task_scores(setup.task, setup.model.apply(p, x)), y)
+
+    value, grads = autograd.value_and_grad(objective)(params)
+    assert np.isfinite(value)
+    assert np.isfinite(flatten(grads)[0]).all()
+
+
+def test_the_same_seed_repeats_a_run_exactly_and_another_seed_does_not():
+    def without_times(results):
+        history = [{k: v for k, v in r.items() if k != "seconds"} for r in results["history"]]
+        return history, results["test_metric"]
+
+    first = train(tiny("ap", "uniloss", seed=3), show_progress=False).results
+    again = train(tiny("ap", "uniloss", seed=3), show_progress=False).results
+    other = train(tiny("ap", "uniloss", seed=4), show_progress=False).results
+    assert without_times(first) == without_times(again)
+    assert without_times(first) != without_times(other)
+
+
+def test_losses_with_the_same_seed_share_data_and_initialisation():
+    uniloss, bce = prepare(tiny("ap", "uniloss", seed=5)), prepare(tiny("ap", "bce", seed=5))
+    np.testing.assert_array_equal(uniloss.data.X_train, bce.data.X_train)
+    a = uniloss.model.init_params(uniloss.streams["init"])
+    b = bce.model.init_params(bce.streams["init"])
+    np.testing.assert_array_equal(a[0]["w"], b[0]["w"])
+
+
+def test_ap_data_is_one_digit_against_the_rest_with_positives_in_every_split():
+    data = load_task_data(get_task("ap"), seed=0)
+    for y in (data.y_train, data.y_val, data.y_test):
+        assert set(np.unique(y)) == {0, 1}
+        assert 0.05 < y.mean() < 0.15
+    assert data.class_names == ("rest", str(POSITIVE_DIGIT))
+
+
+def test_keypoints_map_to_the_heatmap_grid_and_back():
+    targets = KeypointTargets(
+        np.array([[[0.0, 0.0], [1.0, 30.0], [12.5, 7.25]]]),
+        np.ones((1, 3), dtype=bool),
+        np.array([8.0]),
+        (32, 32),
+    )
+    grid = to_heatmap_grid(targets, 2)
+    assert grid.heatmap_shape == (16, 16)
+    # Image pixels 0 and 1 both fall in heatmap pixel 0, whose centre is image point 0.5.
+    np.testing.assert_allclose(grid.xy[0, :2], [[-0.25, -0.25], [0.25, 14.75]], rtol=0, atol=0)
+    np.testing.assert_allclose(grid.scale, [4.0], rtol=0, atol=0)
+    np.testing.assert_allclose(from_heatmap_grid(grid.xy, 2), targets.xy, rtol=0, atol=1e-12)
+    heatmaps = np.zeros((1, 2, 16, 16))
+    heatmaps[0, 0, 3, 7] = heatmaps[0, 1, 15, 0] = 1.0
+    np.testing.assert_array_equal(heatmap_argmax(heatmaps), [[[7.0, 3.0], [0.0, 15.0]]])
+
+
+def test_a_perfect_heatmap_scores_full_pck_on_the_task_grid():
+    data = load_task_data(get_task("pck"), seed=0, n_train=20, n_test=10)
+    targets = data.y_test
+    heatmaps = np.zeros((len(targets), targets.xy.shape[1], 16, 16))
+    nearest = np.clip(np.floor(targets.xy + 0.5).astype(int), 0, 15)
+    n, j = np.indices(targets.visible.shape)
+    heatmaps[n, j, nearest[..., 1], nearest[..., 0]] = 1.0
+    assert make_metric(get_task("pck")).evaluate(heatmaps, targets) == 1.0
+
+
+def test_uniloss_variants_differ_only_in_the_gradient_rule():
+    task = get_task("accuracy")
+    metric = make_metric(task)
+    rng = np.random.default_rng(0)
+    scores, labels = rng.normal(size=(6, 10)), rng.integers(10, size=6)
+    ours = make_loss(task, "uniloss", metric, np.random.default_rng(1))
+    theirs = make_loss(task, "uniloss-authors", metric, np.random.default_rng(1))
+    assert ours(scores, labels) == theirs(scores, labels)
+    assert ours.gradient == "autograd" and theirs.gradient == "authors"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"loss": "ce"}, "not meant for task 'ap'"),
+        ({"task": "depth"}, "task must be one of"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"lr": -1.0}, "lr must be a positive number"),
+        ({"anchors": {"random": 3}}, "unknown kinds"),
+        ({"data": "keypoints"}, "needs class labels"),
+    ],
+)
+def test_bad_configs_are_rejected_naming_the_argument(change, message):
+    with pytest.raises(ValueError, match=message):
+        prepare(TrainConfig(**({"task": "ap", "loss": "uniloss"} | TINY["ap"] | change)))
+
+
+def test_progress_bar_writes_only_epoch_lines_when_not_a_terminal():
+    stream = io.StringIO()
+    train(tiny("ap", "bce"), stream)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == TINY["ap"]["epochs"]
+    assert lines[0].startswith("epoch 1/2: loss") and "\r" not in stream.getvalue()
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(epochs=1, steps=3, stream=stream)
+    for step in (1, 2, 3):
+        bar.step(1, step, 0.5)
+    record = {"epoch": 1, "train_loss": 0.5, "train_batch_metric": 0.9, "val_metric": 0.8}
+    bar.epoch(record | {"seconds": 0.1})
+    text = stream.getvalue()
+    assert text.startswith("\repoch 1/1 [")
+    assert "3/3 loss 0.5000" in text
+    assert text.endswith("validation 0.8000 (0.1 s)\n") and text.count("\n") == 1
+
+
+def test_precision_recall_points_give_scikit_learns_average_precision():
+    rng = np.random.default_rng(0)
+    scores, labels = rng.normal(size=50), rng.integers(2, size=50)
+    recall, precision = plots.precision_recall_points(scores, labels)
+    at_positives = precision[np.sort(-scores).searchsorted(-scores[labels == 1])]
+    assert recall[-1] == 1.0
+    np.testing.assert_allclose(
+        at_positives.mean(), average_precision_score(labels, scores), rtol=1e-12, atol=0
+    )
+
+
+@pytest.mark.parametrize("task, plot", [("ap", "precision_recall.png"), ("pck", "keypoints.png")])
+def test_write_run_saves_results_and_png_plots(tmp_path, task, plot):
+    run = train(tiny(task, "uniloss"), show_progress=False)
+    path = write_run(run, tmp_path)
+    assert json.loads(path.read_text())["test_metric"] == run.results["test_metric"]
+    for name in ("curves.png", plot):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_users_npz_of_feature_vectors_trains_both_classification_tasks(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "blobs.npz"
+    y = rng.integers(3, size=300)
+    np.savez(path, X=rng.normal(size=(300, 5)) + y[:, None], y=y)
+    for task in ("ap", "accuracy"):
+        run = train(TrainConfig(task, "uniloss", data=str(path), epochs=1), show_progress=False)
+        assert run.setup.data.input_shape == (5,)
+        assert 0.0 <= run.results["test_metric"] <= 1.0
+    # With fewer than nine classes the positive class of AP is the last one.
+    assert run.setup.data.n_classes == 3
+    assert prepare(TrainConfig("ap", "bce", data=str(path))).data.class_names[1] == "2"
+
+
+def test_the_learning_rate_drops_tenfold_for_the_last_quarter_of_the_epochs():
+    history = train(tiny("accuracy", "ce", epochs=4), show_progress=False).results["history"]
+    np.testing.assert_allclose(
+        [r["lr"] for r in history], [0.01, 0.01, 0.01, 0.001], rtol=1e-12, atol=0
+    )
