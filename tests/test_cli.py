@@ -112,3 +112,17 @@ def test_missing_scikit_learn_says_which_extra_to_install(monkeypatch, tmp_path,
     for line in capsys.readouterr().err.splitlines():
         assert 'pip install -e ".[data]"' in line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["train", "--task", "ap", "--loss", "bce"], ["reproduce"]])
+def test_device_gpu_without_a_working_cupy_exits_with_one_line(command, tmp_path):
+    try:
+        import cupy
+
+        float(cupy.arange(3).sum())
+        pytest.skip("a GPU works here")
+    except Exception:  # no CuPy, or no device: the case under test
+        pass
+    status, stderr = one_line_error([*command, "--device", "gpu", "--out", str(tmp_path)])
+    assert status == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "device 'gpu' needs CuPy" in stderr

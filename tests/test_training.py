@@ -212,3 +212,25 @@ def test_the_learning_rate_drops_tenfold_for_the_last_quarter_of_the_epochs():
     np.testing.assert_allclose(
         [r["lr"] for r in history], [0.01, 0.01, 0.01, 0.001], rtol=1e-12, atol=0
     )
+
+
+@pytest.mark.parametrize(
+    ("task", "loss"), [("ap", "uniloss"), ("accuracy", "ce"), ("pck", "uniloss")]
+)
+def test_training_on_a_device_repeats_the_cpu_run(monkeypatch, task, loss):
+    # The tests' strict stand-in for CuPy plays the GPU: any host array meeting a device
+    # array on the way (parameters, batches, anchors, targets) would raise.
+    from tests.standin import StandinArray
+    from tests.standin import xp as standin
+    from uniloss_ref import backend
+    from uniloss_ref._autograd_bridge import register
+
+    cpu = train(tiny(task, loss), show_progress=False).results
+    register(StandinArray, standin)
+    monkeypatch.setattr(backend, "_import_cupy", lambda: standin)
+    monkeypatch.setattr(backend, "_gpu", None)
+    gpu = train(tiny(task, loss, device="gpu"), show_progress=False).results
+    assert gpu["config"]["device"] == "gpu" and cpu["config"]["device"] == "cpu"
+    assert gpu["test_metric"] == pytest.approx(cpu["test_metric"], abs=1e-9)
+    for a, b in zip(gpu["history"], cpu["history"], strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9, abs=1e-12)

@@ -98,3 +98,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, help="epochs (task default)")
     parser.add_argument("--n-train", type=positive_int, help="cap on training samples")
     parser.add_argument("--n-test", type=positive_int, help="cap on test samples")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "auto"),
+        help="where the network runs: NumPy (cpu) or CuPy (gpu); default $UNILOSS_DEVICE or cpu",
+    )

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import plots
+from .backend import resolve_device
 from .console import add_training_options, fail, positive_int
 from .tasks import TASKS, UNILOSS_VARIANTS, get_task, load_task_data
 
@@ -55,7 +56,7 @@ def losses(task: str) -> tuple[str, str, str]:
 
 
 def plan(
-    tasks: Sequence[str], seeds: int, out: Path, options: dict[str, dict[str, int]]
+    tasks: Sequence[str], seeds: int, out: Path, options: dict[str, dict[str, int | str]]
 ) -> list[dict[str, Any]]:
     """Every run as ``{task, loss, seed, dir, argv}`` (``argv`` after ``python -m uniloss_ref``)."""
     runs = []
@@ -262,7 +263,7 @@ def _command(args: argparse.Namespace) -> str:
     """The command line that repeats this reproduction, every option spelled out."""
     words = ["python -m uniloss_ref reproduce"] + (["--quick"] if args.quick else [])
     words += [f"--seeds {args.seeds}", f"--tasks {','.join(args.tasks)}", f"--jobs {args.jobs}"]
-    for name in ("epochs", "n_train", "n_test"):
+    for name in ("epochs", "n_train", "n_test", "device"):
         if getattr(args, name) is not None:
             words.append(f"--{name.replace('_', '-')} {getattr(args, name)}")
     return " ".join([*words, f"--out {args.out}"])
@@ -271,7 +272,12 @@ def _command(args: argparse.Namespace) -> str:
 def _main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out)
-    overrides = {"epochs": args.epochs, "n_train": args.n_train, "n_test": args.n_test}
+    overrides = {
+        "epochs": args.epochs,
+        "n_train": args.n_train,
+        "n_test": args.n_test,
+        "device": args.device,
+    }
     options = {
         task: SETTINGS["quick" if args.quick else "full"][task]
         | {k: v for k, v in overrides.items() if v is not None}
@@ -282,8 +288,9 @@ def _main(args: argparse.Namespace) -> int:
         for task in args.tasks:
             if get_task(task).data != "keypoints":
                 load_task_data(get_task(task), seed=0)
+        resolve_device(args.device)
         out.mkdir(parents=True, exist_ok=True)
-    except (ValueError, OSError, ImportError) as err:
+    except (ValueError, OSError, ImportError, RuntimeError) as err:
         return fail("reproduce", err)
     runs = plan(args.tasks, args.seeds, out, options)
     outcomes = execute(runs, args.jobs)

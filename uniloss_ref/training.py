@@ -31,12 +31,13 @@ import numpy as np
 from autograd.tracer import getval
 
 from . import plots
+from .backend import resolve_device, to_device, to_numpy
 from .console import ProgressBar, add_training_options, anchor_counts, fail, positive_int
 from .data import Dataset
 from .heatmaps import from_heatmap_grid, heatmap_argmax
 from .metrics import Metric
 from .nn import Model
-from .optim import SGD, Adam, RMSprop, multistep_lr
+from .optim import SGD, Adam, RMSprop, multistep_lr, tree_map
 from .tasks import (
     HEATMAP_STRIDE,
     TASKS,
@@ -84,6 +85,9 @@ class TrainConfig:
         UniLoss's ``tau``.
     anchors : dict of str to int
         UniLoss's anchor counts, overriding the task's defaults kind by kind.
+    device : {"cpu", "gpu", "auto"}, optional
+        Where the network and its scores live (see :mod:`uniloss_ref.backend`); None reads
+        ``UNILOSS_DEVICE`` (the CPU when unset). Labels, metrics and anchors stay on the host.
     """
 
     task: str
@@ -98,6 +102,7 @@ class TrainConfig:
     n_test: int | None = None
     temperature: float | None = None
     anchors: dict[str, int] = field(default_factory=dict)
+    device: str | None = None
 
     def resolved(self) -> TrainConfig:
         """This config with every default filled in from the task, after checking it."""
@@ -111,6 +116,7 @@ class TrainConfig:
             lr=task.lr[self.loss] if self.lr is None else self.lr,
             temperature=task.temperature if self.temperature is None else self.temperature,
             anchors={**task.anchors, **self.anchors},
+            device=resolve_device(self.device),
         )
         for name in ("epochs", "batch_size"):
             value = getattr(config, name)
@@ -185,8 +191,9 @@ def make_optimizer(task: Task, lr: float) -> SGD | Adam | RMSprop:
 
 def predict(setup: Setup, params: Any, X: np.ndarray) -> np.ndarray:
     """Scores of the network on ``X`` of shape (n, ...), in the shape the metric takes."""
+    device = setup.config.device or "cpu"
     outputs = [
-        setup.model.apply(params, X[start : start + EVAL_CHUNK])
+        to_numpy(setup.model.apply(params, to_device(X[start : start + EVAL_CHUNK], device)))
         for start in range(0, len(X), EVAL_CHUNK)
     ]
     return task_scores(setup.task, np.concatenate(outputs))
@@ -240,7 +247,11 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         return value, (getval(value), getval(scores))
 
     step_fn = autograd.grad_and_aux(objective)
-    params = setup.model.init_params(setup.streams["init"])
+    device = config.device or "cpu"
+    # Initialised on the host from the seed, so a seed gives the same network on every device.
+    params = tree_map(
+        lambda a: to_device(a, device), setup.model.init_params(setup.streams["init"])
+    )
     optimizer = make_optimizer(setup.task, config.lr)
     schedule = multistep_lr(config.lr, [max(1, round(LR_DROP_AT * config.epochs))], 0.1)
     n = len(data.X_train)
@@ -255,7 +266,7 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         losses, batch_metrics = [], []
         for step in range(1, steps + 1):
             index = order[(step - 1) * config.batch_size : step * config.batch_size]
-            x, y = data.X_train[index], data.y_train[index]
+            x, y = to_device(data.X_train[index], device), data.y_train[index]
             grads, (value, scores) = step_fn(params, x, y)
             params = optimizer.step(params, grads)
             losses.append(float(value))
@@ -380,11 +391,12 @@ def _main(args: argparse.Namespace) -> int:
         n_test=args.n_test,
         temperature=args.temperature,
         anchors=args.anchors,
+        device=args.device,
     )
     try:
         setup = prepare(config)
         Path(args.out).mkdir(parents=True, exist_ok=True)
-    except (ValueError, TypeError, OSError, ImportError) as err:
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
         return fail("train", err)
     run = fit(setup, show_progress=not args.quiet)
     path = write_run(run, args.out)
