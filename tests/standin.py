@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 from numpy.lib.mixins import NDArrayOperatorsMixin
 from numpy.lib.stride_tricks import sliding_window_view
+
+from uniloss_ref._autograd_bridge import register
 
 _SCALARS = (bool, int, float, complex, np.generic)
 
@@ -292,3 +296,16 @@ for _name in dir(np):
         setattr(xp, _name, getattr(np, _name))
 for _name in "bool_ int8 int32 int64 intp float32 float64 newaxis pi e inf nan".split():
     setattr(xp, _name, getattr(np, _name))
+
+
+def working_cupy() -> ModuleType:
+    """CuPy, registered with autograd, where it imports and a CUDA device works; else skip."""
+    cupy = pytest.importorskip("cupy")
+    try:
+        float(cupy.arange(3).sum())
+    except Exception as error:  # CuPy reports a missing driver or device in many ways.
+        pytest.skip(f"CuPy is installed but no CUDA device works: {error}")
+    register(cupy.ndarray, cupy)
+    # check_grads draws its directions from the library's global stream.
+    cupy.random.seed(0)
+    return cupy

@@ -24,7 +24,7 @@ from autograd.extend import Box, VSpace, defvjp, primitive, vspace
 from autograd.test_util import check_grads
 from numpy.testing import assert_allclose, assert_array_equal
 
-from tests.standin import StandinArray
+from tests.standin import StandinArray, working_cupy
 from tests.standin import xp as standin
 from uniloss_ref import backend
 from uniloss_ref._autograd_bridge import concatenate, register, stack
@@ -38,22 +38,10 @@ def _register_standin() -> None:
     register(StandinArray, standin)
 
 
-def _working_cupy() -> ModuleType:
-    cupy = pytest.importorskip("cupy")
-    try:
-        float(cupy.arange(3).sum())
-    except Exception as error:  # CuPy reports a missing driver or device in many ways.
-        pytest.skip(f"CuPy is installed but no CUDA device works: {error}")
-    register(cupy.ndarray, cupy)
-    # check_grads draws its directions from the library's global stream.
-    cupy.random.seed(0)
-    return cupy
-
-
 @pytest.fixture(params=["standin", "cupy"])
 def xp(request: pytest.FixtureRequest) -> ModuleType:
     """A device array library: the stand-in always, CuPy where a GPU works."""
-    return standin if request.param == "standin" else _working_cupy()
+    return standin if request.param == "standin" else working_cupy()
 
 
 # ----- The operations each bridged rule covers -----
@@ -457,7 +445,7 @@ def test_default_rng_is_seeded_per_device_and_leaves_the_global_rng_alone(
 
 
 def test_cupy_backend_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    cupy = _working_cupy()
+    cupy = working_cupy()
     monkeypatch.setattr(backend, "_default_device", None)
     assert backend.set_device("auto") == "gpu"
     x = backend.to_device(np.arange(4.0))

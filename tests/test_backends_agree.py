@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from tests.standin import StandinArray
+from tests.standin import StandinArray, working_cupy
 from tests.standin import xp as standin
 from uniloss_ref import UniLoss, surrogate
 from uniloss_ref._autograd_bridge import register
@@ -28,16 +28,6 @@ from uniloss_ref.optim import SGD, Adam, RMSprop, tree_map
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 
 
-def _cupy() -> ModuleType:
-    cupy = pytest.importorskip("cupy")
-    try:
-        float(cupy.arange(3).sum())
-    except Exception as error:  # CuPy reports a missing driver or device in many ways.
-        pytest.skip(f"CuPy is installed but no CUDA device works: {error}")
-    register(cupy.ndarray, cupy)
-    return cupy
-
-
 @pytest.fixture(params=["numpy", "standin", "cupy"])
 def xp(request: pytest.FixtureRequest) -> ModuleType:
     """The array library under test; ``numpy`` checks the comparison itself."""
@@ -46,7 +36,7 @@ def xp(request: pytest.FixtureRequest) -> ModuleType:
     if request.param == "standin":
         register(StandinArray, standin)
         return standin
-    return _cupy()
+    return working_cupy()
 
 
 def on(xp: ModuleType, tree):

@@ -33,6 +33,15 @@ METRIC_BATCHES = {
 }
 
 
+def separated_batches(name):
+    """The batches of ``METRIC_BATCHES[name]`` with every comparison at least 0.25 apart."""
+    if name == "pck":
+        return keypoint_batches(scores=separated_scores)
+    if name in ("accuracy", "top2"):
+        return multiclass_batches(scores=separated_scores)
+    return binary_batches(both_classes=True, scores=separated_scores)
+
+
 def fixed_anchor_surrogate(metric, scores, targets, seed=0):
     """h~ as a function of the scores alone, with this batch's anchors held fixed."""
     anchors = UniLoss(metric, seed=seed, current=1).draw_anchors(scores, targets).configurations
@@ -124,11 +133,7 @@ def test_permuting_the_batch_permutes_the_gradient(name):
 @pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
 def test_shifting_all_scores_by_a_constant_changes_nothing(name):
     metric, _ = METRIC_BATCHES[name]
-    batches = {
-        "pck": keypoint_batches(scores=separated_scores),
-        "accuracy": multiclass_batches(scores=separated_scores),
-        "top2": multiclass_batches(scores=separated_scores),
-    }.get(name, binary_batches(both_classes=True, scores=separated_scores))
+    batches = separated_batches(name)
 
     @given(batches, st.floats(-50, 50))
     def check(batch, shift):
@@ -150,11 +155,7 @@ def test_shifting_all_scores_by_a_constant_changes_nothing(name):
 @pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
 def test_surrogate_tends_to_batch_metric_as_temperature_goes_to_zero(name):
     metric, _ = METRIC_BATCHES[name]
-    batches = {
-        "pck": keypoint_batches(scores=separated_scores),
-        "accuracy": multiclass_batches(scores=separated_scores),
-        "top2": multiclass_batches(scores=separated_scores),
-    }.get(name, binary_batches(both_classes=True, scores=separated_scores))
+    batches = separated_batches(name)
 
     @given(batches)
     def check(batch):

@@ -28,6 +28,7 @@ from typing import Any
 import autograd
 import numpy as np
 
+from .console import positive_int
 from .interpolation import interpolate
 from .metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from .metrics.ranking import BinaryRankingMetric
@@ -176,13 +177,6 @@ def format_table(rows: Sequence[CheckRow]) -> str:
     return "\n".join(lines)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``check`` command to the command line."""
     parser = commands.add_parser(
@@ -190,7 +184,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="verify the method's laws for every metric on random batches",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--cases", type=_positive_int, default=20, help="batches per metric (20)")
+    parser.add_argument("--cases", type=positive_int, default=20, help="batches per metric (20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random batches (0)")
     parser.set_defaults(func=_main)
 
