@@ -150,6 +150,57 @@ def test_chapter_03_random_and_nearby_anchors_carry_nothing_for_pck(run):
     assert result["pck_goal_signs"] == 1.0
 
 
+# ----- 4. Binary classification with AP -----
+
+
+def test_chapter_04_both_losses_rank_well_and_each_curve_area_is_its_ap(run):
+    result, out = run("04_binary_classification_ap")
+    assert result["epochs"] == 6
+    assert result["positive_fraction"] == pytest.approx(35 / 359, **EXACT)  # about 0.10
+    for loss in ("uniloss", "bce"):
+        assert result["test_ap"][loss] > 0.5  # "above 0.5 even with quick=True"
+        assert result["curve_ap"][loss] == pytest.approx(result["test_ap"][loss], rel=1e-12)
+    assert_figures(out, "04_precision_recall.png")
+
+
+# ----- 5. Multi-class accuracy -----
+
+
+def test_chapter_05_both_losses_learn_and_uniloss_starts_slower(run):
+    result, out = run("05_multiclass_accuracy")
+    assert result["epochs"] == 8
+    for loss in ("uniloss", "ce"):
+        assert result["test_accuracy"][loss] > 0.5  # "above 0.5 even with quick=True"
+    first = result["first_epoch_val_accuracy"]
+    assert first["uniloss"] < first["ce"]
+    assert_figures(out, "05_training_curves.png")
+
+
+def test_chapter_05_the_surrogate_rises_and_crosses_the_batch_accuracy(run):
+    result, _ = run("05_multiclass_accuracy")
+    surrogate, accuracy = result["surrogate"], result["batch_accuracy"]
+    assert all(0.0 <= value <= 1.0 for value in surrogate)
+    assert surrogate[-1] > surrogate[0]
+    assert surrogate[0] > accuracy[0]
+    assert surrogate[-1] < accuracy[-1]
+
+
+# ----- 6. Keypoints with PCK -----
+
+
+def test_chapter_06_pck_rises_with_the_threshold_and_matches_training(run):
+    result, out = run("06_keypoints_pck")
+    thresholds = result["thresholds"]
+    assert thresholds[0] == 0.05 and thresholds[-1] == 1.0 and 0.3 in thresholds
+    for loss in ("uniloss", "mse"):
+        curve = np.array(result["pck_curve"][loss])
+        assert np.all(np.diff(curve) >= 0)  # "never decreases as the threshold grows"
+        assert result["pck_curve_at_training_threshold"][loss] == result["test_pck"][loss]
+        assert result["test_pck"][loss] > 0.3  # "above 0.3 even with quick=True"
+        assert curve[-1] > 0.7  # "above 0.7 at 1 torso length"
+    assert_figures(out, "06_heatmaps.png", "06_pck_threshold.png")
+
+
 # ----- 7. Checking a gradient -----
 
 
