@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from autograd.tracer import getval
 
+from .backend import to_numpy
+
 
 def _describe(x: Any) -> str:
     shape = getattr(x, "shape", None)
@@ -60,15 +62,10 @@ def scores_value(scores: Any, *, ndim: int, name: str = "scores") -> np.ndarray:
     return value
 
 
-def _host(targets: Any) -> np.ndarray:
-    # Labels only decide the pairs, which are built on the host; device labels come back.
-    value = getval(targets)
-    return value.get() if hasattr(value, "get") and hasattr(value, "shape") else np.asarray(value)
-
-
 def binary_targets(targets: Any, n: int, *, name: str = "targets") -> np.ndarray:
     """Check 0/1 labels of shape ``(n,)`` and return them as a boolean array."""
-    t = _host(targets)
+    # Labels only decide the pairs, which are built on the host; device labels come back.
+    t = to_numpy(targets)
     if t.dtype == object or not (
         np.issubdtype(t.dtype, np.integer)
         or np.issubdtype(t.dtype, np.bool_)
@@ -85,7 +82,7 @@ def binary_targets(targets: Any, n: int, *, name: str = "targets") -> np.ndarray
 
 def class_targets(targets: Any, n: int, num_classes: int, *, name: str = "targets") -> np.ndarray:
     """Check integer class labels of shape ``(n,)`` in ``[0, num_classes)``."""
-    t = _host(targets)
+    t = to_numpy(targets)
     if not np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.bool_):
         raise TypeError(
             f"{name} must be an array of integer class labels, got {_describe(targets)}"

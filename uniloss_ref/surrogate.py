@@ -217,14 +217,14 @@ class UniLoss:
             raise ValueError("the anchor sampler returned K = 0 anchors; at least one is needed")
         return anchors
 
-    def _surrogate(self, scores: Any, targets: Any) -> tuple[Any, Any, Anchors, np.ndarray]:
+    def _surrogate(self, scores: Any, targets: Any) -> tuple[Any, Any, Any, Anchors, np.ndarray]:
         c = self.metric.comparisons(scores, targets)
         anchors = self._draw(getval(c), getval(scores), targets)
         values = self.metric.from_binary(anchors.configurations, targets)
         b = relaxed_binary(c, self.temperature)
         interp = interpolate_with_authors_gradient if self.gradient == "authors" else interpolate
         on_device = as_array_like(anchors.configurations, c), as_array_like(values, c)
-        return interp(b, *on_device, self.power), b, anchors, values
+        return interp(b, *on_device, self.power), c, b, anchors, values
 
     def __call__(self, scores: Any, targets: Any) -> Any:
         """The loss ``1 - h~`` on a batch; differentiate it with ``autograd.grad``.
@@ -247,9 +247,8 @@ class UniLoss:
     def inspect(self, scores: Any, targets: Any) -> Evaluation:
         """Run one evaluation (drawing anchors as a call would) and return its parts."""
         scores = getval(scores)
-        h, b, anchors, values = self._surrogate(scores, targets)
-        a, b = anchors.configurations, to_numpy(b)
-        c = to_numpy(self.metric.comparisons(scores, targets))
+        h, c, b, anchors, values = self._surrogate(scores, targets)
+        a, b, c = anchors.configurations, to_numpy(b), to_numpy(c)
         return Evaluation(
             comparisons=c,
             hard=hard_binary(c),
