@@ -24,10 +24,10 @@ import autograd
 import numpy as np
 
 from uniloss_ref import UniLoss
-from uniloss_ref.baselines import softmax_cross_entropy
+from uniloss_ref.experiments.nn.losses import softmax_cross_entropy
+from uniloss_ref.experiments.nn.models import small_cnn
+from uniloss_ref.experiments.nn.optim import SGD, tree_map
 from uniloss_ref.metrics import PCK, KeypointTargets
-from uniloss_ref.nn.models import small_cnn
-from uniloss_ref.optim import SGD, tree_map
 
 
 def pose_batch(rng: np.random.Generator) -> tuple[np.ndarray, KeypointTargets]:
@@ -57,7 +57,7 @@ def cupy_or_none():
     except Exception as error:  # a missing package, driver or device
         print(f"# no working CuPy ({type(error).__name__}: {error}); GPU rows skipped")
         return None
-    from uniloss_ref.backend import get_array_module
+    from uniloss_ref.device import get_array_module
 
     get_array_module(cupy.zeros(1))  # registers cupy.ndarray with autograd
     return cupy

@@ -22,7 +22,7 @@ import autograd
 import numpy as np
 
 from uniloss_ref import UniLoss
-from uniloss_ref.baselines import bce_with_logits, softmax_cross_entropy
+from uniloss_ref.experiments.nn.losses import bce_with_logits, softmax_cross_entropy
 from uniloss_ref.metrics import Accuracy, AveragePrecision
 
 

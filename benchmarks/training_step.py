@@ -7,12 +7,13 @@ parameter and one SGD update, on a fixed batch of random inputs. Cases (issue 3)
 
 * the paper's MNIST MLP, 784-500-300-1, batch 128 with 13 positives: UniLoss on average
   precision against binary cross-entropy;
-* the small CNN on 28x28 images (as :func:`uniloss_ref.tasks.build_model` builds it for
+* the small CNN on 28x28 images (as :func:`uniloss_ref.experiments.tasks.build_model` builds it for
   accuracy), batch 128, 10 classes: UniLoss on accuracy against softmax cross-entropy;
 * the PCK task's heatmap network, batch 8 of 32x32 images with 16x16 heatmaps: UniLoss on
   PCK against MSE on Gaussian heatmaps (not a cross-entropy, but the same question).
 
-UniLoss uses each task's default anchors (:data:`uniloss_ref.tasks.TASKS`). Each row is the
+UniLoss uses each task's default anchors (:data:`uniloss_ref.experiments.tasks.TASKS`). Each row is
+the
 median over ``--repeats`` steps after two warm-up steps; both losses of a row alternate step
 by step, so a change in machine load affects both alike. Set ``OPENBLAS_NUM_THREADS=1`` for
 the numbers that ``reproduce`` sees (it runs one BLAS thread per process).
@@ -29,12 +30,12 @@ import time
 import autograd
 import numpy as np
 
-from uniloss_ref.baselines import bce_with_logits, softmax_cross_entropy
-from uniloss_ref.data import Dataset, make_keypoints
-from uniloss_ref.heatmaps import to_heatmap_grid
-from uniloss_ref.nn import mlp
-from uniloss_ref.optim import SGD
-from uniloss_ref.tasks import (
+from uniloss_ref.experiments.data import Dataset, make_keypoints
+from uniloss_ref.experiments.heatmaps import to_heatmap_grid
+from uniloss_ref.experiments.nn import mlp
+from uniloss_ref.experiments.nn.losses import bce_with_logits, softmax_cross_entropy
+from uniloss_ref.experiments.nn.optim import SGD
+from uniloss_ref.experiments.tasks import (
     HEATMAP_STRIDE,
     TASKS,
     build_model,

@@ -18,7 +18,7 @@
 # * **Binary cross-entropy** (BCE) on the logits: the standard loss for this task. It
 #   never looks at the ranking; it pushes each score towards its own label.
 #
-# Both runs go through the package's own training code (`uniloss_ref.training`), the
+# Both runs go through the package's own training code (`uniloss_ref.experiments.training`), the
 # same code as `python -m uniloss_ref train --task ap ...`, so what this chapter shows is
 # what the reproduction (`docs/reproduction.md`) measures for one seed.
 
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref.plots import LOSS_COLOURS, precision_recall_points
-from uniloss_ref.tasks import get_task
-from uniloss_ref.training import Run, TrainConfig, fit, prepare
+from uniloss_ref.experiments.plots import LOSS_COLOURS, precision_recall_points
+from uniloss_ref.experiments.tasks import get_task
+from uniloss_ref.experiments.training import Run, TrainConfig, fit, prepare
 
 LOSSES = ("uniloss", "bce")
 NAMES = {"uniloss": "UniLoss", "bce": "binary cross-entropy"}
@@ -43,7 +43,7 @@ NAMES = {"uniloss": "UniLoss", "bce": "binary cross-entropy"}
 # ## Training
 #
 # `TrainConfig` names a run; every field left out takes the task's tuned default
-# (`uniloss_ref.tasks.TASKS["ap"]`): batches of 16, SGD with momentum 0.9, learning rate
+# (`uniloss_ref.experiments.tasks.TASKS["ap"]`): batches of 16, SGD with momentum 0.9, learning rate
 # 0.01 for UniLoss and 0.03 for BCE (the two losses have different scales, so each has
 # its own rate), divided by ten for the last quarter of the epochs. UniLoss uses the
 # temperature `tau = 1` and the default anchors (truth, good, nearby, bad and current).
@@ -83,7 +83,8 @@ def train_both(epochs: int, seed: int = 0) -> dict[str, Run]:
 # the test images by score, walk down the list, and at every positive note the precision
 # so far. The curve plots precision against recall (the fraction of positives found) at
 # every cut-off; AP is the mean of the precisions at the points where recall steps up.
-# `uniloss_ref.plots.precision_recall_points` gives those points, and we check that their
+# `uniloss_ref.experiments.plots.precision_recall_points` gives those points, and we check that
+# their
 # mean at the steps is the test AP the training code reported.
 
 

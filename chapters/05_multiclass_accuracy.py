@@ -17,7 +17,7 @@
 # The network is a small CNN: two stages of [3x3 convolution, ReLU, 2x2 max pool] with 16
 # and 32 channels, a 64-unit hidden layer and 10 outputs. We train it twice from the same
 # initial weights on the same batches, with UniLoss on accuracy and with softmax
-# **cross-entropy** (CE), through the package's training code (`uniloss_ref.training`).
+# **cross-entropy** (CE), through the package's training code (`uniloss_ref.experiments.training`).
 
 # %%
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from uniloss_ref.plots import LOSS_COLOURS
-from uniloss_ref.tasks import get_task
-from uniloss_ref.training import Run, TrainConfig, fit, prepare
+from uniloss_ref.experiments.plots import LOSS_COLOURS
+from uniloss_ref.experiments.tasks import get_task
+from uniloss_ref.experiments.training import Run, TrainConfig, fit, prepare
 
 LOSSES = ("uniloss", "ce")
 NAMES = {"uniloss": "UniLoss", "ce": "cross-entropy"}
@@ -38,7 +38,7 @@ NAMES = {"uniloss": "UniLoss", "ce": "cross-entropy"}
 # %% [markdown]
 # ## Training
 #
-# Everything but the loss comes from the task's defaults (`uniloss_ref.tasks.TASKS`):
+# Everything but the loss comes from the task's defaults (`uniloss_ref.experiments.tasks.TASKS`):
 # batches of 32, SGD with momentum 0.9 at learning rate 0.01, divided by ten for the last
 # quarter of the epochs, 60 epochs (8 with `quick=True`). UniLoss's anchors are the truth,
 # the current configuration and 16 row anchors. Each epoch the training code records the

@@ -7,9 +7,10 @@
 # **PCK** (percentage of correct keypoints): a joint is correct when its prediction lies
 # within `threshold x torso length` of the truth.
 #
-# The data are synthetic stick figures (`uniloss_ref.data`), 32x32 images with 11 joints,
+# The data are synthetic stick figures (`uniloss_ref.experiments.data`), 32x32 images with 11
+# joints,
 # drawn afresh from the seed, so the chapter needs no download. The network is a small
-# encoder-decoder giving 16x16 heatmaps (`uniloss_ref.tasks.build_model`). Two losses:
+# encoder-decoder giving 16x16 heatmaps (`uniloss_ref.experiments.tasks.build_model`). Two losses:
 #
 # * **MSE on Gaussian heatmaps**, the usual recipe: paint a Gaussian bump (sigma one
 #   heatmap pixel) at every true joint and regress every pixel of the output onto it. It
@@ -21,7 +22,8 @@
 #   the pixels matters. As for accuracy (chapter 5), the task's defaults add row anchors
 #   and use `tau = 0.3`.
 #
-# Both train through the package's code (`uniloss_ref.training`) from the same seed: same
+# Both train through the package's code (`uniloss_ref.experiments.training`) from the same seed:
+# same
 # images, initial network and batches.
 
 # %%
@@ -33,12 +35,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref.data import SKELETON
-from uniloss_ref.heatmaps import from_heatmap_grid, heatmap_argmax
+from uniloss_ref.experiments.data import SKELETON
+from uniloss_ref.experiments.heatmaps import from_heatmap_grid, heatmap_argmax
+from uniloss_ref.experiments.plots import LOSS_COLOURS
+from uniloss_ref.experiments.tasks import HEATMAP_STRIDE, PCK_THRESHOLD, get_task
+from uniloss_ref.experiments.training import Run, TrainConfig, fit, prepare
 from uniloss_ref.metrics import PCK
-from uniloss_ref.plots import LOSS_COLOURS
-from uniloss_ref.tasks import HEATMAP_STRIDE, PCK_THRESHOLD, get_task
-from uniloss_ref.training import Run, TrainConfig, fit, prepare
 
 LOSSES = ("uniloss", "mse")
 NAMES = {"uniloss": "UniLoss", "mse": "MSE"}

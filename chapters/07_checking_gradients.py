@@ -21,7 +21,7 @@
 #
 #    The authors' MNIST and CIFAR scripts write the second term with a `+` instead of
 #    the `-`; theirs equals the true gradient plus `2 h~ grad(log W)`.
-#    `uniloss_ref.authors_gradient` holds both versions, `corrected_idw_gradient` and
+#    `uniloss_ref.experiments.authors_gradient` holds both versions, `corrected_idw_gradient` and
 #    `authors_idw_gradient`.
 #
 # This chapter checks all of them against finite differences, measures how far the
@@ -42,7 +42,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from uniloss_ref import UniLoss
-from uniloss_ref.authors_gradient import (
+from uniloss_ref.experiments.authors_gradient import (
     authors_idw_gradient,
     corrected_idw_gradient,
     interpolate_with_authors_gradient,

@@ -27,8 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from uniloss_ref import UniLoss
-from uniloss_ref.baselines import bce_with_logits
 from uniloss_ref.check import check_metric, format_table
+from uniloss_ref.experiments.nn.losses import bce_with_logits
 from uniloss_ref.metrics import Metric
 from uniloss_ref.relaxation import hard_binary
 

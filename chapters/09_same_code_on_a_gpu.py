@@ -4,7 +4,7 @@
 # Everything so far ran on NumPy. The package also runs on a GPU through CuPy, a NumPy
 # look-alike whose arrays live in GPU memory, with **no second implementation**: the
 # library is written in `autograd.numpy`, whose functions dispatch to the library the
-# array belongs to, and `uniloss_ref.backend` registers CuPy's arrays with autograd.
+# array belongs to, and `uniloss_ref.device` registers CuPy's arrays with autograd.
 # What changes is only *where the inputs live*.
 #
 # This chapter runs one UniLoss evaluation per metric, and then a few training steps of
@@ -25,11 +25,12 @@ from typing import Any
 import autograd
 import numpy as np
 
-from uniloss_ref import UniLoss, backend
+from uniloss_ref import UniLoss
+from uniloss_ref import device as backend
 from uniloss_ref.check import default_metrics, random_batch
+from uniloss_ref.experiments.nn import mlp
+from uniloss_ref.experiments.nn.optim import SGD, tree_map
 from uniloss_ref.metrics import AveragePrecision
-from uniloss_ref.nn import mlp
-from uniloss_ref.optim import SGD, tree_map
 
 # %% [markdown]
 # ## Choosing the device
@@ -124,7 +125,8 @@ def compare_metrics(device: str, seed: int = 0) -> dict[str, float]:
 #
 # A network's parameters are a *pytree* (nested lists and dicts of arrays); moving one
 # to the device is `tree_map(lambda a: backend.to_device(a, device), params)`. The
-# model (`uniloss_ref.nn.mlp`), the loss and the optimiser (`uniloss_ref.optim.SGD`)
+# model (`uniloss_ref.experiments.nn.mlp`), the loss and the optimiser
+# (`uniloss_ref.experiments.nn.optim.SGD`)
 # are the same objects on both sides. We train a 20-32-1 network with
 # `UniLoss(AveragePrecision())` on generated data, batches drawn on the host and moved
 # to the device, and compare the parameters at the end.

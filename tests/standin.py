@@ -30,7 +30,7 @@ import pytest
 from numpy.lib.mixins import NDArrayOperatorsMixin
 from numpy.lib.stride_tricks import sliding_window_view
 
-from uniloss_ref._autograd_bridge import register
+from uniloss_ref.device.bridge import register
 
 _SCALARS = (bool, int, float, complex, np.generic)
 

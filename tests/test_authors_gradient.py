@@ -8,7 +8,7 @@ from hypothesis import given
 
 from tests.test_interpolation import idw_problems
 from uniloss_ref import UniLoss
-from uniloss_ref.authors_gradient import (
+from uniloss_ref.experiments.authors_gradient import (
     authors_idw_gradient,
     corrected_idw_gradient,
     interpolate_with_authors_gradient,

@@ -26,8 +26,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from tests.standin import StandinArray, working_cupy
 from tests.standin import xp as standin
-from uniloss_ref import backend
-from uniloss_ref._autograd_bridge import concatenate, register, stack
+from uniloss_ref import device as backend
+from uniloss_ref.device.bridge import concatenate, register, stack
 
 ROOT = Path(__file__).resolve().parents[1]
 TOL = {"rtol": 1e-12, "atol": 1e-12}
@@ -199,7 +199,7 @@ def test_registration_leaves_numpy_results_bit_identical() -> None:
 import numpy as np
 from tests.standin import StandinArray, xp
 from tests.test_backend import CASES, _numpy_value_and_gradients
-from uniloss_ref._autograd_bridge import register
+from uniloss_ref.device.bridge import register
 
 before = [_numpy_value_and_gradients(case) for case in CASES]
 register(StandinArray, xp)
@@ -309,7 +309,7 @@ def standin_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_importing_the_backend_does_not_import_cupy() -> None:
-    script = "import sys, uniloss_ref.backend; assert 'cupy' not in sys.modules"
+    script = "import sys, uniloss_ref.device; assert 'cupy' not in sys.modules"
     _run_python(script)
 
 

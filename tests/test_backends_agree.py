@@ -17,13 +17,13 @@ from numpy.testing import assert_allclose
 from tests.standin import StandinArray, working_cupy
 from tests.standin import xp as standin
 from uniloss_ref import UniLoss, surrogate
-from uniloss_ref._autograd_bridge import register
-from uniloss_ref.backend import to_numpy
-from uniloss_ref.baselines import bce_with_logits, heatmap_mse, softmax_cross_entropy
 from uniloss_ref.check import default_metrics, random_batch
-from uniloss_ref.nn import models
-from uniloss_ref.nn.layers import avg_pool2d, conv2d, dense, max_pool2d, relu
-from uniloss_ref.optim import SGD, Adam, RMSprop, tree_map
+from uniloss_ref.device import to_numpy
+from uniloss_ref.device.bridge import register
+from uniloss_ref.experiments.nn import models
+from uniloss_ref.experiments.nn.layers import avg_pool2d, conv2d, dense, max_pool2d, relu
+from uniloss_ref.experiments.nn.losses import bce_with_logits, heatmap_mse, softmax_cross_entropy
+from uniloss_ref.experiments.nn.optim import SGD, Adam, RMSprop, tree_map
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 

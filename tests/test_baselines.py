@@ -1,4 +1,5 @@
-"""Tests of uniloss_ref.baselines against closed forms, scikit-learn and explicit loops."""
+"""Tests of uniloss_ref.experiments.nn.losses against closed forms, scikit-learn and explicit
+loops."""
 
 import re
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import hinge_loss as sklearn_hinge_loss
 from sklearn.metrics import log_loss
 
-from uniloss_ref.baselines import (
+from uniloss_ref.experiments.nn.losses import (
     bce_with_logits,
     gaussian_heatmaps,
     heatmap_mse,

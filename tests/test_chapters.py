@@ -16,8 +16,8 @@ import pytest
 
 from tests.standin import StandinArray
 from tests.standin import xp as standin
-from uniloss_ref import backend
-from uniloss_ref._autograd_bridge import register
+from uniloss_ref import device as backend
+from uniloss_ref.device.bridge import register
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 EXACT = {"rel": 1e-12, "abs": 1e-15}

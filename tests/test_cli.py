@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from uniloss_ref import reproduce
 from uniloss_ref.__main__ import main
+from uniloss_ref.experiments import reproduce
 
 TINY_TRAIN = ["--n-train", "200", "--n-test", "100", "--epochs", "2", "--quiet"]
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uniloss_ref.data import (
+from uniloss_ref.experiments.data import (
     DEBIAN_FASHION_MNIST_DIR,
     JOINT_NAMES,
     SKELETON,
@@ -25,7 +25,7 @@ from uniloss_ref.data import (
     read_idx,
     split_indices,
 )
-from uniloss_ref.data.keypoints import JOINT_RADIUS, SIDE_INTENSITY
+from uniloss_ref.experiments.data.keypoints import JOINT_RADIUS, SIDE_INTENSITY
 
 IDX_CODES = {"u1": 0x08, "i1": 0x09, ">i2": 0x0B, ">i4": 0x0C, ">f4": 0x0D, ">f8": 0x0E}
 
@@ -277,7 +277,7 @@ def test_load_npz_rejects_missing_and_non_npz_files(tmp_path):
 
 def test_digits_are_scaled_images_with_a_stratified_seeded_split():
     pytest.importorskip("sklearn")
-    from uniloss_ref.data import load_digits
+    from uniloss_ref.experiments.data import load_digits
 
     ds = load_digits(seed=0, test_fraction=0.25)
     assert ds.X_train.shape[1:] == (1, 8, 8)
@@ -294,7 +294,7 @@ def test_digits_are_scaled_images_with_a_stratified_seeded_split():
 
 
 def test_digits_without_scikit_learn_says_how_to_install_it(monkeypatch):
-    from uniloss_ref.data import load_digits
+    from uniloss_ref.experiments.data import load_digits
 
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r"pip install scikit-learn"):

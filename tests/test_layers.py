@@ -1,4 +1,4 @@
-"""Tests of uniloss_ref.nn: the windowing primitive, layers, initialisation and models.
+"""Tests of uniloss_ref.experiments.nn: the windowing primitive, layers, initialisation and models.
 
 Forward values are compared with slow, obviously correct loops written below (and SciPy where
 it has the operation); gradients with autograd's finite-difference checker.
@@ -17,7 +17,7 @@ from autograd.test_util import check_grads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uniloss_ref.nn import (
+from uniloss_ref.experiments.nn import (
     avg_pool2d,
     conv2d,
     conv_params,
@@ -35,7 +35,7 @@ from uniloss_ref.nn import (
     small_cnn,
     upsample_nearest,
 )
-from uniloss_ref.nn.windows import _windows
+from uniloss_ref.experiments.nn.windows import _windows
 
 # --------------------------------------------------------------------------------------------
 # Oracles: explicit loops over every output element, too slow for use but easy to read.
@@ -394,7 +394,7 @@ def test_heatmap_net_receptive_field_spans_30_to_34_pixels():
 
 
 def test_small_cnn_fits_a_tiny_batch_with_plain_gradient_descent():
-    from uniloss_ref.baselines import softmax_cross_entropy
+    from uniloss_ref.experiments.nn.losses import softmax_cross_entropy
 
     rng = np.random.default_rng(15)
     cnn = small_cnn((1, 8, 8), channels=(4, 8), hidden=16, n_classes=3)

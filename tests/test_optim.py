@@ -1,4 +1,5 @@
-"""Tests of uniloss_ref.optim: the pytree walk, the three optimisers and the schedules."""
+"""Tests of uniloss_ref.experiments.nn.optim: the pytree walk, the three optimisers and the
+schedules."""
 
 import re
 from typing import NamedTuple
@@ -10,7 +11,7 @@ from autograd import grad
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uniloss_ref.optim import SGD, Adam, RMSprop, multistep_lr, step_lr, tree_map
+from uniloss_ref.experiments.nn.optim import SGD, Adam, RMSprop, multistep_lr, step_lr, tree_map
 
 # A tiny ill-conditioned quadratic f(p) = 1/2 p^T A p + c^T p over a two-leaf pytree.
 A = np.array([[3.0, 1.0], [1.0, 2.0]])

@@ -9,11 +9,10 @@ import pytest
 from autograd.misc import flatten
 from sklearn.metrics import average_precision_score
 
-from uniloss_ref import plots
-from uniloss_ref.console import ProgressBar
-from uniloss_ref.heatmaps import from_heatmap_grid, heatmap_argmax, to_heatmap_grid
-from uniloss_ref.metrics import KeypointTargets
-from uniloss_ref.tasks import (
+from uniloss_ref.experiments import plots
+from uniloss_ref.experiments.console import ProgressBar
+from uniloss_ref.experiments.heatmaps import from_heatmap_grid, heatmap_argmax, to_heatmap_grid
+from uniloss_ref.experiments.tasks import (
     POSITIVE_DIGIT,
     TASKS,
     get_task,
@@ -22,7 +21,8 @@ from uniloss_ref.tasks import (
     make_metric,
     task_scores,
 )
-from uniloss_ref.training import TrainConfig, prepare, train, write_run
+from uniloss_ref.experiments.training import TrainConfig, prepare, train, write_run
+from uniloss_ref.metrics import KeypointTargets
 
 TINY = {
     "ap": {"n_train": 200, "n_test": 100, "epochs": 2},
@@ -222,8 +222,8 @@ def test_training_on_a_device_repeats_the_cpu_run(monkeypatch, task, loss):
     # array on the way (parameters, batches, anchors, targets) would raise.
     from tests.standin import StandinArray
     from tests.standin import xp as standin
-    from uniloss_ref import backend
-    from uniloss_ref._autograd_bridge import register
+    from uniloss_ref import device as backend
+    from uniloss_ref.device.bridge import register
 
     cpu = train(tiny(task, loss), show_progress=False).results
     register(StandinArray, standin)

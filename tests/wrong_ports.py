@@ -12,9 +12,9 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 
-from uniloss_ref.authors_gradient import interpolate_with_authors_gradient
 from uniloss_ref.conformance import reference_port
 from uniloss_ref.conformance.reference import reference_metric
+from uniloss_ref.experiments.authors_gradient import interpolate_with_authors_gradient
 from uniloss_ref.relaxation import relaxed_binary
 
 

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import check, conformance, reproduce, training
+from . import check, conformance
+from .experiments import reproduce, training
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from autograd.tracer import getval
 
-from .backend import to_numpy
+from .device import to_numpy
 
 
 def _describe(x: Any) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import autograd
 import numpy as np
 
-from .console import positive_int
+from .experiments.console import positive_int
 from .interpolation import interpolate
 from .metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from .metrics.ranking import BinaryRankingMetric

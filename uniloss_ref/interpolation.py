@@ -121,7 +121,7 @@ def interpolate(b: Any, anchors: np.ndarray, values: Any, power: float = 1.0) ->
 
 
 def _check_anchors(b: Any, anchors: Any, values: Any) -> tuple[Any, Any]:
-    # Anchors and values must already live where b~ does (see uniloss_ref.backend); host
+    # Anchors and values must already live where b~ does (see uniloss_ref.device); host
     # lists are accepted for convenience on the CPU.
     anchors, values = (a if hasattr(a, "shape") else np.asarray(a) for a in (anchors, values))
     values = getval(values)

@@ -22,8 +22,8 @@ from autograd.tracer import getval
 
 from ._validation import binary_configurations, count, positive_float
 from .anchors import Anchors, AnchorSampler
-from .authors_gradient import interpolate_with_authors_gradient
-from .backend import as_array_like, to_numpy
+from .device import as_array_like, to_numpy
+from .experiments.authors_gradient import interpolate_with_authors_gradient
 from .interpolation import idw_weights, interpolate, squared_distances
 from .metrics.base import Metric
 from .relaxation import hard_binary, relaxed_binary

@@ -22,7 +22,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from .._validation import binary_configurations, scores_value
-from ..backend import as_array_like, to_numpy
+from ..device import as_array_like, to_numpy
 from ..relaxation import hard_binary
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from ..device import resolve_device
 from . import plots
-from .backend import resolve_device
 from .console import add_training_options, fail, positive_int
 from .tasks import TASKS, UNILOSS_VARIANTS, get_task, load_task_data
 

@@ -30,14 +30,14 @@ import autograd
 import numpy as np
 from autograd.tracer import getval
 
+from ..device import resolve_device, to_device, to_numpy
+from ..metrics import Metric
 from . import plots
-from .backend import resolve_device, to_device, to_numpy
 from .console import ProgressBar, add_training_options, anchor_counts, fail, positive_int
 from .data import Dataset
 from .heatmaps import from_heatmap_grid, heatmap_argmax
-from .metrics import Metric
 from .nn import Model
-from .optim import SGD, Adam, RMSprop, multistep_lr, tree_map
+from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_map
 from .tasks import (
     HEATMAP_STRIDE,
     TASKS,
@@ -70,7 +70,7 @@ class TrainConfig:
     task : str
         ``'ap'``, ``'accuracy'`` or ``'pck'``.
     loss : str
-        One of the task's losses (see :attr:`uniloss_ref.tasks.Task.losses`).
+        One of the task's losses (see :attr:`uniloss_ref.experiments.tasks.Task.losses`).
     data : str, optional
         Data source (dataset name or ``.npz`` path).
     data_dir : str, optional
@@ -86,7 +86,7 @@ class TrainConfig:
     anchors : dict of str to int
         UniLoss's anchor counts, overriding the task's defaults kind by kind.
     device : {"cpu", "gpu", "auto"}, optional
-        Where the network and its scores live (see :mod:`uniloss_ref.backend`); None reads
+        Where the network and its scores live (see :mod:`uniloss_ref.device`); None reads
         ``UNILOSS_DEVICE`` (the CPU when unset). Labels, metrics and anchors stay on the host.
     """
 

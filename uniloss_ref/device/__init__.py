@@ -7,7 +7,7 @@ working CUDA device is missing) or ``"auto"`` (the GPU when CuPy imports and a d
 works, else the CPU). The process-wide default comes from :func:`set_device` (what a
 ``--device`` option calls) or else from the environment variable ``UNILOSS_DEVICE``. CuPy is
 imported only when a GPU is asked for; this module works without it installed. Importing
-CuPy registers ``cupy.ndarray`` with autograd (:mod:`uniloss_ref._autograd_bridge`).
+CuPy registers ``cupy.ndarray`` with autograd (:mod:`uniloss_ref.device.bridge`).
 
 Rules for device-neutral library code
 -------------------------------------
@@ -42,7 +42,7 @@ Rules for device-neutral library code
 9. Keep every ``einsum`` operand on the device: CuPy's ``einsum`` silently copies host
    operands instead of refusing them.
 10. Functions whose gradients are not bridged (listed in
-    :mod:`uniloss_ref._autograd_bridge`) stay off device arrays; reverse mode only.
+    :mod:`uniloss_ref.device.bridge`) stay off device arrays; reverse mode only.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ import numpy
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
-from ._autograd_bridge import array_module, concatenate, register, stack
+from .bridge import array_module, concatenate, register, stack
 
 __all__ = [
     "DEVICES",

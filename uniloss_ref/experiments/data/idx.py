@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from uniloss_ref.data.splits import Dataset, float_dtype
+from uniloss_ref.experiments.data.splits import Dataset, float_dtype
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from autograd.extend import defvjp, primitive
 
-from .backend import as_array_like, to_numpy
-from .interpolation import interpolate, squared_distances
+from ..device import as_array_like, to_numpy
+from ..interpolation import interpolate, squared_distances
 
 
 def _gradient_terms(

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from uniloss_ref.data.splits import Dataset, Seed, as_generator, float_dtype, split_indices
+from uniloss_ref.experiments.data.splits import (
+    Dataset,
+    Seed,
+    as_generator,
+    float_dtype,
+    split_indices,
+)
 
 SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
 POOLED_KEYS = ("X", "y")

@@ -1,7 +1,8 @@
 """Optimisers and learning-rate schedules over parameter pytrees.
 
 A pytree is an array (or Python number) at a leaf, or a dict, list or tuple of pytrees: exactly
-what :mod:`uniloss_ref.nn` models use for parameters and what ``autograd.grad`` returns for
+what :mod:`uniloss_ref.experiments.nn` models use for parameters and what ``autograd.grad`` returns
+for
 them. The tree walk is written out here instead of borrowing ``autograd.misc.flatten``, which
 concatenates every leaf into one vector with ``anp.concatenate`` and so ties the optimiser to
 NumPy; these optimisers touch each leaf only with arithmetic operators, so they run unchanged on

@@ -1,10 +1,10 @@
 """Datasets for the reproduction, all read from disk or generated in code.
 
 :func:`load_dataset` is the one entry point; the loaders it dispatches to are
-:func:`~uniloss_ref.data.digits.load_digits` (scikit-learn's bundled digits),
-:func:`~uniloss_ref.data.idx.load_idx` (MNIST / Fashion-MNIST IDX files),
-:func:`~uniloss_ref.data.npz.load_npz` (a user's ``.npz``) and
-:func:`~uniloss_ref.data.keypoints.load_keypoints` (synthetic stick figures).
+:func:`~uniloss_ref.experiments.data.digits.load_digits` (scikit-learn's bundled digits),
+:func:`~uniloss_ref.experiments.data.idx.load_idx` (MNIST / Fashion-MNIST IDX files),
+:func:`~uniloss_ref.experiments.data.npz.load_npz` (a user's ``.npz``) and
+:func:`~uniloss_ref.experiments.data.keypoints.load_keypoints` (synthetic stick figures).
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from uniloss_ref.data.digits import load_digits
-from uniloss_ref.data.idx import DEBIAN_FASHION_MNIST_DIR, load_idx, read_idx
-from uniloss_ref.data.keypoints import (
+from uniloss_ref.experiments.data.digits import load_digits
+from uniloss_ref.experiments.data.idx import DEBIAN_FASHION_MNIST_DIR, load_idx, read_idx
+from uniloss_ref.experiments.data.keypoints import (
     JOINT_NAMES,
     SKELETON,
     KeypointTargets,
     load_keypoints,
     make_keypoints,
 )
-from uniloss_ref.data.npz import load_npz
-from uniloss_ref.data.splits import (
+from uniloss_ref.experiments.data.npz import load_npz
+from uniloss_ref.experiments.data.splits import (
     Dataset,
     Seed,
     as_generator,
@@ -77,7 +77,7 @@ def load_dataset(
     ----------
     source : str or path-like
         ``'digits'``, ``'mnist'``, ``'fashion-mnist'``, ``'keypoints'``, or the path of
-        a ``.npz`` file (see :func:`~uniloss_ref.data.npz.load_npz`).
+        a ``.npz`` file (see :func:`~uniloss_ref.experiments.data.npz.load_npz`).
     data_dir : str or path-like, optional
         Directory of the IDX files, for ``'mnist'`` (required) and ``'fashion-mnist'``
         (default: where Debian's ``dataset-fashion-mnist`` puts them). Other sources

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from uniloss_ref.data.splits import Dataset, Seed, as_generator, float_dtype, split_indices
+from uniloss_ref.experiments.data.splits import (
+    Dataset,
+    Seed,
+    as_generator,
+    float_dtype,
+    split_indices,
+)
 
 # The digits are 4-bit counts of set pixels in 4x4 blocks of a 32x32 bitmap.
 _DIGITS_MAX = 16

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import autograd.numpy as anp
 import numpy as np
 
-from uniloss_ref.nn.windows import _pair, sliding_windows
+from uniloss_ref.experiments.nn.windows import _pair, sliding_windows
 
 __all__ = [
     "avg_pool2d",
@@ -99,7 +99,8 @@ def conv2d(
     .. math:: y_{i,o,r,q} = b_o + \\sum_{c,u,v} w_{o,c,u,v}\\, x_{i,c,r s_h + u, q s_w + v}
 
     computed as one tensor contraction of the kernel with the windows of
-    :func:`~uniloss_ref.nn.windows.sliding_windows`, whose VJP keeps the gradient as fast as
+    :func:`~uniloss_ref.experiments.nn.windows.sliding_windows`, whose VJP keeps the gradient as
+    fast as
     the forward pass.
     """
     w, b = _weights(params, "conv2d", 4)

@@ -9,7 +9,7 @@ task         data (default)                  network             losses
 ===========  ==============================  ==================  ======================
 
 Every task also takes ``uniloss-authors``: UniLoss with the authors' closed-form IDW gradient
-(which has a sign error, see :mod:`uniloss_ref.authors_gradient`), for comparison.
+(which has a sign error, see :mod:`uniloss_ref.experiments.authors_gradient`), for comparison.
 
 Choices made here, and why:
 
@@ -40,18 +40,18 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from .baselines import (
+from ..metrics import PCK, Accuracy, AveragePrecision, Metric
+from ..surrogate import UniLoss
+from .data import Dataset, KeypointTargets, load_dataset, one_vs_rest
+from .heatmaps import to_heatmap_grid
+from .nn import Model, conv2d, conv_params, heatmap_net, max_pool2d, mlp, relu, small_cnn
+from .nn.losses import (
     bce_with_logits,
     gaussian_heatmaps,
     heatmap_mse,
     hinge_loss,
     softmax_cross_entropy,
 )
-from .data import Dataset, KeypointTargets, load_dataset, one_vs_rest
-from .heatmaps import to_heatmap_grid
-from .metrics import PCK, Accuracy, AveragePrecision, Metric
-from .nn import Model, conv2d, conv_params, heatmap_net, max_pool2d, mlp, relu, small_cnn
-from .surrogate import UniLoss
 
 UNILOSS_VARIANTS = ("uniloss", "uniloss-authors")
 """The two UniLoss rows: autograd's (correct) gradient and the authors' closed form."""
@@ -89,7 +89,7 @@ class Task:
     baselines : tuple of str
         The task-specific losses; the first is the one the paper compares against.
     data : str
-        Default data source for :func:`uniloss_ref.data.load_dataset`.
+        Default data source for :func:`uniloss_ref.experiments.data.load_dataset`.
     epochs, batch_size : int
         Default length of training and mini-batch size.
     lr : mapping of str to float
@@ -206,18 +206,18 @@ def load_task_data(
     ----------
     task : Task
     source : str or path-like, optional
-        As for :func:`uniloss_ref.data.load_dataset`; the task's default when omitted.
+        As for :func:`uniloss_ref.experiments.data.load_dataset`; the task's default when omitted.
     seed : int
         Seed of the splits (and of the synthetic images).
     data_dir, n_train, n_test
-        As for :func:`uniloss_ref.data.load_dataset`.
+        As for :func:`uniloss_ref.experiments.data.load_dataset`.
 
     Returns
     -------
     Dataset
         ``ap``: 0/1 labels, 1 for :data:`POSITIVE_DIGIT`. ``accuracy``: class labels.
         ``pck``: :class:`KeypointTargets` on the heatmap grid (see
-        :func:`uniloss_ref.heatmaps.to_heatmap_grid`).
+        :func:`uniloss_ref.experiments.heatmaps.to_heatmap_grid`).
 
     Raises
     ------
@@ -272,7 +272,8 @@ def build_model(task: Task, data: Dataset) -> Model:
         ``ap``: MLP ``d-500-300-1`` (the paper's widths). ``accuracy``: a small CNN with two
         [conv, ReLU, pool] stages of 16 and 32 channels and a 64-unit hidden layer for
         images (an MLP ``d-500-300-C`` for feature vectors). ``pck``: a 3x3 stem convolution
-        (16 channels), ReLU and 2x2 max pool, then :func:`uniloss_ref.nn.heatmap_net` with
+        (16 channels), ReLU and 2x2 max pool, then :func:`uniloss_ref.experiments.nn.heatmap_net`
+        with
         channels (16, 32, 32), giving one heatmap per joint at half the image resolution.
         Its last layer starts at :data:`HEAD_INIT_SCALE` times Glorot's scale: with outputs
         of order 1 at the start, MSE spent its first steps flattening every map towards the

@@ -1,4 +1,4 @@
-"""Small networks built from :mod:`uniloss_ref.nn.layers`.
+"""Small networks built from :mod:`uniloss_ref.experiments.nn.layers`.
 
 Each factory returns a :class:`Model`, a pair of plain functions: ``init_params(rng)`` builds a
 parameter pytree (nested dicts and lists of arrays) and ``apply(params, x)`` maps a batch to raw
@@ -18,8 +18,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from uniloss_ref.nn.init import _positive_int, conv_params, dense_params
-from uniloss_ref.nn.layers import conv2d, dense, flatten, max_pool2d, relu, upsample_nearest
+from uniloss_ref.experiments.nn.init import _positive_int, conv_params, dense_params
+from uniloss_ref.experiments.nn.layers import (
+    conv2d,
+    dense,
+    flatten,
+    max_pool2d,
+    relu,
+    upsample_nearest,
+)
 
 __all__ = ["Model", "heatmap_net", "mlp", "small_cnn"]
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from uniloss_ref.data.splits import Dataset, Seed, as_generator, check_int, float_dtype
+from uniloss_ref.experiments.data.splits import Dataset, Seed, as_generator, check_int, float_dtype
 from uniloss_ref.metrics.pck import KeypointTargets
 
 JOINT_NAMES = (

@@ -1,6 +1,7 @@
 """Weight initialisation (He, Glorot) from an explicit random generator.
 
-Weights follow the layer conventions of :mod:`uniloss_ref.nn.layers`: a dense weight has shape
+Weights follow the layer conventions of :mod:`uniloss_ref.experiments.nn.layers`: a dense weight
+has shape
 ``(d_in, d_out)``, a convolution kernel ``(c_out, c_in, kh, kw)``. Randomness always comes from
 the ``numpy.random.Generator`` passed in, never from NumPy's global state, so a seed fixes an
 initialisation exactly.
@@ -139,7 +140,7 @@ def dense_params(
     init: str = "he",
     dtype: np.dtype | type = np.float64,
 ) -> dict[str, np.ndarray]:
-    """Parameters of one :func:`~uniloss_ref.nn.layers.dense` layer.
+    """Parameters of one :func:`~uniloss_ref.experiments.nn.layers.dense` layer.
 
     Parameters
     ----------
@@ -167,7 +168,8 @@ def conv_params(
     init: str = "he",
     dtype: np.dtype | type = np.float64,
 ) -> dict[str, np.ndarray]:
-    """Parameters of one :func:`~uniloss_ref.nn.layers.conv2d` layer with a square kernel.
+    """Parameters of one :func:`~uniloss_ref.experiments.nn.layers.conv2d` layer with a square
+    kernel.
 
     Parameters
     ----------

@@ -9,13 +9,13 @@ already reaches CuPy through NumPy's dispatch protocols (``np.exp(x)`` calls ``c
    random directions are created by the array's own library.
 2. **Rules that do not allocate on the host.** Several of autograd's vector-Jacobian
    products create NumPy arrays, which CuPy refuses to mix with its own;
-   :mod:`uniloss_ref._device_vjps` re-registers them for registered types only, so NumPy
+   :mod:`uniloss_ref.device.vjps` re-registers them for registered types only, so NumPy
    arrays keep autograd's own rules.
 
 ``autograd.numpy.concatenate``/``stack``/``array(list)`` cannot be repaired by new rules: their
 forward passes build host arrays (``np.array``, ``.view(ndarray)``). Use :func:`concatenate`
-and :func:`stack` (defined in :mod:`uniloss_ref._device_vjps`, imported from
-:mod:`uniloss_ref.backend`), which work for every registered library and for NumPy.
+and :func:`stack` (defined in :mod:`uniloss_ref.device.vjps`, imported from
+:mod:`uniloss_ref.device`), which work for every registered library and for NumPy.
 
 Not bridged (autograd's rules still allocate on the host; avoid them on a device or add a
 rule): the gradients of ``np.array(list)``, ``hstack``/``vstack``/``append``, ``split``,
@@ -35,7 +35,7 @@ import numpy as np
 from autograd.extend import Box, VSpace
 from autograd.numpy.numpy_boxes import ArrayBox
 
-from ._device_vjps import array_module, concatenate, install, library_of, stack
+from .vjps import array_module, concatenate, install, library_of, stack
 
 __all__ = ["DeviceArrayVSpace", "array_module", "concatenate", "register", "stack"]
 

@@ -3,14 +3,15 @@
 A heatmap ``stride`` times coarser than its image has pixel ``[r, q]`` covering image pixels
 ``stride*r .. stride*r + stride - 1`` (and likewise for columns), so its centre is the image
 point ``stride*q + (stride - 1)/2``. Coordinates are ``(x, y)``, column then row, with pixel
-centres at integers, as everywhere in :mod:`uniloss_ref.data` and :mod:`uniloss_ref.metrics`.
+centres at integers, as everywhere in :mod:`uniloss_ref.experiments.data` and
+:mod:`uniloss_ref.metrics`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .metrics import KeypointTargets
+from ..metrics import KeypointTargets
 
 
 def to_heatmap_grid(targets: KeypointTargets, stride: int) -> KeypointTargets:

@@ -1,7 +1,7 @@
 """Vector-Jacobian products that allocate with the array's own library, not NumPy.
 
 autograd's rules for these primitives create host arrays, which CuPy refuses to mix with its
-own. For results of a type registered by :func:`uniloss_ref._autograd_bridge.register` they
+own. For results of a type registered by :func:`uniloss_ref.device.bridge.register` they
 are replaced as follows; every other result (NumPy above all) keeps autograd's own rule.
 
 - ``sum``, ``mean``, ``prod``, ``var``, ``std``, ``max``, ``min``, ``amax``, ``amin``: the
@@ -55,7 +55,7 @@ _rules_installed = False
 def install(array_type: type, xp: ModuleType, scatter_add: Callable[[Any, Any, Any], None]) -> None:
     """Use the rules of this module for results of ``array_type`` (a type of library ``xp``).
 
-    Called by :func:`uniloss_ref._autograd_bridge.register`, which validates its arguments.
+    Called by :func:`uniloss_ref.device.bridge.register`, which validates its arguments.
     """
     _LIBRARIES[array_type] = xp
     _SCATTER_ADD[xp] = scatter_add

@@ -14,7 +14,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
 
-from .backend import as_array_like, to_numpy
+from ...device import as_array_like, to_numpy
 
 __all__ = [
     "bce_with_logits",
