@@ -225,7 +225,7 @@ _FUNCTIONS = {
     dot vdot inner outer tensordot einsum
     reshape ravel transpose swapaxes moveaxis expand_dims squeeze atleast_1d atleast_2d
     broadcast_to broadcast_arrays concatenate stack split array_split tile repeat take
-    take_along_axis pad flip roll triu tril diagonal
+    take_along_axis pad flip roll triu tril diagonal bincount
     zeros_like ones_like empty_like full_like copy
     """.split()
 } | {sliding_window_view}

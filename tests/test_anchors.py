@@ -1,4 +1,4 @@
-"""Anchor sampling: each kind is what the paper says, and randomness is explicit."""
+"""Anchor sampling: each kind is what the paper says, stored exactly, and randomness is explicit."""
 
 import numpy as np
 import pytest
@@ -6,60 +6,85 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from uniloss_ref.anchors import (
-    AnchorSampler,
-    bad_anchors,
-    good_anchors,
-    nearby_anchors,
-    row_anchors,
-    truth_anchors,
-)
+from uniloss_ref.anchors import KINDS, Anchors, AnchorSampler
+from uniloss_ref.metrics import Refactoring
 
-hard_configurations = st.integers(1, 30).flatmap(
-    lambda n: arrays(np.float64, n, elements=st.sampled_from([-1.0, 1.0]))
+comparisons = st.integers(1, 30).flatmap(
+    lambda n: arrays(np.float64, n, elements=st.sampled_from([-1.5, -0.5, 0.0, 0.5, 1.5]))
 )
 
 
-@given(st.integers(1, 20), st.integers(0, 5), st.integers(0, 2**32 - 1))
-def test_good_anchors_differ_from_truth_in_exactly_one_bit(length, number, seed):
-    anchors = good_anchors(length, number, np.random.default_rng(seed))
-    assert anchors.shape == (number, length)
-    np.testing.assert_array_equal((anchors < 0).sum(axis=1), np.ones(number))
+def refactoring_of(c, row_size=3):
+    """A refactoring of ``l = c.size`` comparisons in rows of ``row_size``."""
+    length = c.size
+    starts = np.unique(np.r_[np.arange(0, length, row_size), length])
+    index = np.arange(length)
+    return Refactoring((length + 1,), index, index + 1, lambda b: np.ones(len(b)), starts)
 
 
-@given(hard_configurations, st.integers(0, 2**32 - 1))
-def test_nearby_anchors_set_one_wrong_bit_right(hard, seed):
-    anchors = nearby_anchors(hard, 7, np.random.default_rng(seed))
-    if (hard > 0).all():
-        np.testing.assert_array_equal((anchors < 0).sum(axis=1), np.ones(7))
+def draw(c, seed, **counts):
+    counts = {kind: 0 for kind in KINDS} | counts
+    anchors = AnchorSampler(**counts)(c, refactoring_of(c), np.random.default_rng(seed))
+    return anchors.configurations, np.where(c > 0, 1.0, -1.0)
+
+
+@given(comparisons, st.integers(0, 2**32 - 1))
+def test_good_anchors_differ_from_truth_in_exactly_one_bit(c, seed):
+    a, _ = draw(c, seed, good=5)
+    np.testing.assert_array_equal((a < 0).sum(axis=1), np.ones(5))
+
+
+@given(comparisons, st.integers(0, 2**32 - 1))
+def test_nearby_anchors_set_one_wrong_bit_right(c, seed):
+    a, hard = draw(c, seed, nearby=7)
+    if (hard > 0).all():  # nothing is wrong: good anchors instead
+        np.testing.assert_array_equal((a < 0).sum(axis=1), np.ones(7))
         return
-    changed = anchors != hard
+    changed = a != hard
     np.testing.assert_array_equal(changed.sum(axis=1), np.ones(7))
     assert (hard[changed.argmax(axis=1)] == -1).all()
-    assert (anchors[changed] == 1).all()
+    assert (a[changed] == 1).all()
 
 
-@given(hard_configurations, st.integers(0, 2**32 - 1))
-def test_row_anchors_set_exactly_one_whole_row_right(hard, seed):
-    rows = np.arange(hard.size) // 3
-    anchors = row_anchors(hard, rows, 5, np.random.default_rng(seed))
-    for anchor in anchors:
-        changed_rows = np.unique(rows[anchor != hard])
-        assert changed_rows.size <= 1
-        set_right = [r for r in np.unique(rows) if (anchor[rows == r] == 1).all()]
-        assert set_right, "some row must be all +1"
+@given(comparisons, st.integers(0, 2**32 - 1))
+def test_row_anchors_set_exactly_one_whole_row_right(c, seed):
+    a, hard = draw(c, seed, row=5)
+    rows = np.arange(c.size) // 3
+    for anchor in a:
+        assert ((anchor == hard) | (anchor == 1)).all()  # only wrong bits change
+        changed = np.unique(rows[anchor != hard])
+        assert changed.size <= 1
+        assert any((anchor[rows == r] == 1).all() for r in np.unique(rows))
+
+
+@given(comparisons, st.integers(0, 2**32 - 1))
+def test_truth_and_current_anchors_are_the_truth_and_sign_c(c, seed):
+    a, hard = draw(c, seed, truth=2, current=3)
+    np.testing.assert_array_equal(a, np.vstack([np.ones((2, c.size)), np.tile(hard, (3, 1))]))
 
 
 def test_bad_anchors_are_uniform_signs():
-    anchors = bad_anchors(1000, 20, np.random.default_rng(0))
-    assert set(np.unique(anchors)) == {-1.0, 1.0}
-    assert abs(anchors.mean()) < 0.02  # 20000 fair signs: 4.5 standard deviations
+    a, _ = draw(np.zeros(1000), 0, bad=20)
+    assert set(np.unique(a)) == {-1.0, 1.0}
+    assert abs(a.mean()) < 0.02  # 20000 fair signs: 4.5 standard deviations
+
+
+@given(comparisons, st.integers(0, 2**32 - 1))
+def test_written_out_anchors_match_any_selection_of_them(c, seed):
+    sampler = AnchorSampler(truth=1, good=2, nearby=3, bad=2, current=1, row=3)
+    anchors = sampler(c, refactoring_of(c), np.random.default_rng(seed))
+    everything = anchors.won()
+    pick = np.random.default_rng(seed).random(len(anchors)) < 0.5
+    np.testing.assert_array_equal(anchors.won(pick), everything[pick])
+    np.testing.assert_array_equal(anchors.won(slice(2, 5)), everything[2:5])
+    values = anchors.values(lambda won: won.sum(axis=1) * 1.0)
+    np.testing.assert_array_equal(values, everything.sum(axis=1))
 
 
 def test_sampler_counts_and_kinds():
     sampler = AnchorSampler(truth=1, good=2, nearby=3, bad=4, current=1, row=2)
-    hard = np.array([1.0, -1.0, -1.0, 1.0])
-    anchors = sampler(hard, np.array([0, 0, 1, 1]), np.random.default_rng(0))
+    c = np.array([1.0, -1.0, -1.0, 1.0])
+    anchors = sampler(c, refactoring_of(c, 2), np.random.default_rng(0))
     assert anchors.configurations.shape == (13, 4) == (sampler.total, 4)
     kinds, counts = np.unique(anchors.kinds, return_counts=True)
     assert dict(zip(kinds, counts, strict=True)) == {
@@ -70,27 +95,34 @@ def test_sampler_counts_and_kinds():
         "current": 1,
         "row": 2,
     }
-    np.testing.assert_array_equal(anchors.configurations[anchors.kinds == "truth"][0], np.ones(4))
-    np.testing.assert_array_equal(anchors.configurations[anchors.kinds == "current"][0], hard)
+
+
+def test_no_comparisons_give_empty_anchors_of_every_kind():
+    c = np.zeros(0)
+    anchors = AnchorSampler(current=1, row=2)(c, refactoring_of(c), np.random.default_rng(0))
+    assert anchors.configurations.shape == (52, 0)
 
 
 def test_sampler_is_reproducible_from_the_generator_seed():
-    sampler, hard, rows = AnchorSampler(), -np.ones(12), np.arange(12) // 4
-    first = sampler(hard, rows, np.random.default_rng(5)).configurations
-    again = sampler(hard, rows, np.random.default_rng(5)).configurations
-    other = sampler(hard, rows, np.random.default_rng(6)).configurations
+    c = -np.ones(12)
+    first, _ = draw(c, 5, good=3, nearby=3, bad=3, row=3)
+    again, _ = draw(c, 5, good=3, nearby=3, bad=3, row=3)
+    other, _ = draw(c, 6, good=3, nearby=3, bad=3, row=3)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
 def test_sampler_does_not_touch_the_global_rng():
     state = np.random.get_state()[1].copy()  # noqa: NPY002
-    AnchorSampler()(-np.ones(10), np.arange(10), np.random.default_rng(0))
+    draw(-np.ones(10), 0, good=3, nearby=3, bad=3, row=3)
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
-def test_truth_anchor_is_all_plus_one():
-    np.testing.assert_array_equal(truth_anchors(3, 2), np.ones((2, 3)))
+def test_anchors_written_out_round_trip():
+    a = np.array([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]])
+    anchors = Anchors.from_configurations(a)
+    np.testing.assert_array_equal(anchors.configurations, a)
+    assert list(anchors.kinds) == ["given", "given"]
 
 
 @pytest.mark.parametrize(

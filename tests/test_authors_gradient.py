@@ -13,7 +13,7 @@ from uniloss_ref.experiments.authors_gradient import (
     corrected_idw_gradient,
     interpolate_with_authors_gradient,
 )
-from uniloss_ref.interpolation import idw_weights, interpolate
+from uniloss_ref.interpolation import interpolate, squared_distances, weights
 from uniloss_ref.metrics import AveragePrecision
 
 
@@ -34,7 +34,8 @@ def test_authors_gradient_is_ours_plus_twice_h_times_gradient_of_log_normaliser(
     d2 = ((b - anchors) ** 2).sum(axis=1)
     if (d2 == 0).any():
         return
-    grad_log_w = -(idw_weights(b, anchors, power)[:, None] * power * (b - anchors) / d2[:, None])
+    w = weights(squared_distances(b, anchors), power)
+    grad_log_w = -(w[:, None] * power * (b - anchors) / d2[:, None])
     np.testing.assert_allclose(
         authors_idw_gradient(b, anchors, values, power),
         corrected_idw_gradient(b, anchors, values, power) + 2 * h * grad_log_w.sum(axis=0),
@@ -73,12 +74,12 @@ def test_uniloss_with_authors_gradient_keeps_the_value_and_changes_the_gradient(
     scores, labels = rng.normal(size=16), np.array([1, 1] + [0] * 14)
     ours, theirs = (
         UniLoss(AveragePrecision(), seed=0),
-        UniLoss(AveragePrecision(), seed=0, gradient="authors"),
+        UniLoss(AveragePrecision(), seed=0, interpolation=interpolate_with_authors_gradient),
     )
     assert ours(scores, labels) == theirs(scores, labels)
     ours, theirs = (
         UniLoss(AveragePrecision(), seed=0),
-        UniLoss(AveragePrecision(), seed=0, gradient="authors"),
+        UniLoss(AveragePrecision(), seed=0, interpolation=interpolate_with_authors_gradient),
     )
     g_ours, g_theirs = autograd.grad(ours)(scores, labels), autograd.grad(theirs)(scores, labels)
     assert not np.allclose(g_ours, g_theirs, rtol=1e-3, atol=0)

@@ -14,8 +14,12 @@ HEAT = np.zeros((1, 1, 4, 4))
 KP = KeypointTargets(np.array([[[1.0, 1.0]]]), np.array([[True]]), np.array([2.0]), (4, 4))
 
 
-def _empty_sampler(hard, rows, rng):
-    return Anchors(np.zeros((0, hard.size)), np.array([], dtype=str))
+def _empty_sampler(c, refactoring, rng):
+    return Anchors(np.zeros((0, c.size), bool), *[np.zeros(0, int)] * 3, np.zeros(0, str))
+
+
+def _wrong_sampler(c, refactoring, rng):
+    return np.ones((3, c.size))
 
 
 CASES = {
@@ -47,7 +51,7 @@ CASES = {
         "only 0 and 1",
     ),
     "labels of the wrong length": (
-        lambda: RocAuc().comparisons(S4, np.array([0, 1])),
+        lambda: RocAuc().refactor(S4.shape, np.array([0, 1])),
         ValueError,
         r"targets must have shape \(4,\)",
     ),
@@ -106,6 +110,27 @@ CASES = {
         ValueError,
         "K >= 1",
     ),
+    "sampler returning an array, not Anchors": (
+        lambda: UniLoss(RocAuc(), sampler=_wrong_sampler)(S4, Y4),
+        TypeError,
+        "must return Anchors of 4 comparisons",
+    ),
+    "shape that is not a shape": (
+        lambda: RocAuc().refactor("four", Y4),
+        TypeError,
+        "tuple of ints",
+    ),
+    "h returning NaN": (
+        lambda: Anchors.from_configurations(np.ones((2, 3))).values(lambda b: b.sum(1) * np.nan),
+        ValueError,
+        "finite values",
+    ),
+    "unknown anchor kind": (lambda: UniLoss(RocAuc(), rows=3), TypeError, "rows"),
+    "PCK targets with complex coordinates": (
+        lambda: KeypointTargets(KP.xy + 0j, KP.visible, KP.scale, (4, 4)),
+        TypeError,
+        "real",
+    ),
     "sampler drawing no anchor": (
         lambda: UniLoss(RocAuc(), sampler=_empty_sampler)(S4, Y4),
         ValueError,
@@ -119,26 +144,20 @@ CASES = {
     "values of the wrong length": (
         lambda: interpolate(np.zeros(2), np.ones((2, 2)), np.ones(3)),
         ValueError,
-        "values must have shape",
+        "values must be 2 finite numbers",
     ),
-    "configuration entries not +-1": (
-        lambda: RocAuc().from_binary(np.zeros((1, 4)), Y4),
+    "anchor entries not +-1": (
+        lambda: surrogate(S4, Y4, RocAuc(), np.zeros((1, 4))),
         ValueError,
         r"only -1 and \+1",
     ),
-    "configuration of the wrong length": (
-        lambda: RocAuc().from_binary(np.ones((1, 5)), Y4),
-        ValueError,
-        r"b must have shape \(K, 4\)",
-    ),
-    "configuration length not n * (C - 1)": (
-        lambda: Accuracy().from_binary(np.ones((1, 5)), T2),
-        ValueError,
-        r"n \* \(C - 1\)",
-    ),
     "metric that is not a Metric": (lambda: UniLoss("ap"), TypeError, "metric must be"),
     "negative seed": (lambda: UniLoss(RocAuc(), seed=-3), ValueError, "seed"),
-    "unknown gradient": (lambda: UniLoss(RocAuc(), gradient="mine"), ValueError, "gradient"),
+    "interpolation not callable": (
+        lambda: UniLoss(RocAuc(), interpolation="idw"),
+        TypeError,
+        "interpolation",
+    ),
     "anchor count not an int": (lambda: AnchorSampler(good=1.0), TypeError, "good"),
     "PCK targets as a plain array": (
         lambda: PCK().evaluate(HEAT, np.zeros((1, 1, 2))),
@@ -148,7 +167,7 @@ CASES = {
     "PCK heatmap shape mismatch": (
         lambda: PCK().evaluate(np.zeros((1, 1, 5, 5)), KP),
         ValueError,
-        "heatmap_shape",
+        r"of heatmaps \(4, 4\), the scores \(1, 1\) of \(5, 5\)",
     ),
     "PCK negative threshold": (lambda: PCK(threshold=-0.5), ValueError, "threshold"),
     "PCK visibility not bool": (
@@ -169,7 +188,7 @@ CASES = {
     "PCK targets for another number of joints": (
         lambda: PCK().evaluate(np.zeros((1, 2, 4, 4)), KP),
         ValueError,
-        r"targets hold \(1, 1\) \(samples, joints\), the scores \(1, 2\)",
+        r"targets hold \(1, 1\) \(samples, joints\) .* the scores \(1, 2\)",
     ),
     "PCK NaN location of a visible joint": (
         lambda: PCK().evaluate(

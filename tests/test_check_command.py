@@ -1,5 +1,6 @@
 """``python -m uniloss_ref check``: passes on the library, and fails on a broken metric."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -13,9 +14,9 @@ from uniloss_ref.metrics import AveragePrecision
 class OffByOneRankAP(AveragePrecision):
     """AP whose h(b) is wrong by one percent."""
 
-    def _from_binary(self, b, shape, targets):
-        values = super()._from_binary(b, shape, targets)
-        return values * 0.99
+    def refactor(self, shape, targets):
+        exact = super().refactor(shape, targets)
+        return dataclasses.replace(exact, h=lambda b: 0.99 * exact.h(b))
 
 
 def test_check_command_prints_a_passing_row_per_metric_and_law(capsys):

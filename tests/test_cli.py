@@ -25,12 +25,12 @@ def test_train_writes_results_and_plots(tmp_path, capsys):
 
 def test_train_takes_uniloss_options(tmp_path):
     out = tmp_path / "run"
-    options = ["--temperature", "0.5", "--anchors", "bad=4,rows=2", "--lr", "0.05"]
+    options = ["--temperature", "0.5", "--anchors", "bad=4,row=2", "--lr", "0.05"]
     argv = ["train", "--task", "ap", "--loss", "uniloss-authors", *TINY_TRAIN, *options]
     assert main([*argv, "--out", str(out)]) == 0
     config = json.loads((out / "results.json").read_text())["config"]
     assert config["temperature"] == 0.5 and config["lr"] == 0.05
-    assert config["anchors"] == {"current": 1, "bad": 4, "rows": 2}
+    assert config["anchors"] == {"current": 1, "bad": 4, "row": 2}
 
 
 def test_a_tiny_reproduction_writes_tables_and_plots(tmp_path, capsys):

@@ -166,8 +166,13 @@ def test_expected_gradients_agree_with_finite_differences(vectors, name):
         )
 
     check_grads(loss, modes=["rev"], order=1)(case["scores"])
+    # Stored and recomputed gradients may differ in the last bits (another BLAS, another
+    # summation order): they agree within the tolerance every port is held to.
     stored = np.array(_case(vectors, name)["expected"]["gradient"])
-    np.testing.assert_array_equal(stored, autograd.grad(loss)(case["scores"]))
+    tolerance = vectors["quantities"]["gradient"]
+    np.testing.assert_allclose(
+        autograd.grad(loss)(case["scores"]), stored, rtol=tolerance["rtol"], atol=tolerance["atol"]
+    )
 
 
 def test_packaged_file_is_found_by_importlib_resources():

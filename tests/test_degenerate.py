@@ -28,7 +28,7 @@ def test_one_class_batches_score_one_with_zero_loss_and_gradient(metric, labels)
     labels = np.array(labels)
     scores = np.linspace(-1.0, 1.0, labels.size)
     assert metric.evaluate(scores, labels) == 1.0
-    assert metric.comparisons(scores, labels).shape == (0,)
+    assert metric.refactor(scores.shape, labels).length == 0
     value, gradient = loss_value_and_gradient(metric, scores, labels)
     assert value == 0.0
     np.testing.assert_array_equal(gradient, np.zeros_like(scores))
@@ -73,7 +73,7 @@ def test_accuracy_with_top_k_at_least_the_number_of_classes_is_one():
 
 def test_accuracy_with_one_class_has_no_comparisons_and_value_one():
     scores, targets = np.array([[0.4], [0.1]]), np.array([0, 0])
-    assert Accuracy().comparisons(scores, targets).shape == (0,)
+    assert Accuracy().refactor(scores.shape, targets).length == 0
     value, gradient = loss_value_and_gradient(Accuracy(), scores, targets)
     assert value == 0.0 and not gradient.any()
 
@@ -95,7 +95,7 @@ def test_pck_joint_without_positive_pixels_counts_as_wrong():
     heat = np.random.default_rng(0).normal(size=(1, 1, 5, 5))
     targets = _keypoints([[1.5, 1.5]], [True], scale=0.1)  # radius 0.05: no pixel centre
     assert PCK().evaluate(heat, targets) == 0.0
-    assert PCK().comparisons(heat, targets).shape == (0,)
+    assert PCK().refactor(heat.shape, targets).length == 0
 
 
 def test_pck_joint_whose_radius_covers_the_heatmap_counts_as_right():
@@ -109,7 +109,7 @@ def test_pck_random_anchors_are_useless_and_row_anchors_are_not():
     heat = rng.normal(size=(2, 3, 16, 16))
     xy = rng.uniform(2, 13, size=(2, 3, 2))
     targets = KeypointTargets(xy, np.ones((2, 3), bool), np.array([2.0, 2.0]), (16, 16))
-    paper_only = UniLoss(PCK(), seed=0, rows=0).inspect(heat, targets)
+    paper_only = UniLoss(PCK(), seed=0, row=0).inspect(heat, targets)
     assert (paper_only.values[paper_only.kinds == "bad"] == 0).all()
     with_rows = UniLoss(PCK(), seed=0).inspect(heat, targets)
     row_values = with_rows.values[with_rows.kinds == "row"]

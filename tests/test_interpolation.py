@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from tests import oracles
-from uniloss_ref.interpolation import idw_weights, interpolate, squared_distances
+from uniloss_ref.anchors import Anchors
+from uniloss_ref.interpolation import interpolate, squared_distances, weights
 
 
 @st.composite
@@ -57,7 +58,7 @@ def test_squared_distances_have_no_cancellation(problem):
 @given(idw_problems())
 def test_weights_are_a_probability_vector(problem):
     b, anchors, _, power = problem
-    w = idw_weights(b, anchors, power)
+    w = weights(squared_distances(b, anchors), power)
     assert (w >= 0).all()
     assert w.sum() == pytest.approx(1.0, rel=1e-14)
 
@@ -80,3 +81,35 @@ def test_gradient_on_an_anchor_is_zero_and_finite():
     anchors = np.array([[1.0, -1.0], [1.0, 1.0]])
     g = grad(interpolate)(anchors[0].copy(), anchors, np.array([0.3, 0.9]))
     np.testing.assert_array_equal(g, np.zeros(2))
+
+
+@st.composite
+def flipped_anchors(draw):
+    """Anchors stored as bases with flips, and a point very close to one of them."""
+    length = draw(st.integers(1, 12))
+    bases = draw(arrays(bool, (2, length)))
+    drawn = []
+    for _ in range(draw(st.integers(1, 6))):
+        flips = draw(st.lists(st.integers(0, length - 1), unique=True, max_size=length))
+        drawn.append((draw(st.integers(0, 1)), flips))
+    anchors = Anchors.from_flips(bases, drawn, ["given"] * len(drawn))
+    target = anchors.configurations[draw(st.integers(0, len(drawn) - 1))]
+    offset = draw(st.sampled_from([0.0, 1e-12, 1e-10, 1e-6, 0.3]))
+    b = target - offset * target * draw(arrays(float, length, elements=st.floats(0, 1)))
+    return b, anchors
+
+
+@given(flipped_anchors())
+def test_structured_distances_equal_the_written_out_ones_even_near_an_anchor(problem):
+    # Near an anchor d^2 is tiny and D_base + 4 a.b~ would cancel every digit: the near
+    # anchors must be summed term by term, so the relative error stays at rounding level.
+    b, anchors = problem
+    direct = ((b[None, :] - anchors.configurations) ** 2).sum(axis=1)
+    np.testing.assert_allclose(squared_distances(b, anchors), direct, rtol=1e-12, atol=0)
+
+
+@given(flipped_anchors())
+def test_structured_distance_gradient_matches_finite_differences(problem):
+    b, anchors = problem
+    b = np.clip(b, -0.9, 0.9)
+    check_grads(lambda x: squared_distances(x, anchors), modes=["rev", "fwd"], order=2)(b)

@@ -18,12 +18,18 @@ from tests.strategies import (
     multiclass_batches,
     separated_scores,
 )
-from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, RocAuc
-from uniloss_ref.relaxation import hard_binary
+from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, Refactoring, RocAuc
 
 
 def refactored(metric, scores, targets):
-    return metric.from_binary(hard_binary(metric.comparisons(scores, targets)), targets)
+    """h(sign(c(s))), built step by step from the refactoring."""
+    refactoring = metric.refactor(scores.shape, targets)
+    c = refactoring.comparisons(scores)
+    return float(refactoring.h(np.where(c > 0, 1.0, -1.0)[None, :])[0])
+
+
+def h_of(metric, configurations, targets, shape):
+    return metric.refactor(shape, targets).h(configurations)
 
 
 @given(binary_batches(both_classes=True))
@@ -111,13 +117,15 @@ def test_average_precision_realisability_matches_brute_force(config):
     positives, negatives = config.shape
     labels = np.array([1] * positives + [0] * negatives)
     expected = oracles.realisable_by_some_ranking(config.tolist(), positives, negatives)
-    value = AveragePrecision().from_binary(config.reshape(1, -1), labels)[0]
+    value = h_of(AveragePrecision(), config.reshape(1, -1), labels, labels.shape)[0]
     if not expected:
         assert value == 0.0  # the authors' choice for configurations no ranking produces
     else:
         # A realisable configuration has the AP of any ranking producing it, which is > 0.
         assert value > 0.0
-        counts = AveragePrecision(unrealisable="counts").from_binary(config.reshape(1, -1), labels)
+        counts = h_of(
+            AveragePrecision(unrealisable="counts"), config.reshape(1, -1), labels, labels.shape
+        )
         assert counts[0] == value
 
 
@@ -125,18 +133,39 @@ def test_unrealisable_choices_differ_on_a_cycle():
     # p0 beats q0 but loses to q1; p1 beats q1 but loses to q0: a 4-cycle.
     config = np.array([[1.0, -1.0], [-1.0, 1.0]]).reshape(1, -1)
     labels = np.array([1, 1, 0, 0])
-    assert AveragePrecision().from_binary(config, labels)[0] == 0.0
-    counts = AveragePrecision(unrealisable="counts").from_binary(config, labels)[0]
+    assert h_of(AveragePrecision(), config, labels, (4,))[0] == 0.0
+    counts = h_of(AveragePrecision(unrealisable="counts"), config, labels, (4,))[0]
     assert counts == pytest.approx((1 / 2 + 2 / 3) / 2, rel=1e-15)
 
 
-@given(multiclass_batches())
-def test_from_binary_is_vectorised_over_anchors(batch):
-    scores, targets = batch
-    metric = Accuracy()
-    rng = np.random.default_rng(0)
-    length = metric.comparisons(scores, targets).size
-    b = rng.choice([-1.0, 1.0], size=(5, length))
-    stacked = metric.from_binary(b, targets)
-    one_by_one = [metric.from_binary(row, targets) for row in b]
-    np.testing.assert_array_equal(stacked, one_by_one)
+@pytest.mark.parametrize(
+    ("metric", "batches"),
+    [
+        (Accuracy(top_k=2), multiclass_batches()),
+        (AveragePrecision(), binary_batches()),
+        (PCK(threshold=0.5), keypoint_batches()),
+    ],
+    ids=repr,
+)
+def test_h_is_vectorised_over_configurations_and_takes_booleans(metric, batches):
+    @given(batches)
+    def check(batch):
+        scores, targets = batch
+        refactoring = metric.refactor(scores.shape, targets)
+        b = np.random.default_rng(0).choice([-1.0, 1.0], size=(5, refactoring.length))
+        stacked = refactoring.h(b)
+        one_by_one = [refactoring.h(row[None, :])[0] for row in b]
+        np.testing.assert_array_equal(stacked, one_by_one)
+        np.testing.assert_array_equal(refactoring.h(b > 0), stacked)
+
+    check()
+
+
+def test_refactoring_rejects_pairs_outside_the_scores_and_bad_rows():
+    h = lambda b: np.ones(len(b))
+    with pytest.raises(ValueError, match="index the 3 scores"):
+        Refactoring((3,), np.array([0, 3]), np.array([1, 1]), h)
+    with pytest.raises(ValueError, match="row_starts"):
+        Refactoring((3,), np.array([0, 2]), np.array([1, 1]), h, np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match="int arrays"):
+        Refactoring((3,), np.array([0.0]), np.array([1]), h)

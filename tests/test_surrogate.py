@@ -44,9 +44,8 @@ def separated_batches(name):
 
 def fixed_anchor_surrogate(metric, scores, targets, seed=0):
     """h~ as a function of the scores alone, with this batch's anchors held fixed."""
-    anchors = UniLoss(metric, seed=seed, current=1).draw_anchors(scores, targets).configurations
-    values = metric.from_binary(anchors, targets)
-    return lambda s: surrogate(s, targets, metric, anchors, values=values)
+    anchors = UniLoss(metric, seed=seed, current=1).draw_anchors(scores, targets)
+    return lambda s: surrogate(s, targets, metric, anchors)
 
 
 @pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
@@ -68,7 +67,8 @@ def test_comparisons_gradient_matches_finite_differences(name):
     @given(batches)
     def check(batch):
         scores, targets = batch
-        check_grads(lambda s: metric.comparisons(s, targets), modes=["rev", "fwd"], order=1)(scores)
+        refactoring = metric.refactor(scores.shape, targets)
+        check_grads(refactoring.comparisons, modes=["rev", "fwd"], order=1)(scores)
 
     check()
 
@@ -98,8 +98,10 @@ def _permuted_anchors(metric, scores, targets, perm, anchors):
     """Re-index anchor columns so that each column keeps its pair after permuting samples."""
     per_sample = scores[0].size
     original = lambda flat: perm[flat // per_sample] * per_sample + flat % per_sample
-    key = {pair: k for k, pair in enumerate(zip(*metric.pairs(scores, targets), strict=True))}
-    i2, j2 = metric.pairs(scores[perm], targets[perm])
+    first = metric.refactor(scores.shape, targets)
+    key = {pair: k for k, pair in enumerate(zip(first.i, first.j, strict=True))}
+    moved = metric.refactor(scores.shape, targets[perm])
+    i2, j2 = moved.i, moved.j
     columns = [key[(original(a), original(b))] for a, b in zip(i2, j2, strict=True)]
     assert sorted(columns) == list(range(len(key)))
     return anchors[:, columns]
@@ -114,11 +116,10 @@ def test_permuting_the_batch_permutes_the_gradient(name):
         scores, targets = batch
         perm = np.array(random.sample(range(len(targets)), len(targets)))
         anchors = UniLoss(metric, seed=0).draw_anchors(scores, targets).configurations
-        values = metric.from_binary(anchors, targets)
         moved = _permuted_anchors(metric, scores, targets, perm, anchors)
 
         def h(s, t, a):
-            return surrogate(s, t, metric, a, values=values)
+            return surrogate(s, t, metric, a)
 
         g = autograd.grad(h)(scores, targets, anchors)
         g_perm = autograd.grad(h)(scores[perm], targets[perm], moved)
@@ -195,7 +196,7 @@ def test_inspect_exposes_every_step_consistently():
     assert length == 3 * 7 and k == 1 + 16 * 3 + 1
     np.testing.assert_array_equal(ev.hard, np.where(ev.comparisons > 0, 1.0, -1.0))
     np.testing.assert_allclose(ev.relaxed, np.tanh(ev.comparisons / 2), rtol=1e-15, atol=0)
-    np.testing.assert_array_equal(ev.values, metric.from_binary(ev.anchors, labels))
+    np.testing.assert_array_equal(ev.values, metric.refactor((10,), labels).h(ev.anchors))
     np.testing.assert_allclose(
         ev.distances, np.linalg.norm(ev.relaxed - ev.anchors, axis=1), rtol=1e-13, atol=0
     )

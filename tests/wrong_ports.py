@@ -21,11 +21,12 @@ from uniloss_ref.relaxation import relaxed_binary
 def _loss_gradient(case, interpolate):
     """The gradient of ``1 - interpolate(b~, anchors, values, p)`` with respect to the scores."""
     metric, targets = reference_metric(case)
+    refactoring = metric.refactor(case["scores"].shape, targets)
     anchors, power = case["anchors"], case["power"]
-    values = metric.from_binary(anchors, targets)
+    values = refactoring.h(anchors)
 
     def loss(scores):
-        b = relaxed_binary(metric.comparisons(scores, targets), case["temperature"])
+        b = relaxed_binary(refactoring.comparisons(scores), case["temperature"])
         return 1.0 - interpolate(b, anchors, values, power)
 
     return loss, autograd.grad(loss)(case["scores"])
@@ -95,5 +96,6 @@ def ties_as_wins(case: dict) -> dict:
     out = reference_port(case)
     metric, targets = reference_metric(case)
     out["hard"] = np.where(out["comparisons"] >= 0, 1.0, -1.0)
-    out["batch_metric"] = float(metric.from_binary(out["hard"][None, :], targets)[0])
+    h = metric.refactor(case["scores"].shape, targets).h
+    out["batch_metric"] = float(h(out["hard"][None, :])[0])
     return out

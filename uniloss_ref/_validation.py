@@ -1,9 +1,8 @@
-"""Input checks shared by the metrics, anchors and the surrogate.
+"""Input checks at the method's boundary.
 
-Every check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind,
-wrong content) with a message that names the argument, what it got and what was
-expected. Checks look at plain values: an autograd box is unwrapped first, so the same
-check runs inside and outside ``autograd.grad``.
+Each check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong
+content) naming the argument, what it got and what was expected. An autograd box is
+unwrapped first, so a check runs the same inside and outside ``autograd.grad``.
 """
 
 from __future__ import annotations
@@ -14,120 +13,100 @@ from typing import Any
 import numpy as np
 from autograd.tracer import getval
 
-from .device import to_numpy
+from ._arrays import to_numpy
 
 
 def _describe(x: Any) -> str:
-    shape = getattr(x, "shape", None)
-    dtype = getattr(x, "dtype", None)
-    if shape is not None and dtype is not None:
-        return f"an array of shape {tuple(shape)} and dtype {dtype}"
-    return f"{type(x).__name__} {x!r}"
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"an array of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r:.60}"
 
 
-def scores_value(scores: Any, *, ndim: int, name: str = "scores") -> np.ndarray:
-    """Return the plain value of ``scores`` after checking it.
-
-    Parameters
-    ----------
-    scores : array_like
-        Real floating-point scores, possibly an autograd box.
-    ndim : int
-        The number of dimensions expected.
-    name : str
-        The argument's name, for messages.
-
-    Returns
-    -------
-    ndarray
-        ``scores`` unwrapped from any autograd box (not copied).
-    """
+def check_scores(scores: Any, ndim: int) -> Any:
+    """The value of finite, non-empty, floating-point ``scores`` of ``ndim`` dimensions."""
     value = getval(scores)
     if not hasattr(value, "dtype"):
         try:
             value = np.asarray(value)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be an array of floats, got {_describe(scores)}") from err
-    if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"scores must be an array of floats, got {_describe(scores)}") from err
+    if value.dtype.kind != "f":
         raise TypeError(
-            f"{name} must be a floating-point array, got dtype {value.dtype}; "
-            f"convert it with {name}.astype(float)"
+            f"scores must be a floating-point array, got dtype {value.dtype}; "
+            "convert it with scores.astype(float)"
         )
-    if value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(value.shape)}")
-    if value.size == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(value.shape)}); a batch needs a sample")
+    check_shape(value.shape, ndim)
     if not bool(np.isfinite(value).all()):
-        raise ValueError(f"{name} contains NaN or infinite values; scores must be finite")
+        raise ValueError("scores contains NaN or infinite values; scores must be finite")
     return value
 
 
-def binary_targets(targets: Any, n: int, *, name: str = "targets") -> np.ndarray:
-    """Check 0/1 labels of shape ``(n,)`` and return them as a boolean array."""
-    # Labels only decide the pairs, which are built on the host; device labels come back.
+def check_shape(shape: Any, ndim: int) -> tuple[int, ...]:
+    """A non-empty shape of ``ndim`` dimensions, as a tuple of ints."""
+    try:
+        shape = tuple(int(v) for v in shape)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"the shape of scores must be a tuple of ints, got {shape!r}") from err
+    if len(shape) != ndim:
+        raise ValueError(f"scores must have {ndim} dimension(s), got shape {shape}")
+    if min(shape) < 1:
+        raise ValueError(f"scores is empty (shape {shape}); a batch needs a sample")
+    return shape
+
+
+def labels_01(targets: Any, n: int) -> np.ndarray:
+    """0/1 labels of shape ``(n,)`` (bool, integer or float), as booleans."""
     t = to_numpy(targets)
-    if t.dtype == object or not (
-        np.issubdtype(t.dtype, np.integer)
-        or np.issubdtype(t.dtype, np.bool_)
-        or np.issubdtype(t.dtype, np.floating)
-    ):
-        raise TypeError(f"{name} must be an array of 0/1 labels, got {_describe(targets)}")
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"targets must be an array of 0/1 labels, got {_describe(targets)}")
     if t.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the scores, got {t.shape}")
-    if not bool(np.isin(t, (0, 1)).all()):
-        bad = np.unique(t[~np.isin(t, (0, 1))])[:5]
-        raise ValueError(f"{name} must contain only 0 and 1 (binary labels), found {bad.tolist()}")
+        raise ValueError(f"targets must have shape ({n},) to match the scores, got {t.shape}")
+    if not bool(((t == 0) | (t == 1)).all()):
+        bad = np.unique(t[(t != 0) & (t != 1)])[:5]
+        raise ValueError(f"targets must contain only 0 and 1 (binary labels), found {bad.tolist()}")
     return t.astype(bool)
 
 
-def class_targets(targets: Any, n: int, num_classes: int, *, name: str = "targets") -> np.ndarray:
-    """Check integer class labels of shape ``(n,)`` in ``[0, num_classes)``."""
+def class_labels(targets: Any, n: int, classes: int) -> np.ndarray:
+    """Integer class labels of shape ``(n,)`` in ``[0, classes)``."""
     t = to_numpy(targets)
-    if not np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.bool_):
-        raise TypeError(
-            f"{name} must be an array of integer class labels, got {_describe(targets)}"
-        )
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"targets must be an array of integer class labels, got {_describe(t)}")
     if t.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the scores, got {t.shape}")
-    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        raise ValueError(f"targets must have shape ({n},) to match the scores, got {t.shape}")
+    if t.min() < 0 or t.max() >= classes:
         raise ValueError(
-            f"{name} must lie in [0, {num_classes}) for scores with {num_classes} classes, "
+            f"targets must lie in [0, {classes}) for scores with {classes} classes, "
             f"found values in [{t.min()}, {t.max()}]"
         )
     return t.astype(np.intp)
 
 
 def positive_float(value: Any, name: str) -> float:
-    """Check a finite, strictly positive real number."""
+    """A finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
+    return float(value)
 
 
 def count(value: Any, name: str) -> int:
-    """Check a non-negative integer count."""
+    """A non-negative integer."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be a non-negative integer, got {type(value).__name__} {value!r}"
-        )
+        raise TypeError(f"{name} must be a non-negative integer, got {_describe(value)}")
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
 
 
-def binary_configurations(b: Any, length: int, *, name: str = "b") -> np.ndarray:
-    """Check a stack of configurations of shape ``(K, l)`` with entries in ``{-1, +1}``."""
-    arr = np.asarray(getval(b))
-    if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+def configurations(b: Any, length: int, name: str = "anchors") -> np.ndarray:
+    """``(K, l)`` configurations with entries ``+-1`` (or booleans), as booleans."""
+    arr = to_numpy(b)
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a numeric array of -1/+1 entries, got {_describe(b)}")
     if arr.ndim != 2 or arr.shape[1] != length:
-        raise ValueError(
-            f"{name} must have shape (K, {length}) (K configurations of the {length} "
-            f"comparisons), got {arr.shape}"
-        )
-    if not bool(((arr == 1) | (arr == -1)).all()):
+        raise ValueError(f"{name} must have shape (K, {length}), one row each, got {arr.shape}")
+    if arr.dtype.kind != "b" and not bool(((arr == 1) | (arr == -1)).all()):
         raise ValueError(f"{name} must contain only -1 and +1 entries")
-    return arr
+    return arr > 0

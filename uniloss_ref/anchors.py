@@ -1,179 +1,129 @@
-"""Where anchors are sampled: the binary configurations at which ``h`` is evaluated exactly.
+"""Where anchors are sampled: the binary configurations at which ``h`` is known exactly.
 
-An anchor is a configuration ``a`` in ``{-1, +1}^l``. The paper's scheme mixes four kinds
-(the authors' default counts in brackets), all relative to the ground truth, the all-``+1``
-configuration in which every comparison comes out as desired:
+An anchor is a configuration ``a`` in ``{-1, +1}^l``. The paper's four kinds lie around the
+ground truth, the all-``+1`` configuration (the authors' counts in brackets):
 
-``truth`` [1]
-    the ground truth itself;
-``good`` [16]
-    the ground truth with one random bit flipped;
-``nearby`` [16]
-    the current hard configuration ``sign(c)`` with one bit that disagrees with the ground
-    truth flipped towards it (when none disagrees: one random bit of the ground truth
-    flipped instead, i.e. a ``good`` anchor);
-``bad`` [16]
-    uniformly random configurations.
+- ``truth`` [1]: the ground truth itself;
+- ``good`` [16]: the ground truth with one random bit flipped;
+- ``nearby`` [16]: the current configuration ``sign(c)`` with one wrong bit (a ``-1``) set
+  right; when nothing is wrong, a ``good`` anchor instead;
+- ``bad`` [16]: uniformly random configurations.
 
-Two more kinds are optional:
+Two more are optional:
 
-``current``
-    the current hard configuration itself. With it among the anchors, ``h~`` tends to the
-    true batch metric as the temperature goes to zero.
-``row``
-    the current hard configuration with one whole *row* set to ``+1``. A row is a group of
-    comparisons that together decide one unit of the metric (one positive's comparisons
-    for AP, one sample's for accuracy, one candidate pixel's for PCK). Setting a row makes
-    that unit right, so these anchors sit one step up the metric from the current state.
-    The authors' pose code needed them: random anchors almost never make a keypoint
-    correct, so their PCK is 0 and they carry no direction.
+- ``current``: ``sign(c)`` itself; with it, ``h~`` tends to the batch's metric as
+  ``tau -> 0``;
+- ``row``: ``sign(c)`` with one whole row (:class:`uniloss_ref.metrics.Refactoring`) set
+  right, one unit of the metric above the current state. Random anchors almost never
+  complete a row, which is why PCK needs these.
 
-Every sampler draws from an explicit :class:`numpy.random.Generator`. No Python loop runs
-over comparisons or anchors.
+Anchors are stored as drawn: a *base* configuration (the truth, ``sign(c)`` or a random one)
+and the few positions where the anchor differs from it, which the distances
+(:mod:`uniloss_ref.interpolation`) exploit. Draws come from an explicit generator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any
 
 import numpy as np
 
-from ._validation import count
+from ._validation import configurations, count
 
 KINDS = ("truth", "good", "nearby", "bad", "current", "row")
 
 
-def _output(out: np.ndarray | None, number: int, length: int) -> np.ndarray:
-    # The sampler fills one preallocated (K, l) array block by block: allocating a fresh
-    # array per kind and concatenating doubled the cost of a call at l ~ 10^4.
-    return np.empty((number, length)) if out is None else out
-
-
-def truth_anchors(length: int, number: int, *, out: np.ndarray | None = None) -> np.ndarray:
-    """``number`` copies of the ground truth, the all-``+1`` configuration: shape (number, l)."""
-    anchors = _output(out, number, length)
-    anchors[...] = 1.0
-    return anchors
-
-
-def good_anchors(
-    length: int, number: int, rng: np.random.Generator, *, out: np.ndarray | None = None
-) -> np.ndarray:
-    """The ground truth with one uniformly chosen bit flipped, per anchor: shape (number, l)."""
-    anchors = truth_anchors(length, number, out=out)
-    if length:
-        anchors[np.arange(number), rng.integers(length, size=number)] = -1.0
-    return anchors
-
-
-def current_anchors(hard: np.ndarray, number: int, *, out: np.ndarray | None = None) -> np.ndarray:
-    """``number`` copies of the current hard configuration ``sign(c)``: shape (number, l)."""
-    anchors = _output(out, number, hard.size)
-    anchors[...] = hard
-    return anchors
-
-
-def nearby_anchors(
-    hard: np.ndarray, number: int, rng: np.random.Generator, *, out: np.ndarray | None = None
-) -> np.ndarray:
-    """The current configuration with one wrong bit (a ``-1``) set right, per anchor.
-
-    Parameters
-    ----------
-    hard : ndarray of shape (l,)
-        The current hard configuration ``sign(c)``, entries ``+-1``.
-    number : int
-        How many anchors to draw.
-    rng : numpy.random.Generator
-    out : ndarray of shape (number, l), optional
-        Where to write the anchors.
-
-    Returns
-    -------
-    ndarray of shape (number, l)
-        When ``hard`` has no ``-1`` (everything already right), ``good`` anchors instead.
-    """
-    wrong = np.flatnonzero(hard < 0)
-    if wrong.size == 0:
-        return good_anchors(hard.size, number, rng, out=out)
-    anchors = current_anchors(hard, number, out=out)
-    anchors[np.arange(number), rng.choice(wrong, size=number)] = 1.0
-    return anchors
-
-
-def bad_anchors(
-    length: int, number: int, rng: np.random.Generator, *, out: np.ndarray | None = None
-) -> np.ndarray:
-    """Uniformly random configurations: shape (number, l)."""
-    anchors = _output(out, number, length)
-    # Drawing bits as int8 is five times faster than rng.choice over {-1.0, 1.0}.
-    np.multiply(rng.integers(0, 2, size=(number, length), dtype=np.int8), 2.0, out=anchors)
-    anchors -= 1.0
-    return anchors
-
-
-def row_anchors(
-    hard: np.ndarray,
-    rows: np.ndarray,
-    number: int,
-    rng: np.random.Generator,
-    *,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """The current configuration with one uniformly chosen row set to ``+1``, per anchor.
-
-    Parameters
-    ----------
-    hard : ndarray of shape (l,)
-        The current hard configuration.
-    rows : ndarray of shape (l,)
-        Row id of every comparison (from ``metric.rows``), integers in ``[0, R)``.
-    number : int
-    rng : numpy.random.Generator
-    out : ndarray of shape (number, l), optional
-        Where to write the anchors.
-
-    Returns
-    -------
-    ndarray of shape (number, l)
-    """
-    anchors = current_anchors(hard, number, out=out)
-    if rows.size:
-        chosen = rng.integers(rows.max() + 1, size=number)
-        anchors[rows[None, :] == chosen[:, None]] = 1.0
-    return anchors
-
-
-class Anchors(NamedTuple):
-    """A drawn set of anchors.
+@dataclass(frozen=True, eq=False)
+class Anchors:
+    """``K`` anchors ``a_k``, each a base configuration with some positions flipped.
 
     Attributes
     ----------
-    configurations : ndarray of shape (K, l)
-        The anchors ``a_k``, entries ``+-1``.
-    kinds : ndarray of shape (K,)
-        The kind of each anchor, one of :data:`KINDS`.
+    bases : ndarray of shape (B, l), bool
+        The base configurations, True where ``+1``.
+    base : ndarray of shape (K,), int
+        The base of each anchor.
+    flips, owner : ndarray of shape (F,), int
+        Anchor ``owner[f]`` differs from its base at position ``flips[f]`` (at most once).
+    kinds : ndarray of shape (K,), str
+        Each anchor's kind, one of :data:`KINDS` (``"given"`` for anchors passed in).
     """
 
-    configurations: np.ndarray
+    bases: np.ndarray
+    base: np.ndarray
+    flips: np.ndarray
+    owner: np.ndarray
     kinds: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.base) == 0:
+            raise ValueError("anchors must hold at least one configuration (K >= 1), got K = 0")
+
+    @classmethod
+    def from_configurations(cls, a: Any, length: int | None = None) -> Anchors:
+        """Anchors written out: ``a`` of shape ``(K, l)``, entries ``+-1`` (or booleans)."""
+        won = configurations(a, np.shape(a)[-1] if length is None else length, "anchors")
+        none = np.zeros(0, dtype=np.intp)
+        return cls(won, np.arange(len(won)), none, none, np.full(len(won), "given"))
+
+    @classmethod
+    def from_flips(cls, bases: np.ndarray, drawn: list[tuple[int, Any]], kinds: Any) -> Anchors:
+        """Anchors from ``(base index, flipped positions)`` pairs, one per anchor."""
+        flips = [np.asarray(f, dtype=np.intp) for _, f in drawn]
+        return cls(
+            bases=bases,
+            base=np.array([b for b, _ in drawn], dtype=np.intp),
+            flips=np.concatenate(flips) if flips else np.zeros(0, dtype=np.intp),
+            owner=np.repeat(np.arange(len(drawn)), [f.size for f in flips]),
+            kinds=np.asarray(kinds),
+        )
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    @property
+    def length(self) -> int:
+        """``l``, the number of comparisons."""
+        return self.bases.shape[1]
+
+    def won(self, k: Any = slice(None)) -> np.ndarray:
+        """Anchors ``k`` (a slice or mask; all by default) written out as booleans ``(K, l)``."""
+        k = np.arange(len(self))[k]
+        won = self.bases[self.base[k]]
+        mine = np.isin(self.owner, k)
+        rows = np.searchsorted(k, self.owner[mine]) if k.size else self.owner[mine]
+        won[rows, self.flips[mine]] ^= True
+        return won
+
+    @property
+    def configurations(self) -> np.ndarray:
+        """Every anchor written out, ``+-1.0`` of shape ``(K, l)``."""
+        return np.where(self.won(), 1.0, -1.0)
+
+    def values(self, h: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``v_k = h(a_k)`` of shape ``(K,)``, a few anchors at a time (bounded memory)."""
+        step = max(1, 2**24 // max(self.length, 1))
+        parts = [h(self.won(slice(k, k + step))) for k in range(0, len(self), step)]
+        values = np.concatenate([np.asarray(p, dtype=float).reshape(-1) for p in parts])
+        if values.shape != (len(self),) or not np.isfinite(values).all():
+            raise ValueError(
+                f"h must return {len(self)} finite values, one per anchor, got {values[:5]}..."
+            )
+        return values
 
 
 @dataclass(frozen=True)
 class AnchorSampler:
-    """The paper's anchor scheme with configurable counts.
+    """The paper's anchor scheme with configurable counts (defaults: the authors').
+
+    A sampler is any callable ``(c, refactoring, rng) -> Anchors``; this is the default.
 
     Parameters
     ----------
-    truth, good, nearby, bad : int
-        Counts of each kind; the paper's defaults are 1, 16, 16, 16.
-    current : int, default 0
-        Copies of the current hard configuration (one is enough; more only re-weights it).
-    row : int, default 0
-        Row anchors (see the module docstring).
-
-    A sampler is any callable ``(hard, rows, rng) -> Anchors``; this class is the default.
+    truth, good, nearby, bad, current, row : int
+        How many anchors of each kind (see the module docstring) to draw per call.
     """
 
     truth: int = 1
@@ -194,32 +144,44 @@ class AnchorSampler:
 
     @property
     def total(self) -> int:
-        """``K``, the number of anchors drawn per call."""
+        """``K``, the number of anchors per call."""
         return sum(getattr(self, kind) for kind in KINDS)
 
-    def __call__(self, hard: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> Anchors:
-        """Draw ``K`` anchors around the current hard configuration.
+    def __call__(self, c: np.ndarray, refactoring: Any, rng: np.random.Generator) -> Anchors:
+        """Draw ``K`` anchors around the current configuration ``sign(c)``.
 
         Parameters
         ----------
-        hard : ndarray of shape (l,)
-            The current hard configuration ``sign(c)``.
-        rows : ndarray of shape (l,)
-            Row id of every comparison.
+        c : ndarray of shape (l,)
+            The batch's comparisons (on the host).
+        refactoring : Refactoring
+            The batch's refactoring; its rows place the row anchors.
         rng : numpy.random.Generator
 
         Returns
         -------
         Anchors
+            On the bases: 0 the truth, 1 ``sign(c)``, then one per random anchor.
         """
-        counts = [getattr(self, kind) for kind in KINDS]
-        configurations = np.empty((self.total, hard.size))
-        blocks = np.split(configurations, np.cumsum(counts)[:-1])
-        truth, good, nearby, bad, current, row = blocks
-        truth_anchors(hard.size, self.truth, out=truth)
-        good_anchors(hard.size, self.good, rng, out=good)
-        nearby_anchors(hard, self.nearby, rng, out=nearby)
-        bad_anchors(hard.size, self.bad, rng, out=bad)
-        current_anchors(hard, self.current, out=current)
-        row_anchors(hard, rows, self.row, rng, out=row)
-        return Anchors(configurations, np.repeat(np.array(KINDS), counts))
+        won, length = c > 0, c.size
+        wrong = np.flatnonzero(~won)  # the comparisons not yet right, in increasing order
+        truth, current = 0, 1
+        drawn: list[tuple[int, Any]] = [(truth, [])] * self.truth
+        drawn += [(truth, flip) for flip in _one_flip(length, self.good, rng)]
+        if wrong.size:
+            drawn += [(current, [m]) for m in rng.choice(wrong, size=self.nearby)]
+        else:
+            drawn += [(truth, flip) for flip in _one_flip(length, self.nearby, rng)]
+        bad = rng.integers(0, 2, size=(self.bad, length), dtype=np.int8) > 0
+        drawn += [(2 + k, []) for k in range(self.bad)] + [(current, [])] * self.current
+        rows = rng.integers(len(refactoring.row_starts) - 1, size=self.row) if length else []
+        bounds = np.searchsorted(wrong, refactoring.row_starts)  # row r: wrong[bounds[r:r + 2]]
+        drawn += [(current, wrong[bounds[r] : bounds[r + 1]]) for r in rows]
+        drawn += [(current, [])] * (self.row - len(rows))  # no comparisons, no rows: sign(c)
+        kinds = np.repeat(np.array(KINDS), [getattr(self, kind) for kind in KINDS])
+        return Anchors.from_flips(np.vstack([np.ones(length, bool), won, bad]), drawn, kinds)
+
+
+def _one_flip(length: int, number: int, rng: np.random.Generator) -> list[Any]:
+    """The flips of ``number`` anchors that each differ from their base at one random position."""
+    return [[m] for m in rng.integers(length, size=number)] if length else [[]] * number

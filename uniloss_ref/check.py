@@ -28,11 +28,8 @@ from typing import Any
 import autograd
 import numpy as np
 
-from .experiments.console import positive_int
 from .interpolation import interpolate
 from .metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
-from .metrics.ranking import BinaryRankingMetric
-from .relaxation import hard_binary
 from .surrogate import UniLoss, surrogate
 
 
@@ -54,7 +51,7 @@ class CheckRow:
 
 def random_batch(metric: Metric, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
     """A random batch (scores, targets) of a size the metric takes; scores are tie-free."""
-    if isinstance(metric, BinaryRankingMetric):
+    if isinstance(metric, AveragePrecision | RocAuc):
         n = int(rng.integers(2, 25))
         labels = np.zeros(n, dtype=int)
         labels[rng.choice(n, size=int(rng.integers(1, n)), replace=False)] = 1
@@ -116,19 +113,19 @@ def check_metric(
     worst = dict.fromkeys(("refactoring", "anchors", "bounds", "gradient", "shift", "extreme"), 0.0)
     for _ in range(cases):
         scores, targets = draw(rng)
-        c = metric.comparisons(scores, targets)
+        refactoring = metric.refactor(scores.shape, targets)
         worst["refactoring"] = max(
             worst["refactoring"],
-            abs(metric.from_binary(hard_binary(c), targets) - metric.evaluate(scores, targets)),
+            abs(metric.batch_value(scores, targets) - metric.evaluate(scores, targets)),
         )
         loss = UniLoss(metric, current=1, seed=rng)
-        anchors = loss.draw_anchors(scores, targets).configurations
-        values = metric.from_binary(anchors, targets)
-        at_anchors = np.array([interpolate(a, anchors, values) for a in anchors])
+        anchors = loss.draw_anchors(scores, targets)
+        values = anchors.values(refactoring.h)
+        at_anchors = np.array([interpolate(a, anchors, values) for a in anchors.configurations])
         worst["anchors"] = max(worst["anchors"], float(np.max(np.abs(at_anchors - values))))
 
-        def h(s, anchors=anchors, values=values, targets=targets):
-            return surrogate(s, targets, metric, anchors, values=values)
+        def h(s, anchors=anchors, targets=targets):
+            return surrogate(s, targets, metric, anchors)
 
         value = h(scores)
         worst["bounds"] = max(worst["bounds"], values.min() - value, value - values.max())
@@ -184,9 +181,22 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="verify the method's laws for every metric on random batches",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--cases", type=positive_int, default=20, help="batches per metric (20)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random batches (0)")
+    parser.add_argument("--cases", type=_positive, default=20, help="batches per metric (20)")
+    parser.add_argument("--seed", type=_natural, default=0, help="seed of the random batches (0)")
     parser.set_defaults(func=_main)
+
+
+def _positive(text: str) -> int:
+    value = _natural(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return int(text)
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -1,25 +1,27 @@
-"""Step 4 relaxed: interpolating the metric ``h`` from its values at anchors.
+"""Step 4 relaxed: interpolating the metric ``h`` from its values at the anchors.
 
-Given relaxed binaries ``b~`` and anchor configurations ``a_1..a_K`` in ``{-1, +1}^l``
-with metric values ``v_k = h(a_k)``, inverse distance weighting (IDW) with power ``p``
-gives
+Given relaxed binaries ``b~``, anchors ``a_1..a_K`` in ``{-1, +1}^l`` and their metric values
+``v_k = h(a_k)``, inverse distance weighting (IDW) with power ``p`` gives
 
     d_k = || b~ - a_k ||_2,     w_k = d_k ** (-p),     h~(b~) = sum_k w_k v_k / sum_k w_k.
 
-Three properties hold here exactly, not "up to an epsilon":
+Three properties hold exactly, not up to an epsilon:
 
-* Exact at anchors. If some ``d_k`` is exactly zero, ``h~`` is the mean value of the
-  anchors at distance zero (equal anchors have equal values, so this is ``v_k``).
-* Bounded. ``h~`` is a convex combination of the ``v_k``.
-* Finite. Weights are formed in the log domain and rescaled so the nearest anchor has
-  weight one; no ``d ** (-p)`` is ever formed, so nothing overflows.
+* exact at anchors: where some ``d_k`` is exactly zero, ``h~`` is that anchor's value;
+* bounded: ``h~`` is a convex combination of the ``v_k``;
+* finite: the weights are formed in the log domain relative to the nearest anchor, so no
+  ``d ** (-p)`` is ever formed.
 
-Distances are computed without cancellation: because every ``a_ki`` is ``+-1``,
+Distances without cancellation: every ``a_km`` is ``+-1``, so ``(b~_m - a_km)^2`` is
+``e+_m = (1 - b~_m)^2`` where ``a_km = +1`` and ``e-_m = (1 + b~_m)^2`` where it is ``-1``, and
+``d_k^2`` is a sum of non-negative terms, exactly zero on an anchor. For an anchor stored as a
+base configuration ``a`` with positions ``F`` flipped (:class:`uniloss_ref.anchors.Anchors`),
 
-    d_k^2 = sum_{i: a_ki = +1} (1 - b~_i)^2 + sum_{i: a_ki = -1} (1 + b~_i)^2,
+    d_k^2 = D_base + sum_{m in F} 4 a_m b~_m,       as (b~ + a)^2 - (b~ - a)^2 = 4 a b~,
 
-a sum of non-negative terms (two matrix-vector products), so ``d_k^2`` is exactly zero at
-an anchor and accurate to relative rounding everywhere else.
+one pass over ``b~`` per base instead of one per anchor. That sum cancels when ``b~`` comes
+close to the anchor, so anchors with ``d_k^2`` under ``1e-3`` of its terms' size are summed
+again term by term.
 """
 
 from __future__ import annotations
@@ -27,116 +29,121 @@ from __future__ import annotations
 from typing import Any
 
 import autograd.numpy as np
+from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import getval
 
+from ._arrays import array_module, like, to_numpy
 from ._validation import positive_float
+from .anchors import Anchors
 
 
-def squared_distances(b: Any, anchors: np.ndarray) -> Any:
-    """Squared Euclidean distances ``d_k^2 = ||b~ - a_k||^2`` from ``b~`` to every anchor.
+@primitive
+def masked_sums(x: Any, masks: Any, where: bool = True) -> Any:
+    """``y_r = sum_m x_m [masks_rm == where]``: ``(l,) -> (R,)``, linear in ``x``."""
+    xp = array_module(x)
+    sums = [(x * (mask if where else ~mask)).sum() for mask in masks]
+    return xp.stack(sums) if sums else xp.zeros(0)
+
+
+@primitive
+def masked_spread(y: Any, masks: Any, where: bool = True) -> Any:
+    """The transpose of :func:`masked_sums`: ``x_m = sum_r y_r [masks_rm == where]``."""
+    x = array_module(y).zeros(masks.shape[1])
+    for weight, mask in zip(y, masks, strict=True):
+        x += weight * (mask if where else ~mask)
+    return x
+
+
+@primitive
+def segment_sums(x: Any, owner: Any, segments: int) -> Any:
+    """``y_k = sum_{f : owner_f = k} x_f`` for ``k < segments``: ``(F,) -> (segments,)``."""
+    return array_module(x).bincount(owner, weights=x, minlength=segments)
+
+
+# Linear maps: each one's vector-Jacobian product is its transpose, its Jacobian-vector
+# product itself, so gradients of every order follow.
+defvjp(masked_sums, lambda ans, x, masks, where=True: lambda g: masked_spread(g, masks, where))
+defvjp(masked_spread, lambda ans, y, masks, where=True: lambda g: masked_sums(g, masks, where))
+defvjp(segment_sums, lambda ans, x, owner, segments: lambda g: g[owner])
+defjvp(masked_sums, lambda g, ans, x, masks, where=True: masked_sums(g, masks, where))
+defjvp(masked_spread, lambda g, ans, y, masks, where=True: masked_spread(g, masks, where))
+defjvp(segment_sums, lambda g, ans, x, owner, segments: segment_sums(g, owner, segments))
+
+
+def squared_distances(b: Any, anchors: Anchors | Any) -> Any:
+    """``d_k^2 = ||b~ - a_k||^2`` for every anchor, accurate to rounding: shape ``(K,)``.
 
     Parameters
     ----------
     b : ndarray of shape (l,)
         Relaxed binaries ``b~`` in ``[-1, 1]`` (differentiable).
-    anchors : ndarray of shape (K, l)
-        Anchor configurations ``a_k`` with entries ``+-1`` (constants).
-
-    Returns
-    -------
-    ndarray of shape (K,)
+    anchors : Anchors or ndarray of shape (K, l)
+        The anchors ``a_k`` (constants).
     """
-    plus = (anchors > 0).astype(float)
-    return np.dot(plus, (1.0 - b) ** 2) + np.dot(1.0 - plus, (1.0 + b) ** 2)
+    length = np.shape(getval(b))[0]
+    if not isinstance(anchors, Anchors):
+        anchors = Anchors.from_configurations(anchors, length)
+    if anchors.length != length:
+        raise ValueError(f"anchors have l = {anchors.length}, the relaxed binaries {length}")
+    k, base, flips, owner = len(anchors), anchors.base, anchors.flips, anchors.owner
+    plus, minus = (1.0 - b) ** 2, (1.0 + b) ** 2
+    bases = like(anchors.bases, b)
+    per_base = masked_sums(plus, bases) + masked_sums(minus, bases, where=False)
+    four_a = np.where(anchors.bases[base[owner], flips], 4.0, -4.0)  # 4 a_m at each flip
+    corrections = segment_sums(b[like(flips, b)] * like(four_a, b), like(owner, b), k)
+    d2 = per_base[like(base, b)] + corrections
+    flipped = np.bincount(owner, minlength=k)
+    near = (flipped > 0) & (to_numpy(d2) < 1e-3 * (to_numpy(per_base)[base] + 4.0 * flipped))
+    if near.any():
+        won = like(anchors.won(near), b)
+        exact = masked_sums(plus, won) + masked_sums(minus, won, where=False)
+        slot = np.maximum(np.cumsum(near) - 1, 0)
+        d2 = np.where(like(near, b), exact[like(slot, b)], d2)
+    return d2
 
 
-def idw_weights(b: Any, anchors: np.ndarray, power: float = 1.0) -> Any:
-    """Normalised IDW weights ``w_k / sum_j w_j`` (differentiable in ``b``).
+def weights(d2: Any, power: float = 1.0) -> Any:
+    """Normalised IDW weights ``w_k / sum_j w_j`` from squared distances ``(K,)``.
 
-    Parameters
-    ----------
-    b : ndarray of shape (l,)
-        Relaxed binaries ``b~``.
-    anchors : ndarray of shape (K, l)
-        Anchor configurations ``a_k``.
-    power : float, default 1.0
-        The IDW power ``p > 0``.
-
-    Returns
-    -------
-    ndarray of shape (K,)
-        Non-negative weights summing to one. Where ``b~`` lies exactly on anchors, the
-        weight is shared equally among those anchors and is zero elsewhere.
+    Where ``b~`` lies on anchors (``d_k = 0``), the weight is shared equally among them.
+    Otherwise ``w_k / sum_j w_j = exp(-p/2 log d_k^2 - m) / sum_j exp(-p/2 log d_j^2 - m)``
+    for any constant ``m``; the largest log-weight makes the nearest anchor's weight one, so
+    nothing overflows, and holding it constant for the gradient is exact.
     """
-    d2 = squared_distances(b, anchors)
-    hit = getval(d2) == 0
-    if bool(hit.any()):
-        return hit / hit.sum() + 0.0 * np.sum(b)
-    return _weights(d2, positive_float(power, "power"))
-
-
-def _weights(d2: Any, power: float) -> Any:
-    """Normalised weights from squared distances, all of them positive.
-
-    ``w_k / sum_j w_j = exp(-p/2 log d_k^2 - m) / sum_j exp(-p/2 log d_j^2 - m)`` for any
-    constant ``m``. Taking ``m`` as the largest log-weight makes the nearest anchor's
-    weight one, so nothing overflows; ``m`` is held constant for the gradient, which is
-    exact because the normalised weights do not depend on ``m``.
-    """
-    log_w = -0.5 * power * np.log(d2)
-    w = np.exp(log_w - getval(log_w).max())
+    hit = to_numpy(d2) == 0
+    if hit.any():
+        return like(hit / hit.sum(), getval(d2)) + 0.0 * d2
+    log_w = -0.5 * positive_float(power, "power") * np.log(d2)
+    w = np.exp(log_w - np.max(getval(log_w)))
     return w / np.sum(w)
 
 
-def interpolate(b: Any, anchors: np.ndarray, values: Any, power: float = 1.0) -> Any:
+def interpolate(b: Any, anchors: Anchors | Any, values: Any, power: float = 1.0) -> Any:
     """The IDW interpolant ``h~(b~) = sum_k w_k v_k / sum_k w_k``.
 
     Parameters
     ----------
     b : ndarray of shape (l,)
         Relaxed binaries ``b~`` (differentiable).
-    anchors : ndarray of shape (K, l)
-        Anchor configurations ``a_k`` in ``{-1, +1}``, ``K >= 1``.
+    anchors : Anchors or ndarray of shape (K, l)
+        The anchors ``a_k``, ``K >= 1``.
     values : ndarray of shape (K,)
-        Metric values ``v_k = h(a_k)`` (constants).
+        ``v_k = h(a_k)`` (constants, finite).
     power : float, default 1.0
         The IDW power ``p > 0``.
 
     Returns
     -------
     float or autograd box
-        ``h~``, which lies in ``[min v, max v]`` and equals ``v_k`` where ``b~ = a_k``.
+        ``h~``, in ``[min v, max v]``, equal to ``v_k`` bit for bit where ``b~ = a_k``.
     """
-    anchors, values = _check_anchors(b, anchors, values)
-    power = positive_float(power, "power")
     d2 = squared_distances(b, anchors)
-    hit = getval(d2) == 0
-    if bool(hit.any()):
-        # On an anchor the interpolant is that anchor's value, bit for bit (equal anchors
-        # have equal values, so the first will do). Adding zero times b~ keeps the result a
-        # function of b~, so autograd returns a zero gradient instead of warning that the
-        # output does not depend on the input.
-        return values[int(hit.argmax())] + 0.0 * np.sum(b)
-    return np.dot(_weights(d2, power), values)
-
-
-def _check_anchors(b: Any, anchors: Any, values: Any) -> tuple[Any, Any]:
-    # Anchors and values must already live where b~ does (see uniloss_ref.device); host
-    # lists are accepted for convenience on the CPU.
-    anchors, values = (a if hasattr(a, "shape") else np.asarray(a) for a in (anchors, values))
     values = getval(values)
-    length = np.shape(getval(b))[0]
-    if anchors.ndim != 2 or anchors.shape[1] != length:
-        raise ValueError(
-            f"anchors must have shape (K, {length}) to match the {length} relaxed binaries, "
-            f"got {anchors.shape}"
-        )
-    if anchors.shape[0] == 0:
-        raise ValueError("anchors must hold at least one configuration (K >= 1), got K = 0")
-    if values.shape != (anchors.shape[0],):
-        raise ValueError(
-            f"values must have shape ({anchors.shape[0]},), one per anchor, got {values.shape}"
-        )
-    if not bool(np.isfinite(values).all()):
-        raise ValueError("values (the metric at the anchors) must be finite")
-    return anchors, values
+    if np.shape(values) != np.shape(getval(d2)) or not np.isfinite(to_numpy(values)).all():
+        raise ValueError(f"values must be {len(getval(d2))} finite numbers, one per anchor")
+    hit = to_numpy(d2) == 0
+    if hit.any():
+        # On an anchor h~ is its value (equal anchors have equal values). Adding zero times
+        # b~ keeps h~ a function of b~, so its gradient is an honest zero.
+        return like(values, getval(b))[int(hit.argmax())] + 0.0 * np.sum(b)
+    return np.dot(weights(d2, power), like(values, getval(b)))

@@ -1,47 +1,93 @@
 """The UniLoss surrogate: refactor, relax, sample anchors, interpolate.
 
-One evaluation on a mini-batch, in the paper's order:
+One evaluation on a mini-batch, in the paper's order (:func:`surrogate_steps`):
 
-1. comparisons ``c = s[i] - s[j]`` from the metric's pairs;
-2. hard binaries ``sign(c)`` (to place the anchors) and relaxed binaries
-   ``b~ = tanh(c / (2 tau))`` (to differentiate);
-3. anchors ``a_k`` drawn around ``sign(c)`` and their exact metric values ``v_k = h(a_k)``;
+1. comparisons ``c = s[i] - s[j]`` from the batch's :class:`~uniloss_ref.metrics.Refactoring`;
+2. anchors ``a_k`` around ``sign(c)`` and their exact metric values ``v_k = h(a_k)``;
+3. relaxed binaries ``b~ = tanh(c / (2 tau))``;
 4. the interpolant ``h~(b~)``; the loss is ``1 - h~``.
 
-Anchors are constants for the gradient: it flows through ``b~`` only.
+Anchors and values are constants for the gradient, which flows through ``b~`` only.
+:class:`UniLoss` draws fresh anchors at every call, :func:`surrogate` takes fixed ones, and
+:func:`inspect` and :meth:`UniLoss.inspect` return every intermediate: all run
+:func:`surrogate_steps`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, NamedTuple
 
 import numpy as np
 from autograd.tracer import getval
 
-from ._validation import binary_configurations, count, positive_float
+from ._arrays import to_numpy
+from ._validation import check_scores, count, positive_float
 from .anchors import Anchors, AnchorSampler
-from .device import as_array_like, to_numpy
-from .experiments.authors_gradient import interpolate_with_authors_gradient
-from .interpolation import idw_weights, interpolate, squared_distances
-from .metrics.base import Metric
+from .interpolation import interpolate, squared_distances, weights
+from .metrics.refactoring import Metric, Refactoring
 from .relaxation import hard_binary, relaxed_binary
 
-Sampler = Callable[[np.ndarray, np.ndarray, np.random.Generator], Anchors]
+Sampler = Callable[[np.ndarray, Refactoring, np.random.Generator], Anchors]
+Interpolation = Callable[[Any, Anchors, Any, float], Any]
+
+
+class Steps(NamedTuple):
+    """One evaluation's intermediates (autograd boxes while differentiating)."""
+
+    comparisons: Any  # c, shape (l,)
+    relaxed: Any  # b~, shape (l,)
+    anchors: Anchors  # a_k, K of them
+    values: np.ndarray  # v_k = h(a_k), shape (K,)
+    surrogate: Any  # h~
+
+
+def surrogate_steps(
+    scores: Any,
+    refactoring: Refactoring,
+    anchors: Anchors | Callable[[np.ndarray], Anchors],
+    temperature: float = 1.0,
+    power: float = 1.0,
+    interpolation: Interpolation = interpolate,
+) -> Steps:
+    """One evaluation of the surrogate, differentiable in ``scores``.
+
+    ``anchors`` are fixed, or drawn by a function of the comparisons ``c`` (on the host);
+    ``interpolation(b~, anchors, values, power)`` computes ``h~``.
+    """
+    c = refactoring.comparisons(scores)
+    if not isinstance(anchors, Anchors):
+        anchors = anchors(to_numpy(c))
+    if not isinstance(anchors, Anchors) or anchors.length != refactoring.length:
+        raise TypeError(
+            f"the anchor sampler must return Anchors of {refactoring.length} comparisons, "
+            f"got {anchors!r:.60}"
+        )
+    values = anchors.values(refactoring.h)
+    b = relaxed_binary(c, temperature)
+    return Steps(c, b, anchors, values, interpolation(b, anchors, values, power))
+
+
+def _at_fixed_anchors(
+    scores: Any, targets: Any, metric: Metric, anchors: Any, temperature: float, power: float
+) -> tuple[Steps, Refactoring]:
+    refactoring = metric.refactor(check_scores(scores, metric.score_ndim).shape, targets)
+    if not isinstance(anchors, Anchors):
+        anchors = Anchors.from_configurations(anchors, refactoring.length)
+    return surrogate_steps(scores, refactoring, anchors, temperature, power), refactoring
 
 
 def surrogate(
     scores: Any,
     targets: Any,
     metric: Metric,
-    anchors: np.ndarray,
+    anchors: Anchors | Any,
     *,
     temperature: float = 1.0,
     power: float = 1.0,
-    values: np.ndarray | None = None,
 ) -> Any:
-    """The interpolated metric ``h~`` at given, fixed anchors (differentiable in ``scores``).
+    """``h~`` at fixed anchors, differentiable in ``scores``.
 
     Parameters
     ----------
@@ -51,56 +97,27 @@ def surrogate(
         Labels of the batch.
     metric : Metric
         The refactored metric.
-    anchors : ndarray of shape (K, l)
-        Anchor configurations ``a_k`` with entries ``+-1``.
-    temperature : float, default 1.0
-        ``tau`` of the relaxation ``b~ = tanh(c / (2 tau))``.
-    power : float, default 1.0
-        ``p`` of the inverse distance weights ``w_k = d_k ** (-p)``.
-    values : ndarray of shape (K,), optional
-        ``v_k = h(a_k)``; computed with ``metric.from_binary`` when omitted.
+    anchors : Anchors or ndarray of shape (K, l)
+        The anchors ``a_k``, entries ``+-1``.
+    temperature, power : float, default 1.0
+        ``tau`` of the relaxation and ``p`` of the inverse distance weights.
 
     Returns
     -------
     float or autograd box
         ``h~ = sum_k w_k v_k / sum_k w_k``, in ``[min v, max v]``.
     """
-    c = metric.comparisons(scores, targets)
-    b = relaxed_binary(c, temperature)
-    anchors = binary_configurations(to_numpy(anchors), np.shape(getval(c))[0], name="anchors")
-    values = metric.from_binary(anchors, targets) if values is None else to_numpy(values)
-    power = positive_float(power, "power")
-    return interpolate(b, as_array_like(anchors, c), as_array_like(values, c), power)
+    return _at_fixed_anchors(scores, targets, metric, anchors, temperature, power)[0].surrogate
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Everything one UniLoss evaluation computed, as plain arrays (for reading, not autodiff).
+    """Every intermediate of one evaluation, as NumPy arrays.
 
-    Attributes
-    ----------
-    comparisons : ndarray of shape (l,)
-        ``c = s[i] - s[j]``.
-    hard : ndarray of shape (l,)
-        ``sign(c)``, ties as ``-1``.
-    relaxed : ndarray of shape (l,)
-        ``b~ = tanh(c / (2 tau))``.
-    anchors : ndarray of shape (K, l)
-        ``a_k``.
-    kinds : ndarray of shape (K,)
-        Each anchor's kind (see :mod:`uniloss_ref.anchors`).
-    values : ndarray of shape (K,)
-        ``v_k = h(a_k)``.
-    distances : ndarray of shape (K,)
-        ``d_k = ||b~ - a_k||``.
-    weights : ndarray of shape (K,)
-        Normalised weights ``w_k / sum_j w_j``.
-    surrogate : float
-        ``h~``.
-    loss : float
-        ``1 - h~``.
-    batch_metric : float
-        ``h(sign(c))``, the true metric of the batch.
+    ``comparisons``, ``hard`` and ``relaxed`` (``c``, ``sign(c)`` and ``b~``) have shape
+    ``(l,)``; ``anchors`` ``(K, l)`` (``+-1``); ``kinds``, ``values``, ``distances`` and
+    ``weights`` (``w_k / sum_j w_j``) shape ``(K,)``; ``surrogate`` is ``h~``, ``loss``
+    ``1 - h~`` and ``batch_metric`` the batch's true metric ``h(sign(c))``.
     """
 
     comparisons: np.ndarray
@@ -115,37 +132,62 @@ class Evaluation:
     loss: float
     batch_metric: float
 
+    @classmethod
+    def read(cls, steps: Steps, refactoring: Refactoring, power: float) -> Evaluation:
+        """The steps of one evaluation, read out."""
+        c, b, h = to_numpy(steps.comparisons), to_numpy(steps.relaxed), float(steps.surrogate)
+        d2 = to_numpy(squared_distances(b, steps.anchors))
+        return cls(
+            comparisons=c,
+            hard=hard_binary(c),
+            relaxed=b,
+            anchors=steps.anchors.configurations,
+            kinds=steps.anchors.kinds,
+            values=steps.values,
+            distances=np.sqrt(d2),
+            weights=to_numpy(weights(d2, power)),
+            surrogate=h,
+            loss=1.0 - h,
+            batch_metric=refactoring.batch_value(c),
+        )
+
+
+def inspect(
+    scores: Any,
+    targets: Any,
+    metric: Metric,
+    anchors: Anchors | Any,
+    *,
+    temperature: float = 1.0,
+    power: float = 1.0,
+) -> Evaluation:
+    """Every intermediate of :func:`surrogate` (same parameters)."""
+    steps, refactoring = _at_fixed_anchors(
+        getval(scores), targets, metric, anchors, temperature, power
+    )
+    return Evaluation.read(steps, refactoring, power)
+
 
 class UniLoss:
-    """The UniLoss surrogate loss ``1 - h~`` for a refactored metric.
+    """The UniLoss surrogate loss ``1 - h~`` of a refactored metric.
 
     Parameters
     ----------
     metric : Metric
         The metric to optimise, e.g. ``AveragePrecision()``.
-    good, nearby, bad : int, default 16
-        Anchors of each kind drawn per call (the paper's defaults).
     temperature : float, default 1.0
         ``tau > 0`` of the relaxation.
     power : float, default 1.0
         ``p > 0`` of the inverse distance weights.
     seed : int, numpy.random.Generator or None
-        Source of the anchors' randomness. Two losses built with the same integer seed and
-        called on the same inputs draw the same anchors.
-    truth : int, default 1
-        Copies of the ground-truth anchor.
-    current : int, default 0
-        Copies of the current hard configuration among the anchors; with one, ``h~`` tends
-        to the batch metric as ``temperature -> 0``.
-    rows : int, optional
-        Row anchors (the current configuration with one row set right); defaults to the
-        metric's ``row_anchors`` (16 for PCK, 0 otherwise).
+        Source of the anchors' randomness: the same integer seed draws the same anchors.
+    truth, good, nearby, bad, current, row : int, optional
+        Anchors of each kind per call (:mod:`uniloss_ref.anchors`); by default the paper's
+        1, 16, 16, 16, 0, 0, updated by the metric's ``default_anchors``.
     sampler : callable, optional
-        ``(hard, rows, rng) -> Anchors`` replacing the built-in scheme (the counts above
-        are then unused).
-    gradient : {"autograd", "authors"}, default "autograd"
-        ``"authors"`` keeps the same loss value but back-propagates the authors'
-        closed-form IDW gradient, which has a sign error; for comparison only.
+        ``(c, refactoring, rng) -> Anchors`` in place of the built-in scheme and its counts.
+    interpolation : callable, default :func:`uniloss_ref.interpolation.interpolate`
+        ``(b~, anchors, values, power) -> h~``.
 
     Examples
     --------
@@ -160,37 +202,31 @@ class UniLoss:
     def __init__(
         self,
         metric: Metric,
-        good: int = 16,
-        nearby: int = 16,
-        bad: int = 16,
+        *,
         temperature: float = 1.0,
         power: float = 1.0,
         seed: int | np.random.Generator | None = None,
-        *,
-        truth: int = 1,
-        current: int = 0,
-        rows: int | None = None,
+        truth: int | None = None,
+        good: int | None = None,
+        nearby: int | None = None,
+        bad: int | None = None,
+        current: int | None = None,
+        row: int | None = None,
         sampler: Sampler | None = None,
-        gradient: Literal["autograd", "authors"] = "autograd",
+        interpolation: Interpolation = interpolate,
     ) -> None:
         if not isinstance(metric, Metric):
-            raise TypeError(
-                f"metric must be a uniloss_ref.metrics.Metric, got {type(metric).__name__}"
-            )
-        if gradient not in ("autograd", "authors"):
-            raise ValueError(f'gradient must be "autograd" or "authors", got {gradient!r}')
-        if sampler is not None and not callable(sampler):
-            raise TypeError(
-                f"sampler must be callable (hard, rows, rng) -> Anchors, got {sampler!r}"
-            )
+            raise TypeError(f"metric must be a uniloss_ref.metrics.Metric, got {metric!r:.60}")
+        for name, value in (("sampler", sampler), ("interpolation", interpolation)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{name} must be callable, got {value!r:.60}")
+        given = dict(truth=truth, good=good, nearby=nearby, bad=bad, current=current, row=row)
+        counts = {**metric.default_anchors, **{k: v for k, v in given.items() if v is not None}}
         self.metric = metric
         self.temperature = positive_float(temperature, "temperature")
         self.power = positive_float(power, "power")
-        self.gradient = gradient
-        rows = metric.row_anchors if rows is None else count(rows, "rows")
-        self.sampler: Sampler = sampler or AnchorSampler(
-            truth=truth, good=good, nearby=nearby, bad=bad, current=current, row=rows
-        )
+        self.sampler: Sampler = sampler or AnchorSampler(**counts)
+        self.interpolation = interpolation
         if seed is not None and not isinstance(seed, np.random.Generator):
             seed = count(seed, "seed")
         self.rng = np.random.default_rng(seed)
@@ -198,67 +234,30 @@ class UniLoss:
     def __repr__(self) -> str:
         return (
             f"UniLoss({self.metric!r}, sampler={self.sampler!r}, "
-            f"temperature={self.temperature}, power={self.power}, gradient={self.gradient!r})"
+            f"temperature={self.temperature}, power={self.power})"
         )
 
-    def draw_anchors(self, scores: Any, targets: Any) -> Anchors:
-        """Draw this call's anchors around the current hard configuration ``sign(c)``.
+    def _refactor(self, scores: Any, targets: Any) -> Refactoring:
+        return self.metric.refactor(check_scores(scores, self.metric.score_ndim).shape, targets)
 
-        Anchors are drawn on the host with a NumPy generator, whatever device the scores
-        are on, so a seed draws the same anchors on every device.
-        """
-        c = getval(self.metric.comparisons(getval(scores), targets))
-        return self._draw(c, getval(scores), targets)
-
-    def _draw(self, c: Any, scores: Any, targets: Any) -> Anchors:
-        hard = hard_binary(to_numpy(c))
-        anchors = self.sampler(hard, self.metric.rows(scores, targets), self.rng)
-        if anchors.configurations.shape[0] == 0:
-            raise ValueError("the anchor sampler returned K = 0 anchors; at least one is needed")
-        return anchors
-
-    def _surrogate(self, scores: Any, targets: Any) -> tuple[Any, Any, Any, Anchors, np.ndarray]:
-        c = self.metric.comparisons(scores, targets)
-        anchors = self._draw(getval(c), getval(scores), targets)
-        values = self.metric.from_binary(anchors.configurations, targets)
-        b = relaxed_binary(c, self.temperature)
-        interp = interpolate_with_authors_gradient if self.gradient == "authors" else interpolate
-        on_device = as_array_like(anchors.configurations, c), as_array_like(values, c)
-        return interp(b, *on_device, self.power), c, b, anchors, values
+    def _steps(self, scores: Any, targets: Any) -> tuple[Steps, Refactoring]:
+        refactoring = self._refactor(scores, targets)
+        draw = lambda c: self.sampler(c, refactoring, self.rng)
+        steps = surrogate_steps(
+            scores, refactoring, draw, self.temperature, self.power, self.interpolation
+        )
+        return steps, refactoring
 
     def __call__(self, scores: Any, targets: Any) -> Any:
-        """The loss ``1 - h~`` on a batch; differentiate it with ``autograd.grad``.
+        """The loss ``1 - h~`` of a batch (scores in the metric's shape), for autograd."""
+        return 1.0 - self._steps(scores, targets)[0].surrogate
 
-        Parameters
-        ----------
-        scores : ndarray
-            Scores ``s`` in the shape the metric takes (``(n,)``, ``(n, C)``,
-            ``(n, J, H, W)``).
-        targets : array_like
-            Labels of the batch.
-
-        Returns
-        -------
-        float or autograd box
-            ``1 - h~``, in ``[1 - max v, 1 - min v]``.
-        """
-        return 1.0 - self._surrogate(scores, targets)[0]
+    def draw_anchors(self, scores: Any, targets: Any) -> Anchors:
+        """Draw anchors as a call would (advancing the generator)."""
+        refactoring = self._refactor(getval(scores), targets)
+        c = to_numpy(refactoring.comparisons(getval(scores)))
+        return self.sampler(c, refactoring, self.rng)
 
     def inspect(self, scores: Any, targets: Any) -> Evaluation:
-        """Run one evaluation (drawing anchors as a call would) and return its parts."""
-        scores = getval(scores)
-        h, c, b, anchors, values = self._surrogate(scores, targets)
-        a, b, c = anchors.configurations, to_numpy(b), to_numpy(c)
-        return Evaluation(
-            comparisons=c,
-            hard=hard_binary(c),
-            relaxed=b,
-            anchors=a,
-            kinds=anchors.kinds,
-            values=values,
-            distances=np.sqrt(squared_distances(b, a)),
-            weights=np.asarray(idw_weights(b, a, self.power)),
-            surrogate=float(h),
-            loss=1.0 - float(h),
-            batch_metric=float(self.metric.from_binary(hard_binary(c), targets)),
-        )
+        """Run one evaluation as a call would and return every intermediate."""
+        return Evaluation.read(*self._steps(getval(scores), targets), self.power)

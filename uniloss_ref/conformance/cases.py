@@ -21,7 +21,6 @@ import numpy as np
 
 from ..anchors import AnchorSampler
 from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
-from ..relaxation import hard_binary
 from .reference import case_inputs, reference_port
 
 # ---------------------------------------------------------------------------------------
@@ -48,9 +47,9 @@ def _sampled(
 ) -> np.ndarray:
     """The paper's anchors (1 truth, 16 good, 16 nearby, 16 bad) plus ``current`` copies of
     ``sign(c)`` and the metric's row anchors, drawn around this batch."""
-    sampler = AnchorSampler(current=current, row=metric.row_anchors)
-    c = metric.comparisons(scores, targets)
-    return sampler(hard_binary(c), metric.rows(scores, targets), rng).configurations
+    sampler = AnchorSampler(current=current, **metric.default_anchors)
+    refactoring = metric.refactor(scores.shape, targets)
+    return sampler(refactoring.comparisons(scores), refactoring, rng).configurations
 
 
 def _every_configuration(length: int) -> np.ndarray:

@@ -13,10 +13,8 @@ from typing import Any
 import autograd
 import numpy as np
 
-from ..interpolation import squared_distances
 from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
-from ..relaxation import hard_binary, relaxed_binary
-from ..surrogate import surrogate
+from ..surrogate import inspect, surrogate
 
 #: The metric classes a case may name; a case's "params" are their keyword arguments.
 METRICS: dict[str, type[Metric]] = {
@@ -89,29 +87,25 @@ def reference_port(case: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``comparisons``, ``hard``, ``relaxed``, ``distances`` (shape ``(l,)`` or
-        ``(K,)``), ``anchor_values`` ``(K,)``, ``batch_metric``, ``surrogate``, ``loss``
-        (floats) and ``gradient`` (the scores' shape), all float64.
+        ``comparisons``, ``hard``, ``relaxed`` (shape ``(l,)``), ``distances`` and
+        ``anchor_values`` (``(K,)``), ``batch_metric``, ``surrogate``, ``loss`` (floats) and
+        ``gradient`` (the scores' shape), all float64.
     """
     metric, targets = reference_metric(case)
-    scores, anchors = case["scores"], case["anchors"]
-    temperature, power = case["temperature"], case["power"]
-    c = metric.comparisons(scores, targets)
-    b = relaxed_binary(c, temperature)
-    hard = hard_binary(c)
+    settings = {"temperature": case["temperature"], "power": case["power"]}
+    seen = inspect(case["scores"], targets, metric, case["anchors"], **settings)
 
     def loss(s: Any) -> Any:
-        return 1.0 - surrogate(s, targets, metric, anchors, temperature=temperature, power=power)
+        return 1.0 - surrogate(s, targets, metric, case["anchors"], **settings)
 
-    h = surrogate(scores, targets, metric, anchors, temperature=temperature, power=power)
     return {
-        "comparisons": np.asarray(c, dtype=np.float64),
-        "hard": hard,
-        "relaxed": np.asarray(b, dtype=np.float64),
-        "distances": np.sqrt(squared_distances(b, anchors)),
-        "anchor_values": metric.from_binary(anchors, targets),
-        "batch_metric": float(metric.from_binary(hard[None, :], targets)[0]),
-        "surrogate": float(h),
-        "loss": 1.0 - float(h),
-        "gradient": autograd.grad(loss)(scores),
+        "comparisons": seen.comparisons,
+        "hard": seen.hard,
+        "relaxed": seen.relaxed,
+        "distances": seen.distances,
+        "anchor_values": seen.values,
+        "batch_metric": seen.batch_metric,
+        "surrogate": seen.surrogate,
+        "loss": seen.loss,
+        "gradient": autograd.grad(loss)(case["scores"]),
     }

@@ -1,27 +1,28 @@
 """The authors' hand-written IDW gradient, its sign error, and the corrected formula.
 
-With ``w_k = d_k ** (-p)``, ``W = sum_k w_k`` and ``h~ = sum_k w_k v_k / W``, the quotient
-rule gives the gradient with respect to the relaxed binaries ``b~``
+With ``w_k = d_k ** (-p)``, ``W = sum_k w_k`` and ``h~ = sum_k w_k v_k / W``, the quotient rule
+gives the gradient with respect to the relaxed binaries ``b~``
 
     grad h~ = (sum_k v_k grad w_k - h~ sum_k grad w_k) / W,
     grad w_k = -p * w_k * (b~ - a_k) / d_k^2.
 
 The authors' MNIST and CIFAR scripts (public repository princeton-vl/uniloss) write the
-normaliser term with a ``+`` instead of the ``-``; their gradient is the true one plus
-``2 h~ grad(log W)``. This module states both formulas so the tests can show that ours
-(autograd's) equals the corrected one and that theirs fails a finite-difference check.
-Their pose code differentiates with autograd and is not affected.
+normaliser term with a ``+``: their gradient is the true one plus ``2 h~ grad(log W)``. Their
+pose code differentiates with autograd and is not affected.
 
-Nothing in the library uses the authors' formula unless asked
-(``UniLoss(..., gradient="authors")``, for side-by-side training).
+:func:`interpolate_with_authors_gradient` is a drop-in interpolation for
+``UniLoss(..., interpolation=...)``: the same value of ``h~``, their gradient.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from autograd.extend import defvjp, primitive
 
-from ..device import as_array_like, to_numpy
+from .._arrays import like, to_numpy
+from ..anchors import Anchors
 from ..interpolation import interpolate, squared_distances
 
 
@@ -51,7 +52,7 @@ def authors_idw_gradient(
     b : ndarray of shape (l,)
         Relaxed binaries ``b~``.
     anchors : ndarray of shape (K, l)
-        Anchors ``a_k``.
+        Anchors ``a_k``, entries ``+-1``.
     values : ndarray of shape (K,)
         ``v_k = h(a_k)``.
     power : float, default 1.0
@@ -84,15 +85,18 @@ def corrected_idw_gradient(
 
 
 @primitive
-def interpolate_with_authors_gradient(b, anchors, values, power=1.0):
+def interpolate_with_authors_gradient(
+    b: Any, anchors: Anchors | Any, values: Any, power: float = 1.0
+) -> Any:
     """:func:`uniloss_ref.interpolation.interpolate`, back-propagating the authors' gradient."""
     return interpolate(b, anchors, values, power)
 
 
-def _authors_vjp(ans, b, anchors, values, power=1.0):
+def _authors_vjp(ans: Any, b: Any, anchors: Any, values: Any, power: float = 1.0) -> Any:
     # The closed form is evaluated on the host; its result goes back to b~'s device.
-    host = authors_idw_gradient(to_numpy(b), to_numpy(anchors), to_numpy(values), power)
-    return lambda g: g * as_array_like(host, b)
+    dense = anchors.configurations if isinstance(anchors, Anchors) else to_numpy(anchors)
+    host = authors_idw_gradient(to_numpy(b), dense, to_numpy(values), power)
+    return lambda g: g * like(host, b)
 
 
 defvjp(interpolate_with_authors_gradient, _authors_vjp)

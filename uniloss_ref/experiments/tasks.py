@@ -40,8 +40,11 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
+from ..anchors import KINDS
+from ..interpolation import interpolate
 from ..metrics import PCK, Accuracy, AveragePrecision, Metric
 from ..surrogate import UniLoss
+from .authors_gradient import interpolate_with_authors_gradient
 from .data import Dataset, KeypointTargets, load_dataset, one_vs_rest
 from .heatmaps import to_heatmap_grid
 from .nn import Model, conv2d, conv_params, heatmap_net, max_pool2d, mlp, relu, small_cnn
@@ -56,7 +59,7 @@ from .nn.losses import (
 UNILOSS_VARIANTS = ("uniloss", "uniloss-authors")
 """The two UniLoss rows: autograd's (correct) gradient and the authors' closed form."""
 
-ANCHOR_KINDS = ("truth", "good", "nearby", "bad", "current", "rows")
+ANCHOR_KINDS = KINDS
 """Anchor counts a task may set (the keyword arguments of :class:`uniloss_ref.UniLoss`)."""
 
 POSITIVE_DIGIT = 8
@@ -148,7 +151,7 @@ TASKS: dict[str, Task] = {
         lr={"uniloss": 0.01, "uniloss-authors": 0.01, "ce": 0.01},
         optimizer="sgd",
         temperature=0.3,
-        anchors={"current": 1, "rows": 16},
+        anchors={"current": 1, "row": 16},
     ),
     "pck": Task(
         name="pck",
@@ -160,7 +163,7 @@ TASKS: dict[str, Task] = {
         lr={"uniloss": 3e-3, "uniloss-authors": 3e-3, "mse": 3e-3},
         optimizer="adam",
         temperature=0.3,
-        anchors={"current": 1, "rows": 16},
+        anchors={"current": 1, "row": 16},
     ),
 }
 
@@ -356,7 +359,9 @@ def make_loss(
             metric,
             temperature=task.temperature if temperature is None else temperature,
             seed=rng,
-            gradient="authors" if loss == "uniloss-authors" else "autograd",
+            interpolation=(
+                interpolate_with_authors_gradient if loss == "uniloss-authors" else interpolate
+            ),
             **counts,
         )
     if loss == "bce":

@@ -370,7 +370,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of everything random (0)")
     parser.add_argument("--temperature", type=float, help="UniLoss temperature tau")
     parser.add_argument(
-        "--anchors", type=anchor_counts, default={}, help="UniLoss anchor counts, e.g. rows=16"
+        "--anchors", type=anchor_counts, default={}, help="UniLoss anchor counts, e.g. row=16"
     )
     parser.add_argument("--out", required=True, help="directory for results.json and plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

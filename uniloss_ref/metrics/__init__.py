@@ -1,14 +1,16 @@
 """Metrics written as refactorings: scores -> comparisons -> binary variables -> metric.
 
-Each metric offers ``evaluate(scores, targets)`` (the ordinary computation),
-``comparisons(scores, targets)`` (``c``, differentiable), ``from_binary(b, targets)``
-(``h`` at configurations of shape ``(K, l)``), ``pairs`` and ``rows``.
+``metric.refactor(shape, targets)`` gives a batch's :class:`Refactoring`: the pairs ``(i,
+j)`` of its comparisons, their rows, and ``h``. ``metric.evaluate(scores, targets)`` is the
+ordinary computation the refactoring reproduces.
 """
 
 from .accuracy import Accuracy
 from .average_precision import AveragePrecision
-from .base import Metric
 from .pck import PCK, KeypointTargets
+from .refactoring import Metric, Refactoring
 from .roc_auc import RocAuc
 
-__all__ = ["PCK", "Accuracy", "AveragePrecision", "KeypointTargets", "Metric", "RocAuc"]
+__all__ = [
+    "PCK", "Accuracy", "AveragePrecision", "KeypointTargets", "Metric", "Refactoring", "RocAuc"
+]

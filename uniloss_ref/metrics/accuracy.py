@@ -1,10 +1,10 @@
 """Multi-class (top-k) accuracy as a refactoring.
 
-Scores ``s`` of shape ``(n, C)``, integer targets ``t`` of shape ``(n,)``. For sample
-``r`` the pairs compare its target class with every other class, ``s[r, t_r] - s[r, j]``
-for ``j != t_r`` in increasing ``j``; ``l = n * (C - 1)`` and the configuration reshapes to
-an ``(n, C - 1)`` matrix whose row ``r`` is sample ``r``'s. Sample ``r`` is correct at top-k
-iff at most ``k - 1`` entries of its row are ``-1``; ``h`` is the mean over samples.
+Scores ``s`` of shape ``(n, C)``, integer targets ``t`` of shape ``(n,)``. Sample ``r``'s
+pairs compare its target class with every other class, ``s[r, t_r] - s[r, q]`` for
+``q != t_r`` in increasing ``q``; ``l = n (C - 1)`` and a configuration reshapes to an
+``(n, C - 1)`` matrix whose row ``r`` is sample ``r``'s. The sample is right at top-k iff
+at most ``k - 1`` entries of its row are ``-1``; ``h`` is the mean over samples.
 """
 
 from __future__ import annotations
@@ -14,24 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import class_targets
-from .base import Metric
+from .._arrays import to_numpy
+from .._validation import check_scores, check_shape, class_labels
+from .refactoring import Metric, Refactoring
 
 
 class Accuracy(Metric):
-    """Top-k accuracy of multi-class scores, as scores -> comparisons -> binaries -> accuracy.
+    """Top-k accuracy of multi-class scores: scores -> comparisons -> binaries -> accuracy.
 
     Parameters
     ----------
     top_k : int, default 1
-        A sample is correct when its target class is among the ``top_k`` highest scores.
+        A sample is right when its target class is among its ``top_k`` highest scores.
 
     Notes
     -----
-    Scores ``(n, C)``, integer targets in ``[0, C)`` of shape ``(n,)``. A class tied with
-    the target counts as ranked above it (pessimistic), so ties never make a sample
-    correct; for tie-free scores this equals scikit-learn's ``top_k_accuracy_score``.
-    ``C = 1`` or ``top_k >= C`` makes every sample correct (value 1).
+    A class tied with the target counts as above it, so a tie never makes a sample right;
+    for tie-free scores this is scikit-learn's ``top_k_accuracy_score``. With ``C = 1`` or
+    ``top_k >= C`` every sample is right (value 1).
     """
 
     score_ndim = 2
@@ -46,34 +46,21 @@ class Accuracy(Metric):
     def __repr__(self) -> str:
         return f"Accuracy(top_k={self.top_k})"
 
-    def _check_targets(self, shape: tuple[int, ...], targets: Any) -> np.ndarray:
-        return class_targets(targets, shape[0], shape[1])
-
-    def _shape(self, targets: Any, length: int) -> tuple[int, ...]:
-        n = np.shape(targets)[0] if np.ndim(targets) == 1 else 0
-        if n == 0 or length % n:
-            raise ValueError(
-                f"b has {length} comparisons per configuration, which is not n * (C - 1) "
-                f"for the {n} targets given"
-            )
-        return (n, length // n + 1)
-
-    def _pairs(self, shape: tuple[int, ...], targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n, classes = shape
+    def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
+        n, classes = check_shape(shape, 2)
+        t = class_labels(targets, n, classes)
         flat = np.arange(n * classes).reshape(n, classes)
-        others = np.arange(classes)[None, :] != targets[:, None]
-        return np.repeat(flat[np.arange(n), targets], classes - 1), flat[others]
+        others = np.arange(classes)[None, :] != t[:, None]
+        i, j = np.repeat(flat[np.arange(n), t], classes - 1), flat[others]
 
-    def _rows(self, shape: tuple[int, ...], targets: np.ndarray) -> np.ndarray:
-        n, classes = shape
-        return np.repeat(np.arange(n), classes - 1)
+        def h(b: np.ndarray) -> np.ndarray:
+            lost = (np.asarray(b) <= 0).reshape(len(b), n, classes - 1).sum(axis=2)
+            return (lost < self.top_k).mean(axis=1)
 
-    def _from_binary(self, b: np.ndarray, shape, targets: np.ndarray) -> np.ndarray:
-        n, classes = shape
-        losses = (b < 0).reshape(b.shape[0], n, classes - 1).sum(axis=2)
-        return (losses <= self.top_k - 1).mean(axis=1)
+        return Refactoring(shape, i, j, h, np.arange(n + 1) * (classes - 1))
 
-    def _evaluate(self, scores: np.ndarray, targets: np.ndarray) -> float:
-        target_scores = scores[np.arange(scores.shape[0]), targets]
-        losses = (scores >= target_scores[:, None]).sum(axis=1) - 1
-        return float((losses <= self.top_k - 1).mean())
+    def evaluate(self, scores: Any, targets: Any) -> float:
+        s = to_numpy(check_scores(scores, 2))
+        t = class_labels(targets, *s.shape)
+        lost = (s >= s[np.arange(len(t)), t][:, None]).sum(axis=1) - 1
+        return float((lost < self.top_k).mean())

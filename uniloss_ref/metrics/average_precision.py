@@ -1,79 +1,71 @@
 """Average precision of a binary ranking as a refactoring.
 
-For positive ``p`` let ``n_p`` be the number of negatives ranked above it (ties count as
-above). Sorting ``n_(1) <= ... <= n_(P)``, the ``j``-th positive in the ranking has
-precision ``j / (j + n_(j))`` and
+Scores ``s`` of shape ``(n,)``, 0/1 labels. The pairs are every (positive, negative) pair,
+positive-major: comparison ``p * N + q`` is ``s[pos[p]] - s[neg[q]]``, so ``l = P * N`` and a
+configuration reshapes to a ``(P, N)`` matrix whose row ``p`` is positive ``p``'s. The
+``-1`` entries of row ``p`` are the negatives ranked above (or tied with) it; there are
+``n_p`` of them. Sorting ``n_(1) <= ... <= n_(P)``, the ``k``-th positive down the ranking
+has precision ``k / (k + n_(k))`` and
 
-    AP = (1/P) * sum_j j / (j + n_(j)),                            (non-interpolated)
-    AP = (1/P) * sum_j max_{j' >= j} j' / (j' + n_(j')),           (VOC all-point)
+    AP = (1/P) * sum_k k / (k + n_(k)),                         (scikit-learn's)
+    AP = (1/P) * sum_k max_{k' >= k} k' / (k' + n_(k')),        (VOC all-point, the authors')
 
-the first being scikit-learn's ``average_precision_score`` for tie-free scores, the
-second the PASCAL VOC (2010+) all-point interpolated AP that the authors' code uses.
-
-A configuration ``b`` is produced by some ranking iff the sets "negatives above positive
-p" are nested (no two positives each beat a negative the other loses to: that 2x2 pattern
-is a cycle ``p1 > q1 > p2 > q2 > p1``). ``h`` must be defined on every configuration; for
-the others this class offers two documented choices (``unrealisable``).
+A configuration comes from some ranking iff the rows' "negatives above" sets are nested: a
+2x2 pattern where two positives each beat a negative the other loses to is the cycle
+``p1 > q1 > p2 > q2 > p1``. ``h`` must still give such a configuration a value.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from .ranking import BinaryRankingMetric
+from .._arrays import to_numpy
+from .._validation import check_scores, check_shape, labels_01
+from .refactoring import Metric, Refactoring
 
 
-def precision_at_positives(counts: np.ndarray) -> np.ndarray:
-    """Precision ``j / (j + n_(j))`` at each positive, from its negatives-above counts.
-
-    Parameters
-    ----------
-    counts : ndarray of shape (K, P)
-        ``n_p`` for every positive, in any order.
-
-    Returns
-    -------
-    ndarray of shape (K, P)
-        Precision at the ``j``-th highest-ranked positive, ``j = 1..P``.
-    """
-    rank = np.arange(1, counts.shape[-1] + 1)
-    return rank / (rank + np.sort(counts, axis=-1))
+def ranking_pairs(shape: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked 0/1 ``targets`` and every (positive, negative) pair ``(i, j)``, positive-major."""
+    (n,) = check_shape(shape, 1)
+    labels = labels_01(targets, n)
+    pos, neg = np.flatnonzero(labels), np.flatnonzero(~labels)
+    return labels, np.repeat(pos, neg.size), np.tile(neg, pos.size)
 
 
-def average_precision_from_counts(counts: np.ndarray, interpolated: bool) -> np.ndarray:
-    """AP from negatives-above counts ``(K, P) -> (K,)``; ``P = 0`` gives 1 (see the class)."""
-    if counts.shape[-1] == 0:
-        return np.ones(counts.shape[0])
-    precision = precision_at_positives(counts)
+def average_precision(counts: np.ndarray, interpolated: bool) -> np.ndarray:
+    """AP ``(K,)`` from each positive's count of negatives above it, ``counts (K, P)``."""
+    k = np.arange(1, counts.shape[1] + 1)
+    precision = k / (k + np.sort(counts, axis=1))
     if interpolated:
         precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
     return precision.mean(axis=1)
 
 
-class AveragePrecision(BinaryRankingMetric):
-    """Average precision of binary scores, as scores -> comparisons -> binaries -> AP.
+def nested(above: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Whether the rows' sets ``above (K, P, N)`` are nested: realisable by a ranking, ``(K,)``."""
+    order = np.argsort(counts, axis=1, kind="stable")
+    chain = np.take_along_axis(above, order[:, :, None], axis=1)
+    return (chain[:, :-1] <= chain[:, 1:]).all(axis=(1, 2))
+
+
+class AveragePrecision(Metric):
+    """Average precision of binary scores: scores -> comparisons -> binaries -> AP.
 
     Parameters
     ----------
     interpolated : bool, default False
-        False: scikit-learn's definition (precision at each positive). True: the VOC
-        all-point interpolated AP used by the authors (precision replaced by its running
-        maximum from below).
+        False: scikit-learn's AP. True: the VOC all-point interpolated AP of the authors.
     unrealisable : {"zero", "counts"}, default "zero"
-        The value of a configuration no ranking can produce (rows' negatives-above sets not
-        nested). ``"zero"`` is the authors' choice. ``"counts"`` applies the AP formula to
-        the rows' ``-1`` counts anyway, which extends AP smoothly in the counts.
+        The value of a configuration no ranking produces: 0 (the authors' choice), or the AP
+        formula applied to the rows' ``-1`` counts anyway.
 
     Notes
     -----
-    Scores ``(n,)``, targets 0/1 of shape ``(n,)``; ``l = P * N`` comparisons.
-
-    Degenerate batches: with no positives there is nothing to rank and AP is 1 by
-    convention (the authors' choice); with no negatives every positive has precision 1, so
-    AP is 1. Both have ``l = 0``, so the surrogate is constant and its gradient zero.
-    Ties between a positive and a negative count against the positive.
+    A tie between a positive and a negative counts against the positive. A batch with no
+    positive or no negative has no pairs and AP 1 (nothing is ranked wrong), so the
+    surrogate is constant there and its gradient zero.
     """
 
     def __init__(
@@ -92,35 +84,26 @@ class AveragePrecision(BinaryRankingMetric):
             f"unrealisable={self.unrealisable!r})"
         )
 
-    def _from_binary(self, b: np.ndarray, shape, targets: np.ndarray) -> np.ndarray:
-        above = ~self._wins(b, targets)  # (K, P, N): negative q ranked above positive p
-        counts = above.sum(axis=2)
-        values = average_precision_from_counts(counts, self.interpolated)
-        if self.unrealisable == "zero":
-            values = np.where(self.realisable(above, counts), values, 0.0)
-        return values
+    def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
+        labels, i, j = ranking_pairs(shape, targets)
+        positives, negatives = int(labels.sum()), int((~labels).sum())
 
-    @staticmethod
-    def realisable(above: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Whether each configuration is produced by some ranking.
+        def h(b: np.ndarray) -> np.ndarray:
+            if positives == 0 or negatives == 0:
+                return np.ones(len(b))
+            above = (np.asarray(b) <= 0).reshape(len(b), positives, negatives)
+            counts = above.sum(axis=2)
+            ap = average_precision(counts, self.interpolated)
+            if self.unrealisable == "zero":
+                ap[~nested(above, counts)] = 0.0
+            return ap
 
-        Parameters
-        ----------
-        above : ndarray of shape (K, P, N), bool
-            True where negative ``q`` is ranked above positive ``p``.
-        counts : ndarray of shape (K, P)
-            ``above.sum(axis=2)``.
+        return Refactoring(shape, i, j, h, np.arange(positives + 1) * negatives)
 
-        Returns
-        -------
-        ndarray of shape (K,), bool
-            True iff the rows' sets are nested: sorted by size, each row's set contains
-            the previous one.
-        """
-        order = np.argsort(counts, axis=1, kind="stable")
-        chain = np.take_along_axis(above, order[:, :, None], axis=1)
-        return (chain[:, :-1] <= chain[:, 1:]).all(axis=(1, 2))
-
-    def _evaluate(self, scores: np.ndarray, targets: np.ndarray) -> float:
-        counts = (scores[None, ~targets] >= scores[targets, None]).sum(axis=1)
-        return float(average_precision_from_counts(counts[None, :], self.interpolated)[0])
+    def evaluate(self, scores: Any, targets: Any) -> float:
+        s = to_numpy(check_scores(scores, 1))
+        labels = labels_01(targets, s.size)
+        if labels.all() or not labels.any():
+            return 1.0
+        counts = (s[None, ~labels] >= s[labels, None]).sum(axis=1)
+        return float(average_precision(counts[None, :], self.interpolated)[0])

@@ -1,34 +1,43 @@
-"""Area under the ROC curve as a refactoring: the fraction of correctly ordered pairs."""
+"""ROC AUC of a binary ranking as a refactoring: the fraction of (positive, negative) pairs
+ordered right, ``h(b) = #{m : b_m = +1} / l``, with the pairs of average precision."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .ranking import BinaryRankingMetric
+from .._arrays import to_numpy
+from .._validation import check_scores, labels_01
+from .average_precision import ranking_pairs
+from .refactoring import Metric, Refactoring
 
 
-class RocAuc(BinaryRankingMetric):
-    """ROC AUC of binary scores: ``h(b) = (1/l) * #{k : b_k = +1}`` over (positive, negative) pairs.
+class RocAuc(Metric):
+    """ROC AUC of binary scores: scores -> comparisons -> binaries -> AUC.
 
     Notes
     -----
-    Scores ``(n,)``, targets 0/1 of shape ``(n,)``; ``l = P * N`` comparisons. Every
-    configuration has a value (the fraction of ``+1``), realisable or not.
-
-    A tie between a positive and a negative counts as misordered (0, where scikit-learn
-    counts 1/2); for tie-free scores the two agree. A batch with only one class has no
-    pairs: nothing is misordered and the value is 1 by convention, with a constant
-    surrogate and zero gradient (scikit-learn raises an error instead).
+    Every configuration has a value, realisable or not. A tie counts as misordered (0,
+    where scikit-learn counts 1/2); for tie-free scores the two agree. A batch with one class
+    has no pairs and AUC 1 by convention (scikit-learn raises an error instead).
     """
 
     def __repr__(self) -> str:
         return "RocAuc()"
 
-    def _from_binary(self, b: np.ndarray, shape, targets: np.ndarray) -> np.ndarray:
-        if b.shape[1] == 0:
-            return np.ones(b.shape[0])
-        return (b > 0).mean(axis=1)
+    def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
+        labels, i, j = ranking_pairs(shape, targets)
 
-    def _evaluate(self, scores: np.ndarray, targets: np.ndarray) -> float:
-        wins = scores[targets, None] > scores[None, ~targets]
+        def h(b: np.ndarray) -> np.ndarray:
+            b = np.asarray(b) > 0
+            return b.mean(axis=1) if b.shape[1] else np.ones(len(b))
+
+        positives = int(labels.sum())
+        return Refactoring(shape, i, j, h, np.arange(positives + 1) * (labels.size - positives))
+
+    def evaluate(self, scores: Any, targets: Any) -> float:
+        s = to_numpy(check_scores(scores, 1))
+        labels = labels_01(targets, s.size)
+        wins = s[labels, None] > s[None, ~labels]
         return float(wins.mean()) if wins.size else 1.0

@@ -1,0 +1,126 @@
+"""A metric as a refactoring: scores -> comparisons -> binary variables -> metric.
+
+Evaluating a metric on a mini-batch takes four steps:
+
+1. scores ``s`` (any shape, flattened to length ``n``);
+2. comparisons ``c = s[i] - s[j]`` for ``l`` label-dependent pairs ``(i, j)``, each oriented
+   so that ``c > 0`` is the desired outcome (the ground truth is all ``+1``);
+3. binary variables ``b = sign(c)`` in ``{-1, +1}^l``, a tie ``c = 0`` counting as ``-1``;
+4. the metric ``h(b)``, defined at *every* point of ``{-1, +1}^l``.
+
+A :class:`Metric` turns a batch's labels into a :class:`Refactoring`, which holds steps 2 and
+4 for that batch. It is built and validated once per batch; the relaxation, the anchors, the
+interpolation, :meth:`uniloss_ref.UniLoss.inspect` and the conformance vectors all read it.
+The refactoring is exact when ``h(sign(c(s))) == metric(s)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+
+from .._arrays import like, to_numpy
+
+_INTEGER_PAIRS = ("ii", "iu", "ui", "uu")
+
+
+@dataclass(frozen=True, eq=False)
+class Refactoring:
+    """Steps 2 and 4 of one batch: the pairs ``(i, j)``, how they group into rows, and ``h``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The shape of the scores ``s``.
+    i, j : ndarray of shape (l,), int
+        Comparison ``m`` is ``c_m = s.ravel()[i[m]] - s.ravel()[j[m]]``.
+    h : callable
+        The metric at ``K`` binary configurations: ``h(b)`` takes ``b`` of shape ``(K, l)``,
+        booleans (True where ``b = +1``) or numbers ``+-1``, and returns shape ``(K,)``.
+    row_starts : ndarray of shape (R + 1,), int, optional
+        Row ``r`` is the comparisons ``row_starts[r]:row_starts[r + 1]``: the comparisons
+        that together decide one unit of the metric (one positive's for AP, one sample's for
+        accuracy, one candidate pixel's for PCK); row anchors set a whole row right. By
+        default every comparison is a row of its own.
+    """
+
+    shape: tuple[int, ...]
+    i: np.ndarray
+    j: np.ndarray
+    h: Callable[[np.ndarray], np.ndarray]
+    row_starts: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = int(np.prod(self.shape))
+        i, j = (np.asarray(a) for a in (self.i, self.j))
+        if i.ndim != 1 or i.shape != j.shape or i.dtype.kind + j.dtype.kind not in _INTEGER_PAIRS:
+            raise ValueError(f"i and j must be int arrays of shape (l,), got {i.shape}, {j.shape}")
+        if i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
+            raise ValueError(f"i and j must index the {n} scores, in [0, {n})")
+        starts = np.arange(i.size + 1) if self.row_starts is None else np.asarray(self.row_starts)
+        ends_right = starts.ndim == 1 and starts[0] == 0 and starts[-1] == i.size
+        if not (ends_right and (np.diff(starts) >= 0).all()):
+            raise ValueError(f"row_starts must rise from 0 to l = {i.size}, got {starts}")
+        if not callable(self.h):
+            raise TypeError(f"h must be callable, h(b: (K, l)) -> (K,), got {self.h!r}")
+        object.__setattr__(self, "i", i)
+        object.__setattr__(self, "j", j)
+        object.__setattr__(self, "row_starts", starts)
+
+    @property
+    def length(self) -> int:
+        """``l``, the number of comparisons."""
+        return self.i.size
+
+    def comparisons(self, scores: Any) -> Any:
+        """``c = s[i] - s[j]`` of shape ``(l,)``, differentiable in ``scores``."""
+        flat = anp.reshape(scores, (-1,))
+        return flat[like(self.i, scores)] - flat[like(self.j, scores)]
+
+    def batch_value(self, c: Any) -> float:
+        """``h(sign(c))``: the metric of the batch whose comparisons are ``c``."""
+        return float(self.h(to_numpy(c)[None, :] > 0)[0])
+
+
+class Metric(ABC):
+    """A metric written as a refactoring; higher is better.
+
+    A subclass states the refactoring of a batch (:meth:`refactor`) and the ordinary, direct
+    computation (:meth:`evaluate`) that the refactoring must reproduce.
+
+    Attributes
+    ----------
+    score_ndim : int
+        The number of dimensions of the scores.
+    default_anchors : mapping of str to int
+        Anchor counts this metric needs beyond the paper's (see :mod:`uniloss_ref.anchors`).
+    """
+
+    score_ndim: int = 1
+    default_anchors: Mapping[str, int] = MappingProxyType({})
+
+    @abstractmethod
+    def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
+        """The refactoring of a batch: scores of ``shape`` with labels ``targets``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``shape`` or ``targets`` do not fit the metric (the message says why).
+        """
+
+    @abstractmethod
+    def evaluate(self, scores: Any, targets: Any) -> float:
+        """The metric computed directly from the scores (a tie counts as not achieved)."""
+
+    def batch_value(self, scores: Any, targets: Any) -> float:
+        """``h(sign(c(s)))``: the metric through the refactoring; equals :meth:`evaluate`."""
+        scores = to_numpy(scores)
+        refactoring = self.refactor(scores.shape, targets)
+        return refactoring.batch_value(refactoring.comparisons(scores))
