@@ -8,10 +8,13 @@ fresh examples; ``thorough`` draws many. Select one with the environment variabl
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.chapter_tools import load
 
 settings.register_profile(
     "ci",
@@ -36,3 +39,18 @@ def _seed_global_rng_for_check_grads():
     """
     np.random.seed(0)  # noqa: NPY002 (check_grads reads the legacy global RNG)
     yield
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory):
+    """``run(stem, **kwargs)``: the chapter's quick result and its output folder, once each."""
+    cache: dict = {}
+
+    def run_chapter(stem: str, **kwargs) -> tuple[dict, Path]:
+        key = (stem, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            out = tmp_path_factory.mktemp(stem)
+            cache[key] = (load(stem).main(quick=True, out_dir=out, **kwargs), out)
+        return cache[key]
+
+    return run_chapter

@@ -1,154 +1,17 @@
-"""The chapters run in quick mode, and every number their text states holds.
-
-Each chapter's ``main(quick=True, out_dir=...)`` returns the numbers its prose states; the
-tests below assert them with the tolerance the prose implies ("0.7222" to four decimals,
-"about 85%" as a range, "agrees" to rounding) and check that the figures were written.
-"""
+"""Chapters 4-10 run in quick mode, and every number their text states holds."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
+from tests.chapter_tools import CHAPTERS, EXACT, assert_figures, load  # noqa: F401
 from tests.standin import StandinArray
 from tests.standin import xp as standin
 from uniloss_ref import device as backend
 from uniloss_ref.device.bridge import register
-
-CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
-EXACT = {"rel": 1e-12, "abs": 1e-15}
-
-
-def load(stem: str) -> ModuleType:
-    """Import ``chapters/<stem>.py`` by path (chapter names start with digits)."""
-    spec = importlib.util.spec_from_file_location(f"chapter_{stem}", CHAPTERS / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory):
-    """``run(stem, **kwargs)``: the chapter's quick result and its output folder, once each."""
-    cache: dict = {}
-
-    def run_chapter(stem: str, **kwargs) -> tuple[dict, Path]:
-        key = (stem, tuple(sorted(kwargs.items())))
-        if key not in cache:
-            out = tmp_path_factory.mktemp(stem)
-            cache[key] = (load(stem).main(quick=True, out_dir=out, **kwargs), out)
-        return cache[key]
-
-    return run_chapter
-
-
-def assert_figures(out: Path, *names: str) -> None:
-    for name in names:
-        path = out / name
-        assert path.is_file() and path.stat().st_size > 10_000, path
-
-
-# ----- 1. A metric is a function of comparisons -----
-
-
-def test_chapter_01_ap_and_accuracy_by_hand_agree_with_the_refactoring(run):
-    result, out = run("01_metric_as_comparisons")
-    assert result["ap_by_hand"] == pytest.approx(13 / 18, **EXACT)  # 0.7222
-    assert result["ap_h"] == pytest.approx(result["ap_by_hand"], **EXACT)
-    assert result["ap_from_counts"] == pytest.approx(result["ap_by_hand"], **EXACT)
-    assert result["counts"] == [1, 0, 3]
-    assert result["accuracy_by_hand"] == result["accuracy_h"] == 0.5
-    assert_figures(out, "01_comparisons.png")
-
-
-def test_chapter_01_ties_count_against_the_positive(run):
-    result, _ = run("01_metric_as_comparisons")
-    assert result["one_tie_pessimistic"] == pytest.approx(2 / 3, **EXACT)  # 0.6667
-    assert result["one_tie_evaluate"] == pytest.approx(2 / 3, **EXACT)
-    assert result["one_tie_optimistic"] == pytest.approx(13 / 18, **EXACT)
-    all_tied = (1 / 5 + 2 / 6 + 3 / 7) / 3  # 0.3206
-    assert result["all_tied_pessimistic"] == pytest.approx(all_tied, **EXACT)
-    assert result["all_tied_evaluate"] == pytest.approx(all_tied, **EXACT)
-    assert round(all_tied, 4) == 0.3206
-    assert result["all_tied_optimistic"] == 1.0
-
-
-def test_chapter_01_a_cycle_is_unreachable_and_most_configurations_are(run):
-    result, _ = run("01_metric_as_comparisons")
-    assert result["cycle_reachable"] is False
-    assert result["cycle_h_zero"] == 0.0
-    assert result["cycle_h_counts"] == pytest.approx(7 / 12, **EXACT)  # 0.5833
-    assert result["realisable_count"] == result["realisable_package_count"] == 1066
-    assert round(1066 / 4096, 2) == 0.26
-
-
-# ----- 2. Relaxing the sign and interpolating h -----
-
-
-def test_chapter_02_exact_at_anchors_and_the_mean_at_the_centre(run):
-    result, out = run("02_relax_and_interpolate")
-    assert result["anchor_error"] == 0.0
-    p_half, p_one, p_two, p_four = result["near_anchor_error"]
-    assert 3e-5 < p_half < 4e-5  # 3.5e-5
-    assert 7e-10 < p_one < 8e-10  # 7.4e-10
-    assert p_two < 1e-15 and p_four < 1e-15
-    assert result["centre"] == pytest.approx([7 / 12] * 4, **EXACT)  # 0.5833
-    assert_figures(out, "02_surface.png", "02_temperature_power.png")
-
-
-def test_chapter_02_temperature_and_power_trade_closeness_for_slope(run):
-    result, _ = run("02_relax_and_interpolate")
-    gaps = result["gap_by_temperature"]
-    assert gaps == pytest.approx([0.016, 0.049, 0.135, 0.218], abs=5e-4)
-    assert np.all(np.diff(gaps) > 0)
-    slopes = result["slope_at_0_by_temperature"]
-    assert slopes[0] < 5e-5  # 0 to four decimals
-    assert slopes[2] == pytest.approx(0.045, abs=5e-4)
-    assert slopes[2] == max(slopes)
-    low, mid, one, three = result["min_slope_by_temperature"]
-    assert low < 0 and mid < 0 and one > 0 and three > 0
-    power_gaps = result["gap_by_power"]
-    assert power_gaps == pytest.approx([0.200, 0.135, 0.067, 0.031], abs=5e-4)
-    assert np.all(np.diff(power_gaps) < 0)
-
-
-def test_chapter_02_few_anchors_are_exact_only_at_themselves(run):
-    result, _ = run("02_relax_and_interpolate")
-    assert result["few_anchors_anchor_error"] == 0.0
-    assert result["few_anchors_other_error"] == pytest.approx(0.36, abs=5e-3)
-
-
-# ----- 3. Anchors -----
-
-
-def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
-    result, out = run("03_anchors")
-    assert result["sum_error"] < 1e-9
-    assert 0.75 < result["goal_share"] < 0.95  # about 85%
-    assert result["good_cosine"] == pytest.approx(0.96, abs=0.03)
-    assert result["good_up"] >= 0.95
-    assert result["bad_value"] == 0.0
-    assert 0.3 < result["nearby_positive"] < 0.7  # about half worth 0
-    assert result["nearby_down"] > result["nearby_up"]
-    assert result["row_up"] >= 0.8
-    assert_figures(out, "03_anchor_kinds.png", "03_pck_pulls.png")
-
-
-def test_chapter_03_random_and_nearby_anchors_carry_nothing_for_pck(run):
-    result, _ = run("03_anchors")
-    assert result["pck_bad_positive"] == 0.0
-    assert result["pck_nearby_above"] == 0.0
-    assert result["pck_row_above"] > 0.75
-    distance = result["pck_distance"]
-    near = max(distance["row"], distance["nearby"], distance["current"])
-    far = min(distance["truth"], distance["good"], distance["bad"])
-    assert far > 1.4 * near
-    assert result["pck_goal_signs"] == 1.0
-
 
 # ----- 4. Binary classification with AP -----
 
@@ -310,9 +173,3 @@ def test_chapter_09_device_path_agrees_to_1e_12_on_the_standin_gpu(monkeypatch, 
 
 
 # ----- The list of chapters -----
-
-
-def test_every_chapter_file_is_listed_in_the_chapters_readme():
-    readme = (CHAPTERS / "README.md").read_text(encoding="utf-8")
-    for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.py")):
-        assert path.name in readme, path.name
