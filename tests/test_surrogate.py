@@ -196,7 +196,7 @@ def test_inspect_exposes_every_step_consistently():
     assert length == 3 * 7 and k == 1 + 16 * 3 + 1
     np.testing.assert_array_equal(ev.hard, np.where(ev.comparisons > 0, 1.0, -1.0))
     np.testing.assert_allclose(ev.relaxed, np.tanh(ev.comparisons / 2), rtol=1e-15, atol=0)
-    np.testing.assert_array_equal(ev.values, metric.refactor((10,), labels).h(ev.anchors))
+    np.testing.assert_array_equal(ev.values, metric.refactor((10,), labels).h(ev.anchors > 0))
     np.testing.assert_allclose(
         ev.distances, np.linalg.norm(ev.relaxed - ev.anchors, axis=1), rtol=1e-13, atol=0
     )

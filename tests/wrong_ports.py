@@ -23,7 +23,7 @@ def _loss_gradient(case, interpolate):
     metric, targets = reference_metric(case)
     refactoring = metric.refactor(case["scores"].shape, targets)
     anchors, power = case["anchors"], case["power"]
-    values = refactoring.h(anchors)
+    values = refactoring.h(anchors > 0)
 
     def loss(scores):
         b = relaxed_binary(refactoring.comparisons(scores), case["temperature"])
@@ -97,5 +97,5 @@ def ties_as_wins(case: dict) -> dict:
     metric, targets = reference_metric(case)
     out["hard"] = np.where(out["comparisons"] >= 0, 1.0, -1.0)
     h = metric.refactor(case["scores"].shape, targets).h
-    out["batch_metric"] = float(h(out["hard"][None, :])[0])
+    out["batch_metric"] = float(h(out["hard"][None, :] > 0)[0])
     return out

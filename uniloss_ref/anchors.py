@@ -92,9 +92,10 @@ class Anchors:
         """Anchors ``k`` (a slice or mask; all by default) written out as booleans ``(K, l)``."""
         k = np.arange(len(self))[k]
         won = self.bases[self.base[k]]
-        mine = np.isin(self.owner, k)
-        rows = np.searchsorted(k, self.owner[mine]) if k.size else self.owner[mine]
-        won[rows, self.flips[mine]] ^= True
+        mine = (self.owner >= k[0]) & (self.owner <= k[-1]) if k.size else self.owner < 0
+        if k.size and k.size != k[-1] - k[0] + 1:  # not a contiguous range: a mask
+            mine &= np.isin(self.owner, k)
+        won[np.searchsorted(k, self.owner[mine]), self.flips[mine]] ^= True
         return won
 
     @property
@@ -169,10 +170,11 @@ class AnchorSampler:
         drawn: list[tuple[int, Any]] = [(truth, [])] * self.truth
         drawn += [(truth, flip) for flip in _one_flip(length, self.good, rng)]
         if wrong.size:
-            drawn += [(current, [m]) for m in rng.choice(wrong, size=self.nearby)]
+            drawn += [(current, [m]) for m in wrong[rng.integers(wrong.size, size=self.nearby)]]
         else:
             drawn += [(truth, flip) for flip in _one_flip(length, self.nearby, rng)]
-        bad = rng.integers(0, 2, size=(self.bad, length), dtype=np.int8) > 0
+        bits = np.frombuffer(rng.bytes(-(-self.bad * length // 8)), dtype=np.uint8)
+        bad = np.unpackbits(bits, count=self.bad * length).reshape(self.bad, length) > 0
         drawn += [(2 + k, []) for k in range(self.bad)] + [(current, [])] * self.current
         rows = rng.integers(len(refactoring.row_starts) - 1, size=self.row) if length else []
         bounds = np.searchsorted(wrong, refactoring.row_starts)  # row r: wrong[bounds[r:r + 2]]

@@ -37,20 +37,30 @@ from ._validation import positive_float
 from .anchors import Anchors
 
 
-@primitive
-def masked_sums(x: Any, masks: Any, where: bool = True) -> Any:
-    """``y_r = sum_m x_m [masks_rm == where]``: ``(l,) -> (R,)``, linear in ``x``."""
-    xp = array_module(x)
-    sums = [(x * (mask if where else ~mask)).sum() for mask in masks]
-    return xp.stack(sums) if sums else xp.zeros(0)
+def _as_floats(masks: Any, complement: bool) -> Any:
+    """Column blocks of 0/1 ``masks`` (or ``1 - masks``) as floats, 8 MB at a time."""
+    step = max(1, masks.shape[1] if masks.dtype != bool else 2**20 // max(len(masks), 1))
+    for start in range(0, masks.shape[1], step):
+        block = slice(start, start + step)
+        m = masks[:, block].astype(float, copy=False)
+        yield block, 1.0 - m if complement else m
 
 
 @primitive
-def masked_spread(y: Any, masks: Any, where: bool = True) -> Any:
-    """The transpose of :func:`masked_sums`: ``x_m = sum_r y_r [masks_rm == where]``."""
+def masked_sums(x: Any, masks: Any, complement: bool = False) -> Any:
+    """``y_r = sum_m masks_rm x_m`` for 0/1 ``masks (R, l)`` (or ``1 - masks``), linear in ``x``."""
+    y = array_module(x).zeros(len(masks))
+    for block, m in _as_floats(masks, complement):
+        y += m @ x[block]
+    return y
+
+
+@primitive
+def masked_spread(y: Any, masks: Any, complement: bool = False) -> Any:
+    """The transpose of :func:`masked_sums`: ``x_m = sum_r y_r masks_rm``, shape ``(l,)``."""
     x = array_module(y).zeros(masks.shape[1])
-    for weight, mask in zip(y, masks, strict=True):
-        x += weight * (mask if where else ~mask)
+    for block, m in _as_floats(masks, complement):
+        x[block] = y @ m
     return x
 
 
@@ -60,13 +70,20 @@ def segment_sums(x: Any, owner: Any, segments: int) -> Any:
     return array_module(x).bincount(owner, weights=x, minlength=segments)
 
 
-# Linear maps: each one's vector-Jacobian product is its transpose, its Jacobian-vector
+# Linear maps: each one's vector-Jacobian product is its transpose and its Jacobian-vector
 # product itself, so gradients of every order follow.
-defvjp(masked_sums, lambda ans, x, masks, where=True: lambda g: masked_spread(g, masks, where))
-defvjp(masked_spread, lambda ans, y, masks, where=True: lambda g: masked_sums(g, masks, where))
+def _linear(vjp: Any, jvp: Any) -> tuple[Any, Any]:
+    return (
+        lambda ans, x, masks, complement=False: lambda g: vjp(g, masks, complement),
+        lambda g, ans, x, masks, complement=False: jvp(g, masks, complement),
+    )
+
+
+for _map, _transpose in ((masked_sums, masked_spread), (masked_spread, masked_sums)):
+    _vjp, _jvp = _linear(_transpose, _map)
+    defvjp(_map, _vjp)
+    defjvp(_map, _jvp)
 defvjp(segment_sums, lambda ans, x, owner, segments: lambda g: g[owner])
-defjvp(masked_sums, lambda g, ans, x, masks, where=True: masked_sums(g, masks, where))
-defjvp(masked_spread, lambda g, ans, y, masks, where=True: masked_spread(g, masks, where))
 defjvp(segment_sums, lambda g, ans, x, owner, segments: segment_sums(g, owner, segments))
 
 
@@ -88,7 +105,9 @@ def squared_distances(b: Any, anchors: Anchors | Any) -> Any:
     k, base, flips, owner = len(anchors), anchors.base, anchors.flips, anchors.owner
     plus, minus = (1.0 - b) ** 2, (1.0 + b) ** 2
     bases = like(anchors.bases, b)
-    per_base = masked_sums(plus, bases) + masked_sums(minus, bases, where=False)
+    if bases.size <= 2**22:  # small enough to convert once for the sums and their gradients
+        bases = bases.astype(float)
+    per_base = masked_sums(plus, bases) + masked_sums(minus, bases, complement=True)
     four_a = np.where(anchors.bases[base[owner], flips], 4.0, -4.0)  # 4 a_m at each flip
     corrections = segment_sums(b[like(flips, b)] * like(four_a, b), like(owner, b), k)
     d2 = per_base[like(base, b)] + corrections
@@ -96,7 +115,7 @@ def squared_distances(b: Any, anchors: Anchors | Any) -> Any:
     near = (flipped > 0) & (to_numpy(d2) < 1e-3 * (to_numpy(per_base)[base] + 4.0 * flipped))
     if near.any():
         won = like(anchors.won(near), b)
-        exact = masked_sums(plus, won) + masked_sums(minus, won, where=False)
+        exact = masked_sums(plus, won) + masked_sums(minus, won, complement=True)
         slot = np.maximum(np.cumsum(near) - 1, 0)
         d2 = np.where(like(near, b), exact[like(slot, b)], d2)
     return d2

@@ -53,8 +53,8 @@ class Accuracy(Metric):
         others = np.arange(classes)[None, :] != t[:, None]
         i, j = np.repeat(flat[np.arange(n), t], classes - 1), flat[others]
 
-        def h(b: np.ndarray) -> np.ndarray:
-            lost = (np.asarray(b) <= 0).reshape(len(b), n, classes - 1).sum(axis=2)
+        def h(won: np.ndarray) -> np.ndarray:
+            lost = (~won).reshape(len(won), n, classes - 1).sum(axis=2)
             return (lost < self.top_k).mean(axis=1)
 
         return Refactoring(shape, i, j, h, np.arange(n + 1) * (classes - 1))

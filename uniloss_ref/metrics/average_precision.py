@@ -43,11 +43,19 @@ def average_precision(counts: np.ndarray, interpolated: bool) -> np.ndarray:
     return precision.mean(axis=1)
 
 
-def nested(above: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Whether the rows' sets ``above (K, P, N)`` are nested: realisable by a ranking, ``(K,)``."""
-    order = np.argsort(counts, axis=1, kind="stable")
-    chain = np.take_along_axis(above, order[:, :, None], axis=1)
-    return (chain[:, :-1] <= chain[:, 1:]).all(axis=(1, 2))
+def nested(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Whether a configuration's "negatives above" sets are nested, from its counts ``(K,)``.
+
+    ``rows (K, P)`` counts the negatives above each positive, ``columns (K, N)`` the
+    positives below each negative. The sets are nested iff the matrix is a Ferrers diagram
+    up to order, i.e. iff the sorted column counts equal the conjugate of the row counts,
+    ``#{p : rows_p >= k}`` for ``k = 1..N`` (the equality case of the Gale-Ryser theorem).
+    """
+    k, n = columns.shape
+    offsets = (n + 1) * np.arange(k)[:, None]
+    histogram = np.bincount((rows + offsets).ravel(), minlength=k * (n + 1)).reshape(k, n + 1)
+    conjugate = np.cumsum(histogram[:, :0:-1], axis=1)[:, ::-1]
+    return (-np.sort(-columns, axis=1) == conjugate).all(axis=1)
 
 
 class AveragePrecision(Metric):
@@ -88,14 +96,14 @@ class AveragePrecision(Metric):
         labels, i, j = ranking_pairs(shape, targets)
         positives, negatives = int(labels.sum()), int((~labels).sum())
 
-        def h(b: np.ndarray) -> np.ndarray:
+        def h(won: np.ndarray) -> np.ndarray:
             if positives == 0 or negatives == 0:
-                return np.ones(len(b))
-            above = (np.asarray(b) <= 0).reshape(len(b), positives, negatives)
+                return np.ones(len(won))
+            above = ~won.reshape(len(won), positives, negatives)
             counts = above.sum(axis=2)
             ap = average_precision(counts, self.interpolated)
             if self.unrealisable == "zero":
-                ap[~nested(above, counts)] = 0.0
+                ap[~nested(counts, above.sum(axis=1))] = 0.0
             return ap
 
         return Refactoring(shape, i, j, h, np.arange(positives + 1) * negatives)

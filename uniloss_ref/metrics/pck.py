@@ -167,12 +167,12 @@ class PCK(Metric):
         row_starts = np.cumsum([0, *row_sizes])
         joint_starts = np.cumsum([0, *joint_rows])[:-1]
 
-        def h(b: np.ndarray) -> np.ndarray:
+        def h(won: np.ndarray) -> np.ndarray:
             if total == 0:
-                return np.ones(len(b))
-            correct = np.full(len(b), float(always))
+                return np.ones(len(won))
+            correct = np.full(len(won), float(always))
             if row_sizes:
-                row_won = np.logical_and.reduceat(np.asarray(b) > 0, row_starts[:-1], axis=1)
+                row_won = np.logical_and.reduceat(won, row_starts[:-1], axis=1)
                 correct += np.logical_or.reduceat(row_won, joint_starts, axis=1).sum(axis=1)
             return correct / total
 

@@ -41,8 +41,9 @@ class Refactoring:
     i, j : ndarray of shape (l,), int
         Comparison ``m`` is ``c_m = s.ravel()[i[m]] - s.ravel()[j[m]]``.
     h : callable
-        The metric at ``K`` binary configurations: ``h(b)`` takes ``b`` of shape ``(K, l)``,
-        booleans (True where ``b = +1``) or numbers ``+-1``, and returns shape ``(K,)``.
+        The metric at ``K`` binary configurations: ``h(won)`` takes booleans ``won`` of shape
+        ``(K, l)``, True where ``b = +1`` (the comparison came out as desired), and returns
+        shape ``(K,)``.
     row_starts : ndarray of shape (R + 1,), int, optional
         Row ``r`` is the comparisons ``row_starts[r]:row_starts[r + 1]``: the comparisons
         that together decide one unit of the metric (one positive's for AP, one sample's for
@@ -68,7 +69,7 @@ class Refactoring:
         if not (ends_right and (np.diff(starts) >= 0).all()):
             raise ValueError(f"row_starts must rise from 0 to l = {i.size}, got {starts}")
         if not callable(self.h):
-            raise TypeError(f"h must be callable, h(b: (K, l)) -> (K,), got {self.h!r}")
+            raise TypeError(f"h must be callable, h(won: (K, l) bool) -> (K,), got {self.h!r}")
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
         object.__setattr__(self, "row_starts", starts)

@@ -29,9 +29,8 @@ class RocAuc(Metric):
     def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
         labels, i, j = ranking_pairs(shape, targets)
 
-        def h(b: np.ndarray) -> np.ndarray:
-            b = np.asarray(b) > 0
-            return b.mean(axis=1) if b.shape[1] else np.ones(len(b))
+        def h(won: np.ndarray) -> np.ndarray:
+            return won.mean(axis=1) if won.shape[1] else np.ones(len(won))
 
         positives = int(labels.sum())
         return Refactoring(shape, i, j, h, np.arange(positives + 1) * (labels.size - positives))
