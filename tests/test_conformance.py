@@ -223,7 +223,8 @@ def test_the_checker_rejects_a_wrong_port_and_blames_the_wrong_quantity(
 def test_the_authors_gradient_fails_every_case_with_a_nonzero_gradient(vectors):
     moving = {c["name"] for c in vectors["cases"] if np.any(c["expected"]["gradient"])}
     report = verify(wrong_ports.authors_gradient, vectors=vectors)
-    assert {c.case for c in report.by_status("fail")} == moving
+    # Where the true gradient is zero theirs may still move (it adds 2 h~ grad log W).
+    assert moving <= {c.case for c in report.by_status("fail")}
     assert len(moving) > len(vectors["cases"]) // 2
 
 

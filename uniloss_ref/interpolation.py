@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 import autograd.numpy as np
+import numpy as onp
 from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import getval
 
@@ -65,26 +66,46 @@ def masked_spread(y: Any, masks: Any, complement: bool = False) -> Any:
 
 
 @primitive
-def segment_sums(x: Any, owner: Any, segments: int) -> Any:
-    """``y_k = sum_{f : owner_f = k} x_f`` for ``k < segments``: ``(F,) -> (segments,)``."""
-    return array_module(x).bincount(owner, weights=x, minlength=segments)
+def flip_sums(b: Any, flips: Any, signs: Any, owner: Any, anchors: int) -> Any:
+    """``y_k = sum_{f : owner_f = k} signs_f b_{flips_f}``: ``(l,) -> (K,)``, linear in ``b``."""
+    return array_module(b).bincount(owner, weights=signs * b[flips], minlength=anchors)
 
 
-# Linear maps: each one's vector-Jacobian product is its transpose and its Jacobian-vector
-# product itself, so gradients of every order follow.
-def _linear(vjp: Any, jvp: Any) -> tuple[Any, Any]:
-    return (
-        lambda ans, x, masks, complement=False: lambda g: vjp(g, masks, complement),
-        lambda g, ans, x, masks, complement=False: jvp(g, masks, complement),
-    )
+@primitive
+def flip_spread(y: Any, flips: Any, signs: Any, owner: Any, length: int) -> Any:
+    """The transpose of :func:`flip_sums`: ``x_m = sum_{f : flips_f = m} signs_f y_{owner_f}``."""
+    return array_module(y).bincount(flips, weights=signs * y[owner], minlength=length)
 
 
-for _map, _transpose in ((masked_sums, masked_spread), (masked_spread, masked_sums)):
-    _vjp, _jvp = _linear(_transpose, _map)
-    defvjp(_map, _vjp)
-    defjvp(_map, _jvp)
-defvjp(segment_sums, lambda ans, x, owner, segments: lambda g: g[owner])
-defjvp(segment_sums, lambda g, ans, x, owner, segments: segment_sums(g, owner, segments))
+# Linear maps: the vector-Jacobian product of each is its transpose and the Jacobian-vector
+# product is the map itself, so gradients of every order follow.
+defvjp(masked_sums, lambda ans, x, *rest: lambda g: masked_spread(g, *rest))
+defvjp(masked_spread, lambda ans, y, *rest: lambda g: masked_sums(g, *rest))
+defvjp(flip_sums, lambda ans, b, *rest: lambda g: flip_spread(g, *rest[:-1], len(getval(b))))
+defvjp(flip_spread, lambda ans, y, *rest: lambda g: flip_sums(g, *rest[:-1], len(getval(y))))
+for _map in (masked_sums, masked_spread, flip_sums, flip_spread):
+    defjvp(_map, lambda g, ans, x, *rest, _map=_map: _map(g, *rest))
+
+
+@primitive
+def base_distances(b: Any, bases: Any) -> Any:
+    """``D_r = ||b~ - a_r||^2`` for 0/1 ``bases (R, l)`` read as ``a_r = +-1``: shape ``(R,)``."""
+    return masked_sums((1.0 - b) ** 2, bases) + masked_sums((1.0 + b) ** 2, bases, True)
+
+
+# d D_r / d b~_m is -2 (1 - b~_m) where a_rm = +1 and 2 (1 + b~_m) where a_rm = -1.
+defvjp(
+    base_distances,
+    lambda ans, b, bases: lambda g: (
+        2.0 * (1.0 + b) * masked_spread(g, bases, True) - 2.0 * (1.0 - b) * masked_spread(g, bases)
+    ),
+)
+defjvp(
+    base_distances,
+    lambda g, ans, b, bases: (
+        masked_sums(2.0 * (1.0 + b) * g, bases, True) - masked_sums(2.0 * (1.0 - b) * g, bases)
+    ),
+)
 
 
 def squared_distances(b: Any, anchors: Anchors | Any) -> Any:
@@ -102,21 +123,22 @@ def squared_distances(b: Any, anchors: Anchors | Any) -> Any:
         anchors = Anchors.from_configurations(anchors, length)
     if anchors.length != length:
         raise ValueError(f"anchors have l = {anchors.length}, the relaxed binaries {length}")
-    k, base, flips, owner = len(anchors), anchors.base, anchors.flips, anchors.owner
-    plus, minus = (1.0 - b) ** 2, (1.0 + b) ** 2
+    k, flips, owner = len(anchors), anchors.flips, anchors.owner
     bases = like(anchors.bases, b)
-    if bases.size <= 2**22:  # small enough to convert once for the sums and their gradients
+    if bases.size <= 2**22:  # small enough to convert once, for the sums and their gradients
         bases = bases.astype(float)
-    per_base = masked_sums(plus, bases) + masked_sums(minus, bases, complement=True)
-    four_a = np.where(anchors.bases[base[owner], flips], 4.0, -4.0)  # 4 a_m at each flip
-    corrections = segment_sums(b[like(flips, b)] * like(four_a, b), like(owner, b), k)
-    d2 = per_base[like(base, b)] + corrections
-    flipped = np.bincount(owner, minlength=k)
-    near = (flipped > 0) & (to_numpy(d2) < 1e-3 * (to_numpy(per_base)[base] + 4.0 * flipped))
+    per_base = base_distances(b, bases)
+    d2 = per_base[like(anchors.base, b)]
+    if flips.size == 0:
+        return d2
+    four_a = onp.where(anchors.bases[anchors.base[owner], flips], 4.0, -4.0)  # 4 a_m per flip
+    d2 = d2 + flip_sums(b, *(like(x, b) for x in (flips, four_a, owner)), k)
+    flipped = onp.bincount(owner, minlength=k)
+    size = to_numpy(per_base)[anchors.base] + 4.0 * flipped
+    near = (flipped > 0) & (to_numpy(d2) < 1e-3 * size)
     if near.any():
-        won = like(anchors.won(near), b)
-        exact = masked_sums(plus, won) + masked_sums(minus, won, complement=True)
-        slot = np.maximum(np.cumsum(near) - 1, 0)
+        exact = base_distances(b, like(anchors.won(near), b))
+        slot = onp.maximum(onp.cumsum(near) - 1, 0)
         d2 = np.where(like(near, b), exact[like(slot, b)], d2)
     return d2
 
@@ -125,15 +147,14 @@ def weights(d2: Any, power: float = 1.0) -> Any:
     """Normalised IDW weights ``w_k / sum_j w_j`` from squared distances ``(K,)``.
 
     Where ``b~`` lies on anchors (``d_k = 0``), the weight is shared equally among them.
-    Otherwise ``w_k / sum_j w_j = exp(-p/2 log d_k^2 - m) / sum_j exp(-p/2 log d_j^2 - m)``
-    for any constant ``m``; the largest log-weight makes the nearest anchor's weight one, so
-    nothing overflows, and holding it constant for the gradient is exact.
+    Otherwise ``w_k / sum_j w_j = (m / d_k^2)^(p/2) / sum_j (m / d_j^2)^(p/2)`` for any
+    constant ``m``: the nearest anchor's ``d^2`` as ``m`` keeps every term in ``(0, 1]``, so
+    nothing overflows, and holding ``m`` constant for the gradient is exact.
     """
     hit = to_numpy(d2) == 0
     if hit.any():
         return like(hit / hit.sum(), getval(d2)) + 0.0 * d2
-    log_w = -0.5 * positive_float(power, "power") * np.log(d2)
-    w = np.exp(log_w - np.max(getval(log_w)))
+    w = (np.min(getval(d2)) / d2) ** (0.5 * positive_float(power, "power"))
     return w / np.sum(w)
 
 
@@ -157,12 +178,13 @@ def interpolate(b: Any, anchors: Anchors | Any, values: Any, power: float = 1.0)
         ``h~``, in ``[min v, max v]``, equal to ``v_k`` bit for bit where ``b~ = a_k``.
     """
     d2 = squared_distances(b, anchors)
-    values = getval(values)
-    if np.shape(values) != np.shape(getval(d2)) or not np.isfinite(to_numpy(values)).all():
+    values = like(to_numpy(values), getval(b))
+    if values.shape != getval(d2).shape or not onp.isfinite(to_numpy(values)).all():
         raise ValueError(f"values must be {len(getval(d2))} finite numbers, one per anchor")
     hit = to_numpy(d2) == 0
     if hit.any():
         # On an anchor h~ is its value (equal anchors have equal values). Adding zero times
         # b~ keeps h~ a function of b~, so its gradient is an honest zero.
-        return like(values, getval(b))[int(hit.argmax())] + 0.0 * np.sum(b)
-    return np.dot(weights(d2, power), like(values, getval(b)))
+        return values[int(hit.argmax())] + 0.0 * np.sum(b)
+    w = (np.min(getval(d2)) / d2) ** (0.5 * positive_float(power, "power"))  # see weights()
+    return np.sum(w * values) / np.sum(w)  # one summation order above and below: 1 if all v = 1
