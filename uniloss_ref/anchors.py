@@ -166,24 +166,31 @@ class AnchorSampler:
         """
         won, length = c > 0, c.size
         wrong = np.flatnonzero(~won)  # the comparisons not yet right, in increasing order
-        truth, current = 0, 1
-        drawn: list[tuple[int, Any]] = [(truth, [])] * self.truth
-        drawn += [(truth, flip) for flip in _one_flip(length, self.good, rng)]
-        if wrong.size:
-            drawn += [(current, [m]) for m in wrong[rng.integers(wrong.size, size=self.nearby)]]
+        counts = [getattr(self, kind) for kind in KINDS]
+        first = np.cumsum([0, *counts])  # the first anchor of each kind
+        truth, current = 0, 1  # the bases: the truth, sign(c), then one per random anchor
+        good = rng.integers(length, size=self.good) if length else np.zeros(0, np.intp)
+        if wrong.size:  # nearby: one wrong bit of sign(c) set right, else a good anchor
+            nearby_base, nearby = current, wrong[rng.integers(wrong.size, size=self.nearby)]
         else:
-            drawn += [(truth, flip) for flip in _one_flip(length, self.nearby, rng)]
+            nearby_base = truth
+            nearby = rng.integers(length, size=self.nearby) if length else np.zeros(0, np.intp)
+        bases = np.empty((2 + self.bad, length), dtype=bool)
+        bases[truth], bases[current] = True, won
         bits = np.frombuffer(rng.bytes(-(-self.bad * length // 8)), dtype=np.uint8)
-        bad = np.unpackbits(bits, count=self.bad * length).reshape(self.bad, length) > 0
-        drawn += [(2 + k, []) for k in range(self.bad)] + [(current, [])] * self.current
+        bases[2:] = np.unpackbits(bits, count=self.bad * length).reshape(self.bad, length)
         rows = rng.integers(len(refactoring.row_starts) - 1, size=self.row) if length else []
         bounds = np.searchsorted(wrong, refactoring.row_starts)  # row r: wrong[bounds[r:r + 2]]
-        drawn += [(current, wrong[bounds[r] : bounds[r + 1]]) for r in rows]
-        drawn += [(current, [])] * (self.row - len(rows))  # no comparisons, no rows: sign(c)
-        kinds = np.repeat(np.array(KINDS), [getattr(self, kind) for kind in KINDS])
-        return Anchors.from_flips(np.vstack([np.ones(length, bool), won, bad]), drawn, kinds)
-
-
-def _one_flip(length: int, number: int, rng: np.random.Generator) -> list[Any]:
-    """The flips of ``number`` anchors that each differ from their base at one random position."""
-    return [[m] for m in rng.integers(length, size=number)] if length else [[]] * number
+        row_flips = [wrong[bounds[r] : bounds[r + 1]] for r in rows]
+        flips = [good, nearby, *row_flips]
+        owner = [first[1] + np.arange(good.size), first[2] + np.arange(nearby.size)]
+        owner += [np.full(f.size, first[5] + k) for k, f in enumerate(row_flips)]
+        base = np.repeat([truth, truth, nearby_base, 2, current, current], counts)
+        base[first[3] : first[4]] += np.arange(self.bad)  # each random anchor is its own base
+        return Anchors(
+            bases=bases,
+            base=base,
+            flips=np.concatenate(flips).astype(np.intp),
+            owner=np.concatenate(owner).astype(np.intp),
+            kinds=np.repeat(np.array(KINDS), counts),
+        )

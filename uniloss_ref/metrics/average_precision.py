@@ -99,11 +99,13 @@ class AveragePrecision(Metric):
         def h(won: np.ndarray) -> np.ndarray:
             if positives == 0 or negatives == 0:
                 return np.ones(len(won))
-            above = ~won.reshape(len(won), positives, negatives)
-            counts = above.sum(axis=2)
+            # Negatives above each positive (rows) and positives below each negative
+            # (columns), counted by matrix products: exact, and faster than boolean sums.
+            above = (~won).reshape(len(won), positives, negatives).astype(float)
+            counts = (above @ np.ones(negatives)).astype(np.intp)
             ap = average_precision(counts, self.interpolated)
             if self.unrealisable == "zero":
-                ap[~nested(counts, above.sum(axis=1))] = 0.0
+                ap[~nested(counts, (np.ones(positives) @ above).astype(np.intp))] = 0.0
             return ap
 
         return Refactoring(shape, i, j, h, np.arange(positives + 1) * negatives)

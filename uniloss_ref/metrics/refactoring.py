@@ -22,12 +22,33 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defjvp, defvjp, primitive
 
-from .._arrays import like, to_numpy
+from .._arrays import array_module, like, to_numpy
 
 _INTEGER_PAIRS = ("ii", "iu", "ui", "uu")
+
+
+@primitive
+def differences(s: Any, i: Any, j: Any) -> Any:
+    """``c = s.ravel()[i] - s.ravel()[j]``: shape ``(l,)``, linear in ``s``."""
+    return s.reshape(-1)[i] - s.reshape(-1)[j]
+
+
+@primitive
+def scatter_differences(c: Any, i: Any, j: Any, shape: tuple[int, ...]) -> Any:
+    """The transpose of :func:`differences`: ``s_r = sum_{i_m = r} c_m - sum_{j_m = r} c_m``."""
+    xp, n = array_module(c), int(np.prod(shape))
+    scattered = xp.bincount(i, c, minlength=n) - xp.bincount(j, c, minlength=n)
+    return scattered.astype(c.dtype, copy=False).reshape(shape)  # float even when l = 0
+
+
+# A linear map's vector-Jacobian product is its transpose, its Jacobian-vector product itself.
+defvjp(differences, lambda ans, s, i, j: lambda g: scatter_differences(g, i, j, np.shape(s)))
+defvjp(scatter_differences, lambda ans, c, i, j, shape: lambda g: differences(g, i, j))
+defjvp(differences, lambda g, ans, s, i, j: differences(g, i, j))
+defjvp(scatter_differences, lambda g, ans, c, *rest: scatter_differences(g, *rest))
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,8 +102,7 @@ class Refactoring:
 
     def comparisons(self, scores: Any) -> Any:
         """``c = s[i] - s[j]`` of shape ``(l,)``, differentiable in ``scores``."""
-        flat = anp.reshape(scores, (-1,))
-        return flat[like(self.i, scores)] - flat[like(self.j, scores)]
+        return differences(scores, like(self.i, scores), like(self.j, scores))
 
     def batch_value(self, c: Any) -> float:
         """``h(sign(c))``: the metric of the batch whose comparisons are ``c``."""
