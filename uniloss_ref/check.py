@@ -28,7 +28,7 @@ from typing import Any
 import autograd
 import numpy as np
 
-from .experiments.console import positive_int
+from .experiments.console import non_negative_int, positive_int
 from .interpolation import interpolate
 from .metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from .metrics.ranking import BinaryRankingMetric
@@ -185,7 +185,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("--cases", type=positive_int, default=20, help="batches per metric (20)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random batches (0)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the random batches (0)"
+    )
     parser.set_defaults(func=_main)
 
 
