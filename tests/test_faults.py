@@ -131,7 +131,7 @@ def fail_writes(monkeypatch, name, error, limit=100):
 # --------------------------------------------------------------------------- atomic writes
 
 
-@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EIO])
+@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EIO], ids=errno.errorcode.get)
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch, error):
     path = tmp_path / "results.json"
     path.write_text("old")
@@ -152,6 +152,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, mon
         ("results.json", errno.EROFS),
         ("curves.png", errno.EIO),
     ],
+    ids=lambda value: errno.errorcode.get(value, value) if isinstance(value, int) else value,
 )
 def test_train_with_a_failing_disk_keeps_the_earlier_run(earlier, monkeypatch, capsys, name, error):
     out, before = earlier
@@ -231,7 +232,9 @@ def test_overwrite_never_empties_a_directory_of_other_files(tmp_path, monkeypatc
     assert (tmp_path / "thesis.tex").read_text() == "precious"
 
 
-@pytest.mark.parametrize("command", [["train", *TINY], ["reproduce", "--tasks", "ap"]])
+@pytest.mark.parametrize(
+    "command", [["train", *TINY], ["reproduce", "--tasks", "ap"]], ids=["train", "reproduce"]
+)
 def test_a_read_only_out_is_refused_before_any_run(earlier, monkeypatch, capsys, command):
     out, before = earlier
     real = os.access
@@ -623,7 +626,9 @@ def wait_for(stream, prefix):
     pytest.fail(f"the process ended before printing {prefix!r}")
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 def test_a_signal_stops_train_with_one_line_and_a_partial_run(tmp_path, signum, status):
     out = tmp_path / "run"
     process = start(["-m", "uniloss_ref", "train", *LONG, "--out", str(out)])
