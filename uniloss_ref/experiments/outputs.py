@@ -182,6 +182,7 @@ class OutputDir:
         self.committed = False
         if self.out == self.out.parent:
             raise ValueError(f"{option} {self.out} is a file system root; name a directory in it")
+        _recover(self.out)
         if os.path.lexists(self.out):
             self._check_existing(option, overwrite)
         parent = self.out.parent
@@ -190,7 +191,6 @@ class OutputDir:
             raise PermissionError(
                 errno.EACCES, f"{option}: cannot create {self.out.name!r} in {parent}: not writable"
             )
-        _recover(self.out)
         while True:
             name = f".{self.out.name}.incomplete-{os.getpid()}-{secrets.token_hex(4)}"
             try:
