@@ -2,7 +2,8 @@
 
 Figures are built as :class:`matplotlib.figure.Figure` objects and saved directly, without
 ``pyplot``: nothing here selects a backend or keeps a figure open, so importing this module
-changes nothing for a user's own plotting (in a notebook, say).
+changes nothing for a user's own plotting (in a notebook, say). Every PNG is written
+atomically (:func:`uniloss_ref.experiments.outputs.write_atomically`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .data import SKELETON
+from .outputs import write_atomically
 
 LOSS_COLOURS = {
     "uniloss": "tab:blue",
@@ -32,7 +34,7 @@ def _save(fig: Figure, path: str | os.PathLike) -> None:
         if ax.get_xlabel() == "epoch":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
 
 
 def training_curves(

@@ -13,14 +13,21 @@ One seed fixes everything: it is split into independent streams for the data spl
 synthetic images), the initialisation, the batch order and UniLoss's anchors, so a run is
 repeatable bit for bit and two losses trained with the same seed see the same data, the same
 initial network and the same batches.
+
+A run ends early in two ways, each raising an exception that carries the partial run
+(``status`` ``"diverged"`` or ``"interrupted"`` in its results, the epochs completed so far
+in its history, no test metric): :class:`Diverged` when the loss, the scores or the
+parameters stop being finite (checked at every step, before the optimiser's update is
+kept), and :class:`Interrupted` on ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM under the
+command line). The ``train`` command saves such a partial run like a finished one.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,14 +37,25 @@ import autograd
 import numpy as np
 from autograd.tracer import getval
 
-from ..device import resolve_device, to_device, to_numpy
+from ..device import get_array_module, resolve_device, to_device, to_numpy
 from ..metrics import Metric
 from . import plots
-from .console import ProgressBar, add_training_options, anchor_counts, fail, positive_int
+from .console import (
+    ProgressBar,
+    add_training_options,
+    anchor_counts,
+    fail,
+    non_negative_int,
+    one_line,
+    output_dir,
+    positive_int,
+    signals,
+)
 from .data import Dataset
 from .heatmaps import from_heatmap_grid, heatmap_argmax
 from .nn import Model
 from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_map
+from .outputs import OutputDir, write_json
 from .tasks import (
     HEATMAP_STRIDE,
     TASKS,
@@ -206,20 +224,53 @@ class Run:
     Attributes
     ----------
     results : dict
-        JSON-ready: ``config``, ``task``, ``metric``, ``data`` (name and split sizes),
-        ``history`` (one dict per epoch), ``val_metric`` and ``test_metric`` (of the final
-        network), ``seconds``.
+        JSON-ready: ``status`` (``"completed"``, ``"diverged"`` or ``"interrupted"``),
+        ``config``, ``task``, ``metric``, ``data`` (name and split sizes), ``history`` (one
+        dict per completed epoch), ``val_metric`` and ``test_metric`` (of the final network;
+        None when not measured), ``seconds``; a run that stopped early also has ``stopped``
+        (``epoch``, ``step``, ``steps`` per epoch and ``reason``): where a diverged run
+        failed, or the last step an interrupted run completed.
     params : pytree
-        The final parameters.
-    test_scores : ndarray
-        Their scores on the test split (for plots).
+        The final parameters (the last finite ones of a diverged run).
+    test_scores : ndarray or None
+        Their scores on the test split (for plots); None for a run that stopped early.
     setup : Setup
     """
 
     results: dict[str, Any]
     params: Any
-    test_scores: np.ndarray
+    test_scores: np.ndarray | None
     setup: Setup
+
+
+class Diverged(FloatingPointError):
+    """Training met a non-finite loss, score or parameter; ``run`` holds the partial run."""
+
+    def __init__(self, message: str, run: Run) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); ``run`` holds the partial run."""
+
+    def __init__(self, message: str, run: Run) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class _NonFinite(Exception):
+    """Raised inside the training loop: ``args[0]`` names what became non-finite."""
+
+
+def _all_finite(*arrays: Any) -> bool:
+    return all(bool(get_array_module(a).isfinite(a).all()) for a in arrays)
+
+
+def _tree_finite(tree: Any) -> bool:
+    leaves: list[Any] = []
+    tree_map(leaves.append, tree)
+    return _all_finite(*leaves)
 
 
 def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = True) -> Run:
@@ -237,12 +288,25 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
     Returns
     -------
     Run
+        With ``status`` ``"completed"``.
+
+    Raises
+    ------
+    Diverged
+        When the loss, the network's scores or the updated parameters are not finite (too
+        large a learning rate, or inputs of enormous magnitude). Its ``run`` has the epochs
+        completed before, and the last finite parameters.
+    Interrupted
+        On ``KeyboardInterrupt``. Its ``run`` has the epochs completed before, and the
+        parameters after the last completed step.
     """
     config, data, metric = setup.config, setup.data, setup.metric
     uniloss = config.loss.startswith("uniloss")
 
     def objective(params, x, y):
         scores = task_scores(setup.task, setup.model.apply(params, x))
+        if not _all_finite(getval(scores)):
+            raise _NonFinite("the network's scores are not finite")
         value = setup.loss(scores, y)
         return value, (getval(value), getval(scores))
 
@@ -259,37 +323,81 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
     bar = ProgressBar(config.epochs, steps, progress) if show_progress else None
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        epoch_start = time.perf_counter()
-        optimizer.lr = schedule(epoch - 1)
-        order = setup.streams["order"].permutation(n)
-        losses, batch_metrics = [], []
-        for step in range(1, steps + 1):
-            index = order[(step - 1) * config.batch_size : step * config.batch_size]
-            x, y = to_device(data.X_train[index], device), data.y_train[index]
-            grads, (value, scores) = step_fn(params, x, y)
-            params = optimizer.step(params, grads)
-            losses.append(float(value))
-            batch_metrics.append(metric.evaluate(scores, y))
-            if bar:
-                bar.step(epoch, step, float(np.mean(losses)))
-        val_metric = metric.evaluate(predict(setup, params, data.X_val), data.y_val)
-        record = {
-            "epoch": epoch,
-            "lr": optimizer.lr,
-            "train_loss": float(np.mean(losses)),
-            "train_batch_metric": float(np.mean(batch_metrics)),
-            "val_metric": val_metric,
-            "seconds": time.perf_counter() - epoch_start,
-        }
-        if uniloss:
-            record["train_surrogate"] = 1.0 - record["train_loss"]
-        history.append(record)
+    epoch = step = 0
+    done = (0, 0)  # (epoch, step) of the last completed optimiser step
+    test_scores = None
+    try:
+        # Overflow is caught, not warned about: every loss, score and update is checked.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(1, config.epochs + 1):
+                epoch_start = time.perf_counter()
+                optimizer.lr = schedule(epoch - 1)
+                order = setup.streams["order"].permutation(n)
+                losses, batch_metrics = [], []
+                for step in range(1, steps + 1):
+                    index = order[(step - 1) * config.batch_size : step * config.batch_size]
+                    x, y = to_device(data.X_train[index], device), data.y_train[index]
+                    grads, (value, scores) = step_fn(params, x, y)
+                    if not math.isfinite(float(value)):
+                        raise _NonFinite(f"the loss is {float(value)}")
+                    updated = optimizer.step(params, grads)
+                    if not _tree_finite(updated):
+                        raise _NonFinite("the updated parameters are not finite")
+                    params = updated
+                    done = (epoch, step)
+                    losses.append(float(value))
+                    batch_metrics.append(metric.evaluate(scores, y))
+                    if bar:
+                        bar.step(epoch, step, float(np.mean(losses)))
+                val_scores = predict(setup, params, data.X_val)
+                if not _all_finite(val_scores):
+                    raise _NonFinite("the network's validation scores are not finite")
+                val_metric = metric.evaluate(val_scores, data.y_val)
+                record = {
+                    "epoch": epoch,
+                    "lr": optimizer.lr,
+                    "train_loss": float(np.mean(losses)),
+                    "train_batch_metric": float(np.mean(batch_metrics)),
+                    "val_metric": val_metric,
+                    "seconds": time.perf_counter() - epoch_start,
+                }
+                if uniloss:
+                    record["train_surrogate"] = 1.0 - record["train_loss"]
+                history.append(record)
+                if bar:
+                    bar.epoch(record)
+            test_scores = predict(setup, params, data.X_test)
+            if not _all_finite(test_scores):
+                raise _NonFinite("the network's test scores are not finite")
+    except _NonFinite as err:
         if bar:
-            bar.epoch(record)
-    test_scores = predict(setup, params, data.X_test)
-    results = {
-        "config": asdict(config),
+            bar.close()
+        where = f"epoch {epoch}, step {step} of {steps}"
+        run = _partial(setup, params, history, started, "diverged", epoch, step, steps, str(err))
+        raise Diverged(
+            f"training diverged at {where}: {err}; lower the learning rate (--lr, now "
+            f"{config.lr:g}) or rescale the inputs",
+            run,
+        ) from None
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        where = f"after epoch {done[0]}, step {done[1]} of {steps}" if done[0] else "at the start"
+        reason = f"interrupted {where}"
+        run = _partial(setup, params, history, started, "interrupted", *done, steps, reason)
+        raise Interrupted(reason, run) from None
+    results = _results(setup, history, started, "completed")
+    results["test_metric"] = metric.evaluate(test_scores, data.y_test)
+    return Run(results, params, test_scores, setup)
+
+
+def _results(
+    setup: Setup, history: list[dict[str, Any]], started: float, status: str
+) -> dict[str, Any]:
+    data = setup.data
+    return {
+        "status": status,
+        "config": asdict(setup.config),
         "task": setup.task.name,
         "metric": setup.task.metric_name,
         "data": {
@@ -299,11 +407,26 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
             "n_test": len(data.X_test),
         },
         "history": history,
-        "val_metric": history[-1]["val_metric"],
-        "test_metric": metric.evaluate(test_scores, data.y_test),
+        "val_metric": history[-1]["val_metric"] if history else None,
+        "test_metric": None,
         "seconds": time.perf_counter() - started,
     }
-    return Run(results, params, test_scores, setup)
+
+
+def _partial(
+    setup: Setup,
+    params: Any,
+    history: list[dict[str, Any]],
+    started: float,
+    status: str,
+    epoch: int,
+    step: int,
+    steps: int,
+    reason: str,
+) -> Run:
+    results = _results(setup, history, started, status)
+    results["stopped"] = {"epoch": epoch, "step": step, "steps": steps, "reason": reason}
+    return Run(results, params, None, setup)
 
 
 def train(
@@ -314,11 +437,14 @@ def train(
 
 
 def write_run(run: Run, out: str | os.PathLike) -> Path:
-    """Write ``results.json`` and the plots of a run into the directory ``out``.
+    """Write the plots and ``results.json`` of a run into the directory ``out``.
 
-    Files: ``results.json``; ``curves.png`` (loss, batch metric, validation metric per
-    epoch); ``precision_recall.png`` for ``ap``; ``keypoints.png`` for ``pck`` (the first
-    eight test images with true and predicted joints).
+    Files: ``curves.png`` (loss, batch metric, validation metric per epoch; none before the
+    first epoch is complete); for a completed run also ``precision_recall.png`` for ``ap``
+    and ``keypoints.png`` for ``pck`` (the first eight test images with true and predicted
+    joints); and ``results.json``, written last. Each file is written atomically; for the
+    whole directory to appear at once, write into an :class:`~.outputs.OutputDir`'s staging
+    directory and commit it, as the ``train`` command does.
 
     Returns
     -------
@@ -328,18 +454,17 @@ def write_run(run: Run, out: str | os.PathLike) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results, data = run.results, run.setup.data
-    path = out / "results.json"
-    path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     title = f"{results['task']}, {results['config']['loss']}, seed {results['config']['seed']}"
-    plots.training_curves(results["history"], out / "curves.png", title)
-    if run.setup.task.name == "ap":
+    if results["history"]:
+        plots.training_curves(results["history"], out / "curves.png", title)
+    if run.test_scores is not None and run.setup.task.name == "ap":
         plots.precision_recall(
             run.test_scores,
             data.y_test,
             out / "precision_recall.png",
             f"{title}: test AP {results['test_metric']:.4f}",
         )
-    elif run.setup.task.name == "pck":
+    elif run.test_scores is not None and run.setup.task.name == "pck":
         shown = slice(0, 8)
         targets = data.y_test[shown]
         plots.keypoints(
@@ -350,7 +475,7 @@ def write_run(run: Run, out: str | os.PathLike) -> Path:
             out / "keypoints.png",
             f"{title}: test PCK {results['test_metric']:.4f}",
         )
-    return path
+    return write_json(out / "results.json", results)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -367,12 +492,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_training_options(parser)
     parser.add_argument("--batch-size", type=positive_int, help="mini-batch size")
     parser.add_argument("--lr", type=float, help="learning rate (task and loss default)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of everything random (0)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of everything random (0)"
+    )
     parser.add_argument("--temperature", type=float, help="UniLoss temperature tau")
     parser.add_argument(
         "--anchors", type=anchor_counts, default={}, help="UniLoss anchor counts, e.g. row=16"
     )
-    parser.add_argument("--out", required=True, help="directory for results.json and plots")
+    parser.add_argument(
+        "--out", type=output_dir, required=True, help="directory for results.json and plots"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the files of an earlier run in --out"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_main)
 
@@ -394,11 +526,35 @@ def _main(args: argparse.Namespace) -> int:
         device=args.device,
     )
     try:
-        setup = prepare(config)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
+        output = OutputDir(args.out, overwrite=args.overwrite)
+    except (ValueError, OSError) as err:
         return fail("train", err)
-    run = fit(setup, show_progress=not args.quiet)
-    path = write_run(run, args.out)
-    print(f"test {run.results['metric']}: {run.results['test_metric']:.4f}  ({path})")
+    with output:
+        try:
+            setup = prepare(config)
+        except (ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError) as err:
+            return fail("train", err)
+        stopped: Diverged | Interrupted | None = None
+        try:
+            run = fit(setup, show_progress=not args.quiet)
+        except (Diverged, Interrupted) as err:
+            run, stopped = err.run, err
+        with signals.held():
+            try:
+                write_run(run, output.path)
+                out = output.commit()
+            except OSError as err:
+                return fail("train", f"cannot save the run in {output.out}: {one_line(err)}")
+    if isinstance(stopped, Interrupted):
+        print(
+            f"python -m uniloss_ref train: {stopped}; the partial run is in {out} "
+            "(status 'interrupted')",
+            file=sys.stderr,
+        )
+        return signals.exit_status()
+    if stopped is not None:
+        message = f"{stopped}; the partial run is in {out} (status 'diverged')"
+        return fail("train", message, status=1)
+    metric = f"{run.results['metric']}: {run.results['test_metric']:.4f}"
+    print(f"test {metric}  ({out / 'results.json'})")
     return 0

@@ -19,10 +19,12 @@ an explicit directory.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -65,26 +67,79 @@ _IDX_DTYPES = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        raw = f.read()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as err:
+MAX_DATA_BYTES = 4 * 2**30
+"""Default cap, in bytes, on one array a loader allocates (4 GiB): checked against the
+file's header before reading, so a corrupt or hostile header is refused instead of filling
+the memory. Pass ``max_bytes=`` to the loaders for larger data."""
+
+GZIP_MAX_RATIO = 1032
+"""Most bytes one compressed byte of a deflate stream can unpack to (a run of one value):
+a gzip file of ``m`` bytes holds less than ``1032 * m`` bytes of data."""
+
+_CHUNK = 1 << 20
+
+
+def _size(nbytes: int) -> str:
+    value = float(nbytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{nbytes} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_size(path: Path, what: str, nbytes: int, max_bytes: int) -> None:
+    """Refuse to allocate ``nbytes`` for ``what`` of ``path`` if above ``max_bytes``."""
+    if nbytes > max_bytes:
         raise ValueError(
-            f"{path}: the gzip stream is truncated or corrupt ({err}); download the file again"
-        ) from err
+            f"{path}: {what} would take {_size(nbytes)} of memory, above the limit of "
+            f"{_size(max_bytes)}; if the file is genuine, pass a larger max_bytes="
+        )
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def _gzip_error(path: Path, err: BaseException) -> ValueError:
+    return ValueError(
+        f"{path}: the gzip stream is truncated or corrupt ({err}); download the file again"
+    )
+
+
+def _read_up_to(stream: BinaryIO, n: int) -> bytes:
+    """Up to ``n`` bytes: fewer only at the end of the stream."""
+    parts, left = [], n
+    while left:
+        part = stream.read(min(left, _CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _read_into(stream: BinaryIO, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream`` chunk by chunk; the number of bytes read."""
+    done = 0
+    while done < len(buffer):
+        got = stream.readinto(buffer[done : done + _CHUNK])
+        if not got:
+            break
+        done += got
+    return done
+
+
+def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """Read one IDX file, plain or gzip-compressed.
+
+    The header is read and checked first, against the size of the file (or, for a gzip
+    file, the most its compressed size can unpack to) and against ``max_bytes``; only then
+    is the data allocated and read, in chunks, and a gzip stream is never unpacked further
+    than the header declares (plus one byte, to find an overlong file).
 
     Parameters
     ----------
     path : str or path-like
         The file.
+    max_bytes : int, default :data:`MAX_DATA_BYTES`
+        Largest data the header may declare.
 
     Returns
     -------
@@ -96,42 +151,84 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the magic number is wrong, or the data is shorter or longer than the
-        header declares (a truncated or corrupt file).
+        If the magic number is wrong, the data is shorter or longer than the header
+        declares (a truncated or corrupt file), the header declares more data than the file
+        can hold or than ``max_bytes``, or the gzip stream is corrupt.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file {path} does not exist")
-    raw = _read_bytes(path)
-    if len(raw) < 4:
+    file_size = path.stat().st_size
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        try:
+            return _read_idx_stream(path, stream, file_size, compressed, max_bytes)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+            raise _gzip_error(path, err) from err
+        except OSError as err:
+            if compressed:
+                raise _gzip_error(path, err) from err
+            raise
+
+
+def _read_idx_stream(
+    path: Path, stream: BinaryIO, file_size: int, compressed: bool, max_bytes: int
+) -> np.ndarray:
+    magic = _read_up_to(stream, 4)
+    if len(magic) < 4:
         raise ValueError(
-            f"{path}: file is truncated: {len(raw)} bytes, shorter than the 4-byte IDX magic number"
+            f"{path}: file is truncated: {len(magic)} bytes, shorter than the 4-byte IDX "
+            "magic number"
         )
-    code, ndim = raw[2], raw[3]
-    if raw[:2] != b"\x00\x00" or code not in _IDX_DTYPES or ndim == 0:
+    code, ndim = magic[2], magic[3]
+    if magic[:2] != b"\x00\x00" or code not in _IDX_DTYPES or ndim == 0:
         raise ValueError(
-            f"{path}: not an IDX file: magic number 0x{raw[:4].hex()}; expected 0x0000 "
+            f"{path}: not an IDX file: magic number 0x{magic.hex()}; expected 0x0000 "
             f"followed by a type code ({', '.join(f'0x{c:02x}' for c in _IDX_DTYPES)}) "
             "and the number of dimensions (e.g. 0x00000803 for an image file)"
         )
     dtype = _IDX_DTYPES[code]
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims_raw = _read_up_to(stream, 4 * ndim)
+    if len(dims_raw) < 4 * ndim:
         raise ValueError(
-            f"{path}: file is truncated inside its header: {len(raw)} bytes, "
+            f"{path}: file is truncated inside its header: {4 + len(dims_raw)} bytes, "
             f"expected at least {header} for {ndim} dimensions"
         )
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    count = int(np.prod(dims, dtype=np.int64))
-    expected, found = count * dtype.itemsize, len(raw) - header
-    if found != expected:
+    dims = struct.unpack(f">{ndim}I", dims_raw)
+    count = math.prod(dims)
+    expected = count * dtype.itemsize
+    declared = f"the header declares shape {dims} of {dtype.name}, i.e. {expected} data bytes"
+    if not compressed and file_size - header != expected:
+        found = file_size - header
         problem = "truncated" if found < expected else "longer than its header declares"
         raise ValueError(
-            f"{path}: file is {problem}: the header declares shape {dims} of {dtype.name}, "
-            f"i.e. {expected} data bytes, but the file holds {found}; download the file again"
+            f"{path}: file is {problem}: {declared}, but the file holds {found}; download "
+            "the file again"
         )
-    data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
+    if compressed and expected + header > GZIP_MAX_RATIO * file_size:
+        raise ValueError(
+            f"{path}: file is corrupt: {declared}, more than a gzip file of {file_size} bytes "
+            "can hold; download the file again"
+        )
+    check_size(
+        path, f"the data its header declares (shape {dims} of {dtype.name})", expected, max_bytes
+    )
+    data = np.empty(count, dtype=dtype)
+    found = _read_into(stream, memoryview(data.view(np.uint8)))
+    if found < expected:
+        raise ValueError(
+            f"{path}: file is truncated: {declared}, but the file holds {found}; download "
+            "the file again"
+        )
+    if stream.read(1):
+        raise ValueError(
+            f"{path}: file is longer than its header declares: {declared}, but the file "
+            "holds more; download the file again"
+        )
+    return data.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _how_to_get(name: str) -> str:
@@ -182,6 +279,7 @@ def load_idx(
     data_dir: str | os.PathLike | None = None,
     *,
     dtype: DTypeLike = np.float64,
+    max_bytes: int = MAX_DATA_BYTES,
 ) -> Dataset:
     """Load MNIST or Fashion-MNIST from the four standard IDX files.
 
@@ -196,6 +294,9 @@ def load_idx(
         :data:`DEBIAN_FASHION_MNIST_DIR` for Fashion-MNIST; required for MNIST.
     dtype : numpy floating dtype, default float64
         Element type of the images.
+    max_bytes : int, default :data:`MAX_DATA_BYTES`
+        Largest array to allocate (a file's data, or its images as ``dtype``); checked
+        before the allocation.
 
     Returns
     -------
@@ -209,8 +310,8 @@ def load_idx(
     FileNotFoundError
         If the directory or a file is missing; the message says how to get the data.
     ValueError
-        If a file is not valid IDX, image and label counts differ, or the contents
-        are not 8-bit images with labels 0..9.
+        If a file is not valid IDX, image and label counts differ, the contents are not
+        8-bit images with labels 0..9, or an array would exceed ``max_bytes``.
     """
     if name not in IDX_CLASS_NAMES:
         raise ValueError(f"name must be one of {sorted(IDX_CLASS_NAMES)}, got {name!r}")
@@ -220,7 +321,8 @@ def load_idx(
     arrays = {}
     for split in ("train", "test"):
         images_path, labels_path = paths[f"X_{split}"], paths[f"y_{split}"]
-        images, labels = read_idx(images_path), read_idx(labels_path)
+        images = read_idx(images_path, max_bytes=max_bytes)
+        labels = read_idx(labels_path, max_bytes=max_bytes)
         if images.dtype != np.uint8 or images.ndim != 3:
             raise ValueError(
                 f"{images_path}: expected 8-bit images of shape (n, rows, cols), "
@@ -241,6 +343,9 @@ def load_idx(
                 f"{labels_path}: labels range over {labels.min()}..{labels.max()}, "
                 f"expected 0..{len(class_names) - 1}"
             )
+        check_size(
+            images_path, f"the images as {dtype.name}", images.size * dtype.itemsize, max_bytes
+        )
         arrays[f"X_{split}"] = np.divide(images[:, None], 255, dtype=dtype)
         arrays[f"y_{split}"] = labels.astype(np.int64)
     if arrays["X_train"].shape[1:] != arrays["X_test"].shape[1:]:
