@@ -129,7 +129,12 @@ CASES = {
     "PCK targets with complex coordinates": (
         lambda: KeypointTargets(KP.xy + 0j, KP.visible, KP.scale, (4, 4)),
         TypeError,
-        "real",
+        "xy and scale must be real",
+    ),
+    "PCK targets with a complex scale": (
+        lambda: KeypointTargets(KP.xy, KP.visible, KP.scale + 0j, (4, 4)),
+        TypeError,
+        "xy and scale must be real",
     ),
     "sampler drawing no anchor": (
         lambda: UniLoss(RocAuc(), sampler=_empty_sampler)(S4, Y4),

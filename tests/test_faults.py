@@ -815,14 +815,3 @@ def test_one_seed_has_no_sample_standard_deviation():
     table = reproduce.markdown(rows, differences, "cmd", quick=False)
     assert "± 0.00" not in table
     assert "| 90.00 (sd n/a) |" in table and "| +10.00 (sd n/a) |" in table
-
-
-@pytest.mark.xfail(strict=True, reason="KeypointTargets does not yet refuse complex coordinates")
-def test_keypoint_targets_refuse_complex_coordinates():
-    from uniloss_ref.metrics import KeypointTargets
-
-    xy = np.zeros((1, 2, 2)) + 1j
-    with pytest.raises(TypeError, match="xy"):
-        KeypointTargets(xy, np.ones((1, 2), bool), np.ones(1), (4, 4))
-    with pytest.raises(TypeError, match="scale"):
-        KeypointTargets(np.zeros((1, 2, 2)), np.ones((1, 2), bool), np.ones(1) + 0j, (4, 4))
