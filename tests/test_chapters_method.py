@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.chapter_tools import CHAPTERS, EXACT, assert_figures, load  # noqa: F401
+from tests.chapter_tools import CHAPTERS, EXACT, assert_figures
 
 # ----- 1. A metric is a function of comparisons -----
 
@@ -15,21 +15,25 @@ def test_chapter_01_ap_and_accuracy_by_hand_agree_with_the_refactoring(run):
     assert result["ap_by_hand"] == pytest.approx(13 / 18, **EXACT)  # 0.7222
     assert result["ap_h"] == pytest.approx(result["ap_by_hand"], **EXACT)
     assert result["ap_from_counts"] == pytest.approx(result["ap_by_hand"], **EXACT)
-    assert result["counts"] == [1, 0, 3]
+    assert result["counts"].tolist() == [1, 0, 3]
+    assert result["refactoring"].length == 12
     assert result["accuracy_by_hand"] == result["accuracy_h"] == 0.5
     assert_figures(out, "01_comparisons.png")
 
 
 def test_chapter_01_ties_count_against_the_positive(run):
     result, _ = run("01_metric_as_comparisons")
-    assert result["one_tie_pessimistic"] == pytest.approx(2 / 3, **EXACT)  # 0.6667
-    assert result["one_tie_evaluate"] == pytest.approx(2 / 3, **EXACT)
-    assert result["one_tie_optimistic"] == pytest.approx(13 / 18, **EXACT)
-    all_tied = (1 / 5 + 2 / 6 + 3 / 7) / 3  # 0.3206
-    assert result["all_tied_pessimistic"] == pytest.approx(all_tied, **EXACT)
-    assert result["all_tied_evaluate"] == pytest.approx(all_tied, **EXACT)
-    assert round(all_tied, 4) == 0.3206
-    assert result["all_tied_optimistic"] == 1.0
+    one_tie, all_tied = result["one_tie"], result["all_tied"]
+    assert one_tie["ties"] == 1
+    assert one_tie["pessimistic"] == pytest.approx(2 / 3, **EXACT)  # 0.6667
+    assert one_tie["evaluate"] == pytest.approx(2 / 3, **EXACT)
+    assert one_tie["optimistic"] == pytest.approx(13 / 18, **EXACT)
+    every_negative_above = (1 / 5 + 2 / 6 + 3 / 7) / 3  # 0.3206
+    assert all_tied["ties"] == 12
+    assert all_tied["pessimistic"] == pytest.approx(every_negative_above, **EXACT)
+    assert all_tied["evaluate"] == pytest.approx(every_negative_above, **EXACT)
+    assert round(every_negative_above, 4) == 0.3206
+    assert all_tied["optimistic"] == 1.0
 
 
 def test_chapter_01_a_cycle_is_unreachable_and_most_configurations_are(run):
@@ -37,8 +41,18 @@ def test_chapter_01_a_cycle_is_unreachable_and_most_configurations_are(run):
     assert result["cycle_reachable"] is False
     assert result["cycle_h_zero"] == 0.0
     assert result["cycle_h_counts"] == pytest.approx(7 / 12, **EXACT)  # 0.5833
-    assert result["realisable_count"] == result["realisable_package_count"] == 1066
+    assert len(result["realisable"]) == 1066
+    assert result["scored_above_zero"] == result["realisable"]
     assert round(1066 / 4096, 2) == 0.26
+
+
+def test_chapter_01_exercise_answers(run):
+    result, _ = run("01_metric_as_comparisons")
+    assert result["exercise_1_counts"].tolist() == [1, 0, 1]
+    assert result["exercise_1_ap"] == pytest.approx(29 / 36, **EXACT)  # 0.8056
+    assert result["exercise_2_auc"] == pytest.approx(8 / 12, **EXACT)  # 0.6667
+    assert result["exercise_2_direct"] == pytest.approx(8 / 12, **EXACT)
+    assert result["exercise_3_top2"] == 1.0
 
 
 # ----- 2. Relaxing the sign and interpolating h -----

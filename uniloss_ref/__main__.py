@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import check, conformance
+from . import check, conformance, tutorial
 from .experiments import reproduce, training
 
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="UniLoss reference implementation: verify, train, reproduce, port.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (check, conformance, training, reproduce):
+    for module in (check, conformance, training, reproduce, tutorial):
         module.register(commands)
     return parser
 
