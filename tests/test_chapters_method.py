@@ -60,35 +60,69 @@ def test_chapter_01_exercise_answers(run):
 
 def test_chapter_02_exact_at_anchors_and_the_mean_at_the_centre(run):
     result, out = run("02_relax_and_interpolate")
-    assert result["anchor_error"] == 0.0
-    p_half, p_one, p_two, p_four = result["near_anchor_error"]
+    assert result["VALUES"] == pytest.approx([1, 1 / 2, 1 / 2, 1 / 3], **EXACT)
+    assert result["example_relaxed"] == pytest.approx([0.2449, -0.2449], abs=5e-5)
+    exactness = result["exactness"]
+    assert max(row["at_anchors"] for row in exactness.values()) == 0.0
+    p_half, p_one, p_two, p_four = (row["near_anchor"] for row in exactness.values())
     assert 3e-5 < p_half < 4e-5  # 3.5e-5
     assert 7e-10 < p_one < 8e-10  # 7.4e-10
     assert p_two < 1e-15 and p_four < 1e-15
-    assert result["centre"] == pytest.approx([7 / 12] * 4, **EXACT)  # 0.5833
+    for row in exactness.values():
+        assert row["centre"] == pytest.approx(7 / 12, **EXACT)  # 0.5833
     assert_figures(out, "02_surface.png", "02_temperature_power.png")
 
 
 def test_chapter_02_temperature_and_power_trade_closeness_for_slope(run):
     result, _ = run("02_relax_and_interpolate")
-    gaps = result["gap_by_temperature"]
+    runs = list(result["by_temperature"].values())
+    gaps = [run["gap"] for run in runs]
     assert gaps == pytest.approx([0.016, 0.049, 0.135, 0.218], abs=5e-4)
     assert np.all(np.diff(gaps) > 0)
-    slopes = result["slope_at_0_by_temperature"]
+    slopes = [run["slope_at_0"] for run in runs]
     assert slopes[0] < 5e-5  # 0 to four decimals
     assert slopes[2] == pytest.approx(0.045, abs=5e-4)
     assert slopes[2] == max(slopes)
-    low, mid, one, three = result["min_slope_by_temperature"]
+    low, mid, one, three = (run["min_slope"] for run in runs)
     assert low < 0 and mid < 0 and one > 0 and three > 0
-    power_gaps = result["gap_by_power"]
+    negative = [run["negative"] for run in runs]
+    assert all(0.075 <= share < 0.115 for share in negative[:2])  # 8 to 11%
+    assert negative[2] == negative[3] == 0.0
+    power_gaps = [run["gap"] for run in result["by_power"].values()]
     assert power_gaps == pytest.approx([0.200, 0.135, 0.067, 0.031], abs=5e-4)
     assert np.all(np.diff(power_gaps) < 0)
 
 
+def test_chapter_02_training_prefers_tau_03_despite_its_negative_slope(run):
+    result, _ = run("02_relax_and_interpolate")
+    mean = {tau: np.mean(accuracies) for tau, accuracies in result["sweep"].items()}
+    spread = {tau: np.ptp(accuracies) for tau, accuracies in result["sweep"].items()}
+    assert mean[0.3] > mean[0.1] > mean[1.0] > mean[3.0]
+    assert mean[0.3] == pytest.approx(0.91, abs=0.015)  # about 91%
+    assert mean[0.1] == pytest.approx(0.90, abs=0.015)
+    assert mean[1.0] == pytest.approx(0.84, abs=0.015)
+    assert mean[3.0] == pytest.approx(0.65, abs=0.03)
+    assert spread[0.3] < spread[0.1] and spread[0.3] < spread[1.0]  # the steadiest
+
+
 def test_chapter_02_few_anchors_are_exact_only_at_themselves(run):
     result, _ = run("02_relax_and_interpolate")
-    assert result["few_anchors_anchor_error"] == 0.0
-    assert result["few_anchors_other_error"] == pytest.approx(0.36, abs=5e-3)
+    error, is_anchor = result["corner_error"], result["is_anchor"]
+    assert is_anchor.sum() == 4
+    assert error[is_anchor].max() == 0.0
+    assert error[~is_anchor].max() == pytest.approx(0.36, abs=5e-3)
+
+
+def test_chapter_02_exercise_answers(run):
+    result, _ = run("02_relax_and_interpolate")
+    far = 1 / np.sqrt(5)
+    assert result["exercise_1"] == pytest.approx((1.5 + (5 / 6) * far) / (2 + 2 * far), **EXACT)
+    assert round(result["exercise_1"], 4) == 0.6470
+    assert result["exercise_2"] == pytest.approx(7 / 12, **EXACT)
+    corner = (1 / np.sqrt(8) + 1 / 2) / (1 / np.sqrt(8) + 1)
+    assert result["exercise_3_corner"] == pytest.approx(corner, **EXACT)
+    assert round(corner, 4) == 0.6306
+    assert result["exercise_3_min"] == pytest.approx(0.5, **EXACT)
 
 
 # ----- 3. Anchors -----
@@ -117,7 +151,6 @@ def test_chapter_03_random_and_nearby_anchors_carry_nothing_for_pck(run):
     far = min(distance["truth"], distance["good"], distance["bad"])
     assert far > 1.4 * near
     assert result["pck_goal_signs"] == 1.0
-
 
 
 def test_every_chapter_file_is_listed_in_the_chapters_readme():
