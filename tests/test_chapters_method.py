@@ -130,27 +130,61 @@ def test_chapter_02_exercise_answers(run):
 
 def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     result, out = run("03_anchors")
-    assert result["sum_error"] < 1e-9
-    assert 0.75 < result["goal_share"] < 0.95  # about 85%
-    assert result["good_cosine"] == pytest.approx(0.96, abs=0.03)
-    assert result["good_up"] >= 0.95
-    assert result["bad_value"] == 0.0
-    assert 0.3 < result["nearby_positive"] < 0.7  # about half worth 0
-    assert result["nearby_down"] > result["nearby_up"]
-    assert result["row_up"] >= 0.8
+    ap = result["ap"]
+    kinds = ap["kinds"]
+    assert ap["sum_error"] < 1e-9
+    assert 0.75 < kinds["truth"]["share"] + kinds["good"]["share"] < 0.95  # about 85%
+    assert kinds["good"]["cosine"] == pytest.approx(0.96, abs=0.03)
+    assert kinds["good"]["up"] >= 0.95 and kinds["truth"]["up"] >= 0.95
+    assert kinds["bad"]["value"] == 0.0
+    assert 0.3 < kinds["nearby"]["value_positive"] < 0.7  # about half worth 0
+    assert kinds["nearby"]["down"] > kinds["nearby"]["up"]
+    assert kinds["row"]["up"] >= 0.8
+    table = {kind: row for kind, row in result["kind_table"](result["example"]).items()}
+    assert table["truth"]["value"] == 1.0 and table["bad"]["value"] == 0.0
+    near = max(table[kind]["distance"] for kind in ("nearby", "current", "row"))
+    far = min(table[kind]["distance"] for kind in ("truth", "good", "bad"))
+    assert far > 1.25 * near  # "about half as far"
+    assert max(table, key=lambda kind: table[kind]["weight"]) == "nearby"
+    assert result["example"].surrogate > result["example"].batch_metric
     assert_figures(out, "03_anchor_kinds.png", "03_pck_pulls.png")
 
 
-def test_chapter_03_random_and_nearby_anchors_carry_nothing_for_pck(run):
+def test_chapter_03_random_anchors_carry_no_direction_for_pck_but_sharpen(run):
     result, _ = run("03_anchors")
-    assert result["pck_bad_positive"] == 0.0
-    assert result["pck_nearby_above"] == 0.0
-    assert result["pck_row_above"] > 0.75
-    distance = result["pck_distance"]
-    near = max(distance["row"], distance["nearby"], distance["current"])
-    far = min(distance["truth"], distance["good"], distance["bad"])
+    kinds = result["pck"]["kinds"]
+    assert kinds["bad"]["value_positive"] == 0.0
+    assert kinds["nearby"]["above_current"] == 0.0
+    assert kinds["row"]["above_current"] > 0.75
+    near = max(kinds[kind]["distance"] for kind in ("row", "nearby", "current"))
+    far = min(kinds[kind]["distance"] for kind in ("truth", "good", "bad"))
     assert far > 1.4 * near
-    assert result["pck_goal_signs"] == 1.0
+    assert result["pck"]["goal_signs"] == 1.0
+    assert kinds["bad"]["contrast"] > 0.3
+    for kind in ("current", "nearby", "row"):
+        assert kinds[kind]["contrast"] < -0.2
+    assert -0.3 < kinds["truth"]["contrast"] < 0 and -0.3 < kinds["good"]["contrast"] < 0
+
+
+def test_chapter_03_without_random_anchors_the_heatmaps_flatten(run):
+    result, _ = run("03_anchors")
+    with_bad, without = result["heatmap_runs"][16], result["heatmap_runs"][0]
+    for kept, dropped in zip(with_bad, without, strict=True):
+        assert kept["contrast"] > kept["contrast_0"] and kept["contrast"] > 1.3
+        assert dropped["contrast"] < dropped["contrast_0"] and dropped["contrast"] < 0.6
+        assert kept["pck_25"] > dropped["pck_25"]
+        assert kept["pck"] >= 0.75 and dropped["pck"] >= 0.75  # both high after 100 steps
+    assert np.mean([r["contrast"] for r in with_bad]) == pytest.approx(1.5, abs=0.2)
+    assert np.mean([r["contrast"] for r in without]) == pytest.approx(0.45, abs=0.1)
+    assert np.mean([r["pck_25"] for r in with_bad]) == pytest.approx(0.7, abs=0.1)
+    assert np.mean([r["pck_25"] for r in without]) == pytest.approx(0.25, abs=0.1)
+
+
+def test_chapter_03_exercise_answers(run):
+    result, _ = run("03_anchors")
+    assert result["exercise_1"] == pytest.approx([(1 + 2 / 3) / 2], **EXACT)  # 0.8333
+    assert result["exercise_2"] == pytest.approx(0.5, abs=0.02)
+    assert result["exercise_3"] == pytest.approx([0.375, 0.5], **EXACT)
 
 
 def test_every_chapter_file_is_listed_in_the_chapters_readme():
