@@ -187,6 +187,47 @@ def test_chapter_03_exercise_answers(run):
     assert result["exercise_3"] == pytest.approx([0.375, 0.5], **EXACT)
 
 
+# ----- 4. Build it yourself -----
+
+
+def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
+    result, _ = run("04_build_it_yourself")
+    text = (CHAPTERS / "04_build_it_yourself.py").read_text(encoding="utf-8")
+    method = text[text.index("## 1. The metric") : text.index("## Check 1")].splitlines()
+    code = [line for line in method if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) <= 120  # "about 100 lines"
+    assert result["ap_1"] == pytest.approx(13 / 18, **EXACT)  # 0.7222
+    assert set(result["package_differences"]) == {"AP", "accuracy", "PCK"}
+    for differences in result["package_differences"].values():
+        assert max(differences.values()) < 1e-12
+    assert result["sampler_difference"] < 1e-12
+    values = result["our_values"]
+    assert values[0] == 1.0
+    assert values[1:17] == pytest.approx([0.95] * 16, **EXACT)
+    assert np.all(values[33:49] == 0.0)
+
+
+def test_chapter_04_passes_every_conformance_case(run):
+    result, _ = run("04_build_it_yourself")
+    report = result["report"]
+    assert report.passed
+    assert len({check.case for check in report.checks}) == 43
+    assert not report.by_status("skip") and not report.by_status("fail")
+
+
+def test_chapter_04_exercise_answers(run):
+    result, _ = run("04_build_it_yourself")
+    epsilon = result["exercise_1"]
+    assert {q for _, q in epsilon} == {"surrogate", "loss", "gradient"}
+    assert {case.split("/")[1] for case, _ in epsilon} == {"extreme-on-anchor", "near-anchor"}
+    assert all(case.endswith("extreme-on-anchor") for case, q in epsilon if q == "gradient")
+    expanded = result["exercise_2"]
+    assert {case.split("/")[1] for case, _ in expanded} == {"near-anchor"}
+    assert "distances" in {q for _, q in expanded}
+    assert result["exercise_3_gradient"][1:].tolist() == [0.0, 0.0]
+    assert result["exercise_3_warnings"] == ["overflow encountered in cosh"]
+
+
 def test_every_chapter_file_is_listed_in_the_chapters_readme():
     readme = (CHAPTERS / "README.md").read_text(encoding="utf-8")
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.py")):
