@@ -212,6 +212,22 @@ def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
     assert np.all(values[33:49] == 0.0)
 
 
+def test_chapter_04_each_piece_does_what_its_cell_says(run):
+    result, _ = run("04_build_it_yourself")
+    assert result["relaxed_demo"] == pytest.approx([-1.0, 0.2449, 1.0], abs=5e-5)
+    assert result["slope_demo"] == pytest.approx([0.0, 0.47, 0.0], abs=5e-3)
+    values, kinds = result["values_1"], result["kinds_1"]
+    assert result["anchors_1"].shape == (52, 12)
+    assert values[kinds == "truth"].tolist() == [1.0]
+    assert values[kinds == "good"] == pytest.approx([(2 + 3 / 4) / 3] * 16, **EXACT)  # 0.9167
+    assert (values[kinds == "nearby"] == 0).any() and np.mean(values[kinds == "bad"] == 0) > 0.5
+    assert values[kinds == "current"] == pytest.approx([13 / 18], **EXACT)  # 0.7222
+    assert np.all(values[kinds == "row"] >= 13 / 18)
+    assert result["on_truth"] == 1.0
+    assert np.all(result["on_truth_gradient"] == 0.0)
+    assert values.min() <= result["at_batch"] <= values.max()
+
+
 def test_chapter_04_passes_every_conformance_case(run):
     result, _ = run("04_build_it_yourself")
     report = result["report"]
