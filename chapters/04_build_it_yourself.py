@@ -198,7 +198,7 @@ def draw_anchors(c, rows, rng, truth=1, good=16, nearby=16, bad=16, current=0, r
 # %% [markdown]
 # On chapter 1's batch (with one `current` and two `row` anchors): you should see 52
 # anchors of 12 comparisons: the truth worth 1, every `good` anchor worth 0.9167 (with
-# 3 positives, `(2 + 3/4) / 3`), some `nearby` and most `bad` ones worth 0 (no ranking
+# 3 positives, `(2 + 3/4) / 3`), some `nearby` and `bad` ones worth 0 (no ranking
 # produces them), the `current` one worth the batch's AP, 0.7222, and the `row` anchors
 # at least that.
 

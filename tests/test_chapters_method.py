@@ -220,7 +220,7 @@ def test_chapter_04_each_piece_does_what_its_cell_says(run):
     assert result["anchors_1"].shape == (52, 12)
     assert values[kinds == "truth"].tolist() == [1.0]
     assert values[kinds == "good"] == pytest.approx([(2 + 3 / 4) / 3] * 16, **EXACT)  # 0.9167
-    assert (values[kinds == "nearby"] == 0).any() and np.mean(values[kinds == "bad"] == 0) > 0.5
+    assert (values[kinds == "nearby"] == 0).any() and (values[kinds == "bad"] == 0).any()
     assert values[kinds == "current"] == pytest.approx([13 / 18], **EXACT)  # 0.7222
     assert np.all(values[kinds == "row"] >= 13 / 18)
     assert result["on_truth"] == 1.0
