@@ -17,20 +17,20 @@
 # and check that the two agree. Then we look at the two places where the four-step view
 # needs a decision: ties, and configurations of `b` that no scores can produce.
 #
-# Run it as `python chapters/01_metric_as_comparisons.py` or open it as a notebook.
+# Run it cell by cell in Jupyter or VS Code (the file opens as a notebook with jupytext),
+# or as a script: `python chapters/01_metric_as_comparisons.py` (`--help` for options).
 
 # %%
-from __future__ import annotations
-
 import itertools
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref.metrics import Accuracy, AveragePrecision
+from uniloss_ref import tutorial
+from uniloss_ref.metrics import Accuracy, AveragePrecision, RocAuc
 from uniloss_ref.relaxation import hard_binary
+
+lesson = tutorial.setup(__name__, "01", "Chapter 1: a metric is a function of comparisons.")
 
 # %% [markdown]
 # ## The batch
@@ -42,7 +42,6 @@ from uniloss_ref.relaxation import hard_binary
 # %%
 SCORES = np.array([0.4, -1.1, 0.9, 0.8, -0.2, -0.5, 0.3])
 LABELS = np.array([1, 0, 1, 0, 0, 1, 0])
-
 
 # %% [markdown]
 # ## AP by hand
@@ -73,24 +72,39 @@ def average_precision_by_hand(scores: np.ndarray, labels: np.ndarray) -> tuple[f
     order = np.argsort(-scores)
     table, hits, precisions = [], 0, []
     for rank, k in enumerate(order, start=1):
+        precision = None
         if labels[k]:
             hits += 1
-            precisions.append(hits / rank)
-        precision = precisions[-1] if labels[k] else None
+            precision = hits / rank
+            precisions.append(precision)
         table.append((rank, int(k), float(scores[k]), int(labels[k]), precision))
     return float(np.mean(precisions)), table
 
 
 # %% [markdown]
+# You should see AP = **0.7222**: the positives come at ranks 1, 3 and 6, with precisions
+# 1, 2/3 and 1/2.
+
+# %%
+ap_by_hand, ranked = average_precision_by_hand(SCORES, LABELS)
+for rank, sample, score, label, precision in ranked:
+    note = f"precision {precision:.4f}" if precision is not None else ""
+    print(f"rank {rank}  sample {sample}  s = {score:+.1f}  label {label}  {note}")
+print(f"AP = {ap_by_hand:.4f}")
+
+# %% [markdown]
 # ## AP as comparisons
 #
 # AP only depends on the *order* of positives and negatives, and the order is decided by
-# comparisons of one positive's score with one negative's. `AveragePrecision().pairs`
-# lists every (positive, negative) pair as two index arrays `i` and `j`; with `P`
-# positives and `N` negatives there are `l = P * N` pairs.
+# comparisons of one positive's score with one negative's. A metric in this package
+# **refactors** a batch: `AveragePrecision().refactor(shape, labels)` looks at the labels
+# once and returns the batch's `Refactoring`, which holds two index arrays `i` and `j`
+# (every (positive, negative) pair; with `P` positives and `N` negatives there are
+# `l = P * N` of them) and the function `h`.
 #
-# * **Comparisons** `c = s[i] - s[j]`, one number per pair. Each pair is oriented so that
-#   `c > 0` is what we *want* (the positive above the negative).
+# * **Comparisons** `c = s[i] - s[j]`, one number per pair (`refactoring.comparisons(s)`).
+#   Each pair is oriented so that `c > 0` is what we *want*: the positive above the
+#   negative.
 # * **Binary variables** `b = sign(c)`, one `+1` or `-1` per pair: did this pair come out
 #   right? A vector of `l` such signs is called a **configuration**. The ideal one, every
 #   pair right, is `b = (+1, ..., +1)`; we call it the *ground truth*. In code,
@@ -105,42 +119,37 @@ def average_precision_by_hand(scores: np.ndarray, labels: np.ndarray) -> tuple[f
 #
 #       h(b) = (1/P) * sum_j  j / (j + n_(j)).
 #
-# The package's `AveragePrecision.from_binary` is this `h`. The claim of this chapter:
+# `refactoring.h` is this `h`. It evaluates a whole stack of `K` configurations at once
+# (shape `(K, l)` in, `(K,)` out), because chapter 2 will need it at many; for one
+# configuration we pass `b[None, :]` and take element 0. The claim of this chapter:
 # `h(sign(c(s)))` equals AP computed by hand, for any scores.
 #
 # Notice what the rewriting achieves: the scores enter only through the differences `c`,
 # which are smooth (linear) in `s`, and everything that makes AP a staircase sits in two
 # places, `sign` and `h`. Chapter 2 replaces exactly those two by smooth stand-ins.
-
+#
+# You should see the 12 pairs, `b` as a 3 x 4 matrix with `n_p = 1, 0, 3` for the
+# positives in batch order (samples 0, 2, 5), and the same AP three times: **0.7222** from
+# the counts, from `h`, and by hand.
 
 # %%
-def average_precision_as_comparisons(scores: np.ndarray, labels: np.ndarray) -> dict:
-    """AP through scores -> comparisons -> binaries -> h, with every intermediate.
+refactoring = AveragePrecision().refactor(SCORES.shape, LABELS)
+c = refactoring.comparisons(SCORES)
+b = hard_binary(c)
+positives, negatives = np.flatnonzero(LABELS), np.flatnonzero(LABELS == 0)
+ap_matrix = b.reshape(positives.size, negatives.size)
+counts = (ap_matrix < 0).sum(axis=1)
+rank = np.arange(1, positives.size + 1)
+ap_from_counts = float(np.mean(rank / (rank + np.sort(counts))))
+ap_h = float(refactoring.h(b[None, :])[0])
 
-    Parameters
-    ----------
-    scores : ndarray of shape (n,)
-    labels : ndarray of shape (n,)
-
-    Returns
-    -------
-    dict
-        ``i``, ``j`` (pairs), ``c``, ``b`` (shape ``(l,)``), ``matrix`` (``b`` as ``(P, N)``),
-        ``counts`` (``n_p``), ``from_counts`` (the formula above) and ``h`` (the package's).
-    """
-    metric = AveragePrecision()
-    i, j = metric.pairs(scores, labels)
-    c = metric.comparisons(scores, labels)
-    b = hard_binary(c)
-    positives, negatives = int(labels.sum()), int((labels == 0).sum())
-    matrix = b.reshape(positives, negatives)
-    counts = (matrix < 0).sum(axis=1)
-    rank = np.arange(1, positives + 1)
-    from_counts = float(np.mean(rank / (rank + np.sort(counts))))
-    h = float(metric.from_binary(b, labels))
-    return {"i": i, "j": j, "c": c, "b": b, "matrix": matrix, "counts": counts,
-            "from_counts": from_counts, "h": h}  # fmt: skip
-
+print(f"l = P * N = {refactoring.length} pairs (i, j)")
+print(f"i = {refactoring.i}\nj = {refactoring.j}")
+print(f"c = s[i] - s[j] = {np.round(c, 2)}")
+print(f"b = sign(c) as a P x N matrix:\n{ap_matrix}")
+print(f"n_p (negatives above each positive) = {counts}")
+print(f"formula on the counts = {ap_from_counts:.4f}, h(b) = {ap_h:.4f}")
+print(f"AP by hand = {ap_by_hand:.4f}")
 
 # %% [markdown]
 # ## Accuracy as comparisons
@@ -154,7 +163,12 @@ def average_precision_as_comparisons(scores: np.ndarray, labels: np.ndarray) -> 
 #
 #     h(b) = (fraction of rows that are all +1).
 #
-# (Top-k accuracy would instead allow up to `k - 1` entries of `-1` per row.)
+# (Top-k accuracy would instead allow up to `k - 1` entries of `-1` per row.) The
+# refactoring records the rows too: `refactoring.row_starts` marks where each row begins,
+# and chapter 3 will use them.
+#
+# You should see accuracy **0.5** both ways: samples 0 and 2 are right, and theirs are
+# the two rows of all `+1`.
 
 # %%
 CLASS_SCORES = np.array(
@@ -167,27 +181,52 @@ CLASS_SCORES = np.array(
 )
 CLASS_TARGETS = np.array([0, 2, 2, 1])
 
+accuracy_by_hand = float(np.mean(np.argmax(CLASS_SCORES, axis=1) == CLASS_TARGETS))
+accuracy_refactoring = Accuracy().refactor(CLASS_SCORES.shape, CLASS_TARGETS)
+accuracy_b = hard_binary(accuracy_refactoring.comparisons(CLASS_SCORES))
+accuracy_matrix = accuracy_b.reshape(len(CLASS_SCORES), -1)
+accuracy_h = float(accuracy_refactoring.h(accuracy_b[None, :])[0])
 
-def accuracy_two_ways(scores: np.ndarray, targets: np.ndarray) -> dict:
-    """Accuracy by argmax, and through comparisons -> binaries -> h.
+print(f"accuracy by argmax = {accuracy_by_hand:.2f}")
+print(f"rows start at {accuracy_refactoring.row_starts}")
+print(f"b as an n x (C - 1) matrix:\n{accuracy_matrix}")
+print(f"h(b) = fraction of all-(+1) rows = {accuracy_h:.2f}")
 
-    Parameters
-    ----------
-    scores : ndarray of shape (n, C)
-    targets : ndarray of shape (n,)
-        Integer classes in ``[0, C)``.
+# %% [markdown]
+# ## A picture of the batch
+#
+# Left: the ranked list, positives in orange, with the precision at each positive.
+# Middle: AP's `b` as a `P x N` matrix (`+1` green, `-1` red) and each row's `n_p`.
+# Right: accuracy's `b` as an `n x (C - 1)` matrix; a row of all `+1` is a correct sample.
+# You should see the figure below the cell.
 
-    Returns
-    -------
-    dict
-        ``by_hand``, ``matrix`` (``b`` as ``(n, C - 1)``), ``h``.
-    """
-    by_hand = float(np.mean(np.argmax(scores, axis=1) == targets))
-    metric = Accuracy()
-    b = hard_binary(metric.comparisons(scores, targets))
-    matrix = b.reshape(scores.shape[0], scores.shape[1] - 1)
-    return {"by_hand": by_hand, "matrix": matrix, "h": float(metric.from_binary(b, targets))}
-
+# %%
+fig = Figure(figsize=(13.5, 4), layout="constrained")
+left, middle, right = fig.subplots(1, 3, width_ratios=[1.3, 1, 0.7])
+for rank_, _, score, label, precision in ranked:
+    left.barh(rank_, score, color="tab:orange" if label else "tab:blue")
+    if precision is not None:
+        left.text(1.0, rank_, f"precision {precision:.3f}", va="center", fontsize=9)
+left.set_yticks([row[0] for row in ranked], [f"{row[0]}: sample {row[1]}" for row in ranked])
+left.set(ylim=(len(ranked) + 0.6, 0.4), xlim=(-1.3, 1.8), xlabel="score s")
+left.set_title("ranked batch (orange = positive)")
+for axes, matrix in ((middle, ap_matrix), (right, accuracy_matrix)):
+    axes.imshow(matrix, cmap="RdYlGn", vmin=-1.5, vmax=1.5)
+    for (r, q), value in np.ndenumerate(matrix):
+        axes.text(q, r, f"{value:+.0f}", ha="center", va="center")
+middle.set_xticks(range(negatives.size), [f"sample {q}" for q in negatives])
+middle.set_yticks(
+    range(positives.size),
+    [f"sample {p}: n_p = {n}" for p, n in zip(positives, counts, strict=True)],
+)
+middle.set(xlabel="negative", ylabel="positive")
+middle.set_title(f"AP: b as P x N\nh = {ap_h:.4f}")
+right.set_xticks(range(accuracy_matrix.shape[1]), ["1st other", "2nd other"])
+right.set_yticks(
+    range(len(CLASS_TARGETS)), [f"sample {r} (t = {t})" for r, t in enumerate(CLASS_TARGETS)]
+)
+right.set_title(f"accuracy: b as n x (C-1)\nh = {accuracy_h:.2f}")
+lesson.show(fig, "01_comparisons.png")
 
 # %% [markdown]
 # ## Ties: a comparison that is exactly zero
@@ -198,6 +237,11 @@ def accuracy_two_ways(scores: np.ndarray, targets: np.ndarray) -> dict:
 # model that gives *every* sample the same score would have all its comparisons tied,
 # hence all "right", and a perfect AP and accuracy. Below, one negative is moved onto a
 # positive's score, and then every score is made equal.
+#
+# You should see, with one tie, AP **0.6667** under the package's rule where the
+# optimistic rule keeps 0.7222; with every score equal, AP **0.3206** (every negative
+# counted above every positive) where the optimistic rule claims a perfect 1. The
+# package's direct `evaluate` agrees with `h` both times.
 
 
 # %%
@@ -215,18 +259,30 @@ def tie_rules(scores: np.ndarray, labels: np.ndarray) -> dict:
     dict
         ``ties`` (number of zero comparisons), ``pessimistic`` (``h`` with ties as -1, the
         package's rule), ``optimistic`` (``h`` with ties as +1) and ``evaluate`` (the
-        package's direct computation, which uses the pessimistic rule too).
+        package's direct computation).
     """
     metric = AveragePrecision()
-    c = metric.comparisons(scores, labels)
+    batch = metric.refactor(scores.shape, labels)
+    c = batch.comparisons(scores)
     optimistic_b = np.where(c >= 0, 1.0, -1.0)
     return {
         "ties": int((c == 0).sum()),
-        "pessimistic": float(metric.from_binary(hard_binary(c), labels)),
-        "optimistic": float(metric.from_binary(optimistic_b, labels)),
+        "pessimistic": float(batch.h(hard_binary(c)[None, :])[0]),
+        "optimistic": float(batch.h(optimistic_b[None, :])[0]),
         "evaluate": metric.evaluate(scores, labels),
     }
 
+
+tied = SCORES.copy()
+tied[6] = tied[0]  # the negative at 0.3 moves onto the positive at 0.4
+one_tie = tie_rules(tied, LABELS)
+all_tied = tie_rules(np.zeros_like(SCORES), LABELS)
+for name, result in (("one tie", one_tie), ("all scores equal", all_tied)):
+    print(
+        f"{name}: {result['ties']} tied comparisons, AP = {result['pessimistic']:.4f} "
+        f"(evaluate: {result['evaluate']:.4f}); the optimistic rule would give "
+        f"{result['optimistic']:.4f}"
+    )
 
 # %% [markdown]
 # ## A configuration that no ranking can produce
@@ -242,15 +298,20 @@ def tie_rules(scores: np.ndarray, labels: np.ndarray) -> dict:
 # check that by trying all `4! = 24` orders. AP's formula above still gives a number
 # (each positive has one negative above it), but no ranking has that AP. The package
 # scores such configurations 0 by default, as the paper's authors did
-# (`AveragePrecision(unrealisable="counts")` uses the formula instead). Such
-# configurations are common: for the 3-positive, 4-negative batch above, we count by
-# brute force how many of the `2^12` configurations some ranking produces.
+# (`AveragePrecision(unrealisable="counts")` uses the formula instead).
 #
-# The package tells them apart without trying orders: a configuration comes from a
-# ranking iff the sets "negatives above positive `p`" are nested, each inside the next
-# when the positives are sorted by `n_p`. Two positives each beating a negative that the
-# other loses to, as in the cycle, is exactly what breaks the nesting. We check that
-# this test (`AveragePrecision.realisable`) counts the same configurations.
+# Such configurations are common. The package tells them apart without trying orders: a
+# configuration comes from a ranking iff the sets "negatives above positive `p`" are
+# nested, each inside the next when the positives are sorted by `n_p`; two positives each
+# beating a negative that the other loses to, as in the cycle, is exactly what breaks the
+# nesting. Every configuration a ranking produces has an AP above 0, so the configurations
+# that the default `h` scores above 0 should be exactly those that some ranking produces.
+# We check that on the 3-positive, 4-negative batch above, against brute force over all
+# `7! = 5040` orders.
+#
+# You should see that none of the 24 orders produces the cycle, `h` = **0** for it (or
+# **0.5833** with `unrealisable="counts"`), and that of the 4096 configurations of a
+# 3 + 4 batch only **1066** (26%) come from a ranking: the same 1066 that `h` scores above 0.
 
 
 # %%
@@ -281,192 +342,90 @@ def configurations_from_rankings(positives: int, negatives: int) -> set[tuple[fl
     return found
 
 
-def impossible_configuration() -> dict:
-    """The 2x2 cycle: is it reachable, and what does ``h`` say about it?
+square = np.array([1, 1, 0, 0])
+cycle = np.array([+1.0, -1.0, -1.0, +1.0])  # rows: (p1 vs q1, q2), (p2 vs q1, q2)
+cycle_reachable = tuple(cycle) in configurations_from_rankings(2, 2)
+cycle_h_zero = float(AveragePrecision().refactor((4,), square).h(cycle[None, :])[0])
+counts_rule = AveragePrecision(unrealisable="counts")
+cycle_h_counts = float(counts_rule.refactor((4,), square).h(cycle[None, :])[0])
 
-    Returns
-    -------
-    dict
-        ``reachable`` (bool), ``zero`` and ``counts`` (``h`` under the two rules),
-        ``realisable_fraction`` (for P = 3, N = 4, by brute force) and ``realisable_count``,
-        and ``package_count`` (the same count from ``AveragePrecision.realisable``).
-    """
-    labels = np.array([1, 1, 0, 0])
-    cycle = np.array([+1.0, -1.0, -1.0, +1.0])  # rows: (p1 vs q1, q2), (p2 vs q1, q2)
-    reachable = tuple(cycle) in configurations_from_rankings(2, 2)
-    realisable = configurations_from_rankings(3, 4)
-    every = np.array(list(itertools.product([-1.0, 1.0], repeat=12)))
-    above = (every < 0).reshape(-1, 3, 4)
-    package_count = int(AveragePrecision.realisable(above, above.sum(axis=2)).sum())
-    return {
-        "reachable": reachable,
-        "zero": float(AveragePrecision().from_binary(cycle, labels)),
-        "counts": float(AveragePrecision(unrealisable="counts").from_binary(cycle, labels)),
-        "realisable_count": len(realisable),
-        "package_count": package_count,
-        "realisable_fraction": len(realisable) / 2**12,
-    }
+realisable = configurations_from_rankings(3, 4)
+every = np.array(list(itertools.product([-1.0, 1.0], repeat=12)))
+h_every = AveragePrecision().refactor((7,), np.array([1, 1, 1, 0, 0, 0, 0])).h(every)
+scored_above_zero = {tuple(row) for row in every[h_every > 0]}
 
+print(f"the cycle q2 > p1 > q1 > p2 > q2 as b = {cycle}")
+print(f"some order of the four samples produces it: {cycle_reachable}")
+print(f"h = {cycle_h_zero:.4f} (default), {cycle_h_counts:.4f} (unrealisable='counts')")
+print(
+    f"configurations of a 3 + 4 batch that some ranking produces: {len(realisable)} of 4096 "
+    f"({len(realisable) / 4096:.0%}); h scores {len(scored_above_zero)} above 0, "
+    f"the same ones: {scored_above_zero == realisable}"
+)
 
 # %% [markdown]
-# ## A picture of the batch
-#
-# Left: the ranked list, positives in orange, with the precision at each positive.
-# Middle: AP's `b` as a `P x N` matrix (`+1` green, `-1` red) and each row's `n_p`.
-# Right: accuracy's `b` as an `n x (C - 1)` matrix; a row of all `+1` is a correct sample.
-
-
-# %%
-def draw(ranked: list, ap: dict, accuracy: dict, path: Path) -> None:
-    """Save the figure of this chapter.
-
-    Parameters
-    ----------
-    ranked : list of (rank, sample, score, label, precision or None)
-    ap : dict
-        Output of :func:`average_precision_as_comparisons`.
-    accuracy : dict
-        Output of :func:`accuracy_two_ways`.
-    path : Path
-        Where the PNG goes.
-    """
-    fig = Figure(figsize=(13.5, 4), layout="constrained")
-    left, middle, right = fig.subplots(1, 3, width_ratios=[1.3, 1, 0.7])
-    for rank, _, score, label, precision in ranked:
-        left.barh(rank, score, color="tab:orange" if label else "tab:blue")
-        if precision is not None:
-            left.text(1.0, rank, f"precision {precision:.3f}", va="center", fontsize=9)
-    left.set_yticks([row[0] for row in ranked], [f"{row[0]}: sample {row[1]}" for row in ranked])
-    left.set(ylim=(len(ranked) + 0.6, 0.4), xlim=(-1.3, 1.8), xlabel="score s")
-    left.set_title("ranked batch (orange = positive)")
-    for axes, matrix in ((middle, ap["matrix"]), (right, accuracy["matrix"])):
-        axes.imshow(matrix, cmap="RdYlGn", vmin=-1.5, vmax=1.5)
-        for (r, q), value in np.ndenumerate(matrix):
-            axes.text(q, r, f"{value:+.0f}", ha="center", va="center")
-    positives, negatives = np.unique(ap["i"]), np.unique(ap["j"])
-    middle.set_xticks(range(negatives.size), [f"sample {q}" for q in negatives])
-    middle.set_yticks(
-        range(positives.size),
-        [f"sample {p}: n_p = {n}" for p, n in zip(positives, ap["counts"], strict=True)],
-    )
-    middle.set(xlabel="negative", ylabel="positive")
-    middle.set_title(f"AP: b as P x N\nh = {ap['h']:.4f}")
-    right.set_xticks(range(accuracy["matrix"].shape[1]), ["1st other", "2nd other"])
-    right.set_yticks(
-        range(accuracy["matrix"].shape[0]),
-        [f"sample {r} (t = {t})" for r, t in enumerate(CLASS_TARGETS)],
-    )
-    right.set_title(f"accuracy: b as n x (C-1)\nh = {accuracy['h']:.2f}")
-    fig.savefig(path, dpi=110)
-
-
-# %% [markdown]
-# ## Running the chapter
-#
-# `main` runs the steps above in order and prints each result. What you should see:
-#
-# * AP by hand is **0.7222** (precisions 1, 2/3 and 1/2 at the three positives), and
-#   `h(sign(c))` gives the same number, as does the formula on the counts: in batch order
-#   the positives (samples 0, 2, 5) have `n_p = 1, 0, 3` negatives above them.
-# * Accuracy by argmax is **0.5** (samples 0 and 2 right), and so is `h(b)`.
-# * With one tie between a positive and a negative, the package's pessimistic AP is
-#   **0.6667** where the optimistic rule would keep 0.7222; with every score equal, AP is
-#   **0.3206** (every negative counted above every positive) where the optimistic rule
-#   would claim a perfect 1.
-# * The cycle is reached by none of the 24 orders; `h` gives it 0 (or 0.5833 with
-#   `unrealisable="counts"`). Of the 4096 configurations of a 3 + 4 batch, only **1066**
-#   (26%) come from a ranking, and the package's nestedness test finds the same 1066.
-#
 # Next, chapter 2 replaces `sign` and `h` by smooth stand-ins, so that the metric gets a
 # useful gradient.
-
-
-# %%
-def main(quick: bool = False, out_dir: str | Path = "out/chapters/01") -> dict[str, Any]:
-    """Run chapter 1: AP and accuracy by hand and as comparisons.
-
-    Parameters
-    ----------
-    quick : bool, default False
-        Accepted for a uniform interface; this chapter is fast either way.
-    out_dir : str or Path, default "out/chapters/01"
-        Folder for the figure (created if missing).
-
-    Returns
-    -------
-    dict
-        Every number the chapter's text states.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    print("AP by hand: rank the batch, take the precision at each positive")
-    ap_by_hand, ranked = average_precision_by_hand(SCORES, LABELS)
-    for rank, sample, score, label, precision in ranked:
-        note = f"precision {precision:.4f}" if precision is not None else ""
-        print(f"  rank {rank}  sample {sample}  s = {score:+.1f}  label {label}  {note}")
-    print(f"  AP = {ap_by_hand:.4f}")
-
-    ap = average_precision_as_comparisons(SCORES, LABELS)
-    print(f"\nAP as comparisons: l = P * N = {ap['c'].size} pairs (i, j)")
-    print(f"  i = {ap['i']}\n  j = {ap['j']}")
-    print(f"  c = s[i] - s[j] = {np.round(ap['c'], 2)}")
-    print(f"  b = sign(c) as a P x N matrix:\n{ap['matrix']}")
-    print(f"  n_p (negatives above each positive) = {ap['counts']}")
-    print(f"  formula on the counts = {ap['from_counts']:.4f}   h(b) = {ap['h']:.4f}")
-    print(f"  agrees with AP by hand: {bool(np.isclose(ap['h'], ap_by_hand, rtol=1e-12))}")
-
-    accuracy = accuracy_two_ways(CLASS_SCORES, CLASS_TARGETS)
-    print(f"\nAccuracy by argmax = {accuracy['by_hand']:.2f}")
-    print(f"  b as an n x (C - 1) matrix:\n{accuracy['matrix']}")
-    print(f"  h(b) = fraction of all-(+1) rows = {accuracy['h']:.2f}")
-
-    tied = SCORES.copy()
-    tied[6] = tied[0]  # the negative at 0.3 moves onto the positive at 0.4
-    one_tie = tie_rules(tied, LABELS)
-    all_tied = tie_rules(np.zeros_like(SCORES), LABELS)
-    print("\nTies (pessimistic rule: a tie is -1)")
-    for name, result in (("one tie", one_tie), ("all scores equal", all_tied)):
-        print(
-            f"  {name}: {result['ties']} tied comparisons, AP = {result['pessimistic']:.4f} "
-            f"(evaluate: {result['evaluate']:.4f}); the optimistic rule would give "
-            f"{result['optimistic']:.4f}"
-        )
-
-    impossible = impossible_configuration()
-    print("\nThe cycle q2 > p1 > q1 > p2 > q2 as b = (+1, -1, -1, +1)")
-    print(f"  some order of the four samples produces it: {impossible['reachable']}")
-    print(f"  h = {impossible['zero']:.4f} (default), {impossible['counts']:.4f} (counts)")
-    print(
-        f"  configurations of a 3 + 4 batch that some ranking produces: "
-        f"{impossible['realisable_count']} of 4096 ({impossible['realisable_fraction']:.0%}); "
-        f"the package's test counts {impossible['package_count']}"
-    )
-
-    figure = out / "01_comparisons.png"
-    draw(ranked, ap, accuracy, figure)
-    print(f"\nfigure: {figure}")
-    return {
-        "ap_by_hand": ap_by_hand,
-        "ap_from_counts": ap["from_counts"],
-        "ap_h": ap["h"],
-        "counts": ap["counts"].tolist(),
-        "accuracy_by_hand": accuracy["by_hand"],
-        "accuracy_h": accuracy["h"],
-        "one_tie_pessimistic": one_tie["pessimistic"],
-        "one_tie_evaluate": one_tie["evaluate"],
-        "one_tie_optimistic": one_tie["optimistic"],
-        "all_tied_pessimistic": all_tied["pessimistic"],
-        "all_tied_evaluate": all_tied["evaluate"],
-        "all_tied_optimistic": all_tied["optimistic"],
-        "cycle_reachable": impossible["reachable"],
-        "cycle_h_zero": impossible["zero"],
-        "cycle_h_counts": impossible["counts"],
-        "realisable_count": impossible["realisable_count"],
-        "realisable_package_count": impossible["package_count"],
-    }
-
+#
+# ## Exercises: predict, then run
+#
+# Write down your prediction before you run each cell; then open the answer.
+#
+# **Exercise 1.** Raise the positive sample 5 from `-0.5` to `0.5`, just above the
+# negative at 0.3 and below the negative at 0.8. What are the new counts `n_p` (in batch
+# order) and the new AP?
 
 # %%
-if __name__ == "__main__":
-    main()
+raised = SCORES.copy()
+raised[5] = 0.5
+raised_batch = AveragePrecision().refactor(raised.shape, LABELS)
+raised_b = hard_binary(raised_batch.comparisons(raised))
+exercise_1_counts = (raised_b.reshape(3, 4) < 0).sum(axis=1)
+exercise_1_ap = float(raised_batch.h(raised_b[None, :])[0])
+print(f"n_p = {exercise_1_counts}, AP = {exercise_1_ap:.4f}")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# Only sample 5's row changes: the one negative still above it is sample 3 (0.8), so
+# `n_p = 1, 0, 1`. Sorted, `0, 1, 1`: precisions `1/1`, `2/3` and `3/4`, AP
+# `(1 + 2/3 + 3/4) / 3 = 29/36 =` **0.8056**. One positive moving up past two negatives
+# raised AP by 0.083, and every one of the other nine comparisons stayed as it was.
+#
+# </details>
+#
+# **Exercise 2.** The same pairs serve ROC AUC, whose `h` is the fraction of `+1` entries
+# of `b`. From the matrix printed above (without running anything), what is the AUC of
+# the original batch? Then check it with `RocAuc`.
+
+# %%
+auc_batch = RocAuc().refactor(SCORES.shape, LABELS)
+exercise_2_auc = float(auc_batch.h(hard_binary(auc_batch.comparisons(SCORES))[None, :])[0])
+exercise_2_direct = RocAuc().evaluate(SCORES, LABELS)
+print(f"AUC from h = {exercise_2_auc:.4f}, evaluated directly = {exercise_2_direct:.4f}")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The matrix has `1 + 0 + 3 = 4` entries of `-1` among 12, so AUC `= 8/12 =` **0.6667**,
+# and the direct computation agrees. Same comparisons, another `h`: that is all a new
+# ranking metric needs (chapter 9 builds one).
+#
+# </details>
+#
+# **Exercise 3.** With top-2 accuracy (`Accuracy(top_k=2)`), a sample is right when at
+# most one entry of its row is `-1`. What is the top-2 accuracy of the four-sample batch?
+
+# %%
+top2 = Accuracy(top_k=2).refactor(CLASS_SCORES.shape, CLASS_TARGETS)
+exercise_3_top2 = float(top2.h(accuracy_b[None, :])[0])
+print(f"top-2 accuracy = {exercise_3_top2:.2f}")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# **1.0**. The two wrong samples each lose to exactly one class (sample 1 to class 1,
+# sample 3 to class 0), so every row has at most one `-1`. The configuration `b` is the
+# same as for top-1; only `h` changed.
+#
+# </details>

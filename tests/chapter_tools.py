@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
+from typing import Any
+
+from uniloss_ref import tutorial
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 EXACT = {"rel": 1e-12, "abs": 1e-15}
 
 
-def load(stem: str) -> ModuleType:
-    """Import ``chapters/<stem>.py`` by path (chapter names start with digits)."""
-    spec = importlib.util.spec_from_file_location(f"chapter_{stem}", CHAPTERS / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load(stem: str, out_dir: Path, **options: Any) -> dict[str, Any]:
+    """Run ``chapters/<stem>.py`` in quick mode; its global variables (uncached: see ``run``)."""
+    return tutorial.run_chapter(CHAPTERS / f"{stem}.py", quick=True, out_dir=out_dir, **options)
 
 
 def assert_figures(out: Path, *names: str) -> None:

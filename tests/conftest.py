@@ -43,14 +43,18 @@ def _seed_global_rng_for_check_grads():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory):
-    """``run(stem, **kwargs)``: the chapter's quick result and its output folder, once each."""
+    """``run(stem, **options)``: a chapter run in quick mode, once per module.
+
+    Returns the chapter's global variables after its last cell (the numbers its cells
+    computed) and the folder its figures went to.
+    """
     cache: dict = {}
 
-    def run_chapter(stem: str, **kwargs) -> tuple[dict, Path]:
-        key = (stem, tuple(sorted(kwargs.items())))
+    def run_chapter(stem: str, **options) -> tuple[dict, Path]:
+        key = (stem, tuple(sorted(options.items())))
         if key not in cache:
             out = tmp_path_factory.mktemp(stem)
-            cache[key] = (load(stem).main(quick=True, out_dir=out, **kwargs), out)
+            cache[key] = (load(stem, out, **options), out)
         return cache[key]
 
     return run_chapter

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import check, conformance
+from . import check, conformance, tutorial
 from .experiments import reproduce, training
 from .experiments.console import fail, one_line, signals
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the traceback of an error or interrupt"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (check, conformance, training, reproduce):
+    for module in (check, conformance, training, reproduce, tutorial):
         module.register(commands)
     for command in commands.choices.values():
         # Also accepted after the command's name; SUPPRESS keeps a --debug given before it.
