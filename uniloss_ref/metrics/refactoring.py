@@ -51,6 +51,19 @@ defjvp(differences, lambda g, ans, s, i, j: differences(g, i, j))
 defjvp(scatter_differences, lambda g, ans, c, *rest: scatter_differences(g, *rest))
 
 
+def _on_booleans(h: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``h`` that also takes configurations of numbers ``+-1``, read as ``won = b > 0``."""
+    if getattr(h, "takes_numbers", False):
+        return h
+
+    def on_booleans(b: np.ndarray) -> np.ndarray:
+        b = np.asarray(b)
+        return h(b if b.dtype == bool else b > 0)
+
+    on_booleans.takes_numbers = True  # type: ignore[attr-defined]
+    return on_booleans
+
+
 @dataclass(frozen=True, eq=False)
 class Refactoring:
     """Steps 2 and 4 of one batch: the pairs ``(i, j)``, how they group into rows, and ``h``.
@@ -64,7 +77,7 @@ class Refactoring:
     h : callable
         The metric at ``K`` binary configurations: ``h(won)`` takes booleans ``won`` of shape
         ``(K, l)``, True where ``b = +1`` (the comparison came out as desired), and returns
-        shape ``(K,)``.
+        shape ``(K,)``. The refactoring's ``h`` also accepts numbers ``+-1``.
     row_starts : ndarray of shape (R + 1,), int, optional
         Row ``r`` is the comparisons ``row_starts[r]:row_starts[r + 1]``: the comparisons
         that together decide one unit of the metric (one positive's for AP, one sample's for
@@ -94,6 +107,7 @@ class Refactoring:
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
         object.__setattr__(self, "row_starts", starts)
+        object.__setattr__(self, "h", _on_booleans(self.h))
 
     @property
     def length(self) -> int:
