@@ -17,7 +17,7 @@ from uniloss_ref.device.bridge import register
 
 
 def test_chapter_04_both_losses_rank_well_and_each_curve_area_is_its_ap(run):
-    result, out = run("04_binary_classification_ap")
+    result, out = run("05_binary_classification_ap")
     assert result["epochs"] == 6
     assert result["positive_fraction"] == pytest.approx(35 / 359, **EXACT)  # about 0.10
     for loss in ("uniloss", "bce"):
@@ -30,7 +30,7 @@ def test_chapter_04_both_losses_rank_well_and_each_curve_area_is_its_ap(run):
 
 
 def test_chapter_05_both_losses_learn_and_uniloss_starts_slower(run):
-    result, out = run("05_multiclass_accuracy")
+    result, out = run("06_multiclass_accuracy")
     assert result["epochs"] == 8
     for loss in ("uniloss", "ce"):
         assert result["test_accuracy"][loss] > 0.5  # "above 0.5 even with quick=True"
@@ -40,7 +40,7 @@ def test_chapter_05_both_losses_learn_and_uniloss_starts_slower(run):
 
 
 def test_chapter_05_the_surrogate_rises_and_crosses_the_batch_accuracy(run):
-    result, _ = run("05_multiclass_accuracy")
+    result, _ = run("06_multiclass_accuracy")
     surrogate, accuracy = result["surrogate"], result["batch_accuracy"]
     assert all(0.0 <= value <= 1.0 for value in surrogate)
     assert surrogate[-1] > surrogate[0]
@@ -52,7 +52,7 @@ def test_chapter_05_the_surrogate_rises_and_crosses_the_batch_accuracy(run):
 
 
 def test_chapter_06_pck_rises_with_the_threshold_and_matches_training(run):
-    result, out = run("06_keypoints_pck")
+    result, out = run("07_keypoints_pck")
     thresholds = result["thresholds"]
     assert thresholds[0] == 0.05 and thresholds[-1] == 1.0 and 0.3 in thresholds
     for loss in ("uniloss", "mse"):
@@ -68,7 +68,7 @@ def test_chapter_06_pck_rises_with_the_threshold_and_matches_training(run):
 
 
 def test_chapter_07_autograd_and_the_corrected_form_pass_finite_differences(run):
-    result, out = run("07_checking_gradients")
+    result, out = run("08_checking_gradients")
     assert result["autograd_min_cosine"] > 1 - 1e-9
     assert result["corrected_min_cosine"] > 1 - 1e-9
     assert result["autograd_max_error"] < 1e-6
@@ -77,7 +77,7 @@ def test_chapter_07_autograd_and_the_corrected_form_pass_finite_differences(run)
 
 
 def test_chapter_07_the_authors_gradient_is_far_off_and_not_reliably_uphill(run):
-    result, _ = run("07_checking_gradients")
+    result, _ = run("08_checking_gradients")
     assert 0.05 < result["authors_median_cosine"] < 0.3  # about 0.15
     assert 0.08 < result["authors_negative_fraction"] < 0.3  # about one in six
     assert result["random_ours_rise_fraction"] == 1.0
@@ -88,7 +88,7 @@ def test_chapter_07_the_authors_gradient_is_far_off_and_not_reliably_uphill(run)
 
 
 def test_chapter_07_both_gradients_train_but_the_authors_inflate_the_weights(run):
-    result, _ = run("07_checking_gradients")
+    result, _ = run("08_checking_gradients")
     assert result["start_ap"] == pytest.approx(0.16, abs=0.01)
     for final in result["final_ap"].values():
         assert 0.6 < final < 0.8  # about 0.7
@@ -100,7 +100,7 @@ def test_chapter_07_both_gradients_train_but_the_authors_inflate_the_weights(run
 
 
 def test_chapter_08_precision_at_k_passes_the_checker_and_brute_force(run):
-    result, out = run("08_your_own_metric")
+    result, out = run("09_your_own_metric")
     assert result["example_h"] == result["example_evaluate"] == pytest.approx(2 / 3, **EXACT)
     assert result["check_passed"] is True
     assert result["check_refactoring_error"] == 0.0
@@ -113,7 +113,7 @@ def test_chapter_08_precision_at_k_passes_the_checker_and_brute_force(run):
 
 
 def test_chapter_08_training_raises_precision_at_k(run):
-    result, _ = run("08_your_own_metric")
+    result, _ = run("09_your_own_metric")
     assert result["start_precision"] == pytest.approx(0.29, abs=1e-12)
     final = result["final_precision"]
     assert final["uniloss"] == pytest.approx(0.8, abs=0.05)
@@ -123,7 +123,7 @@ def test_chapter_08_training_raises_precision_at_k(run):
 
 
 def test_chapter_08_metric_rejects_bad_input():
-    precision = load("08_your_own_metric").PrecisionAtK
+    precision = load("09_your_own_metric").PrecisionAtK
     with pytest.raises(ValueError, match="k must be a positive integer"):
         precision(0)
     with pytest.raises(TypeError, match="k must be a positive integer"):
@@ -138,7 +138,7 @@ def test_chapter_08_metric_rejects_bad_input():
 
 
 def test_chapter_09_runs_on_numpy_without_a_gpu_and_agrees_exactly(run):
-    result, _ = run("09_same_code_on_a_gpu", device="cpu")
+    result, _ = run("10_same_code_on_a_gpu", device="cpu")
     assert result["device"] == "cpu"
     assert max(result["metric_differences"].values()) == 0.0
     assert result["parameter_difference"] == 0.0
@@ -153,7 +153,7 @@ def test_chapter_09_auto_falls_back_to_numpy_when_cupy_is_missing(monkeypatch, t
     monkeypatch.setattr(backend, "_import_cupy", missing)
     monkeypatch.setattr(backend, "_gpu", None)
     monkeypatch.setattr(backend, "_default_device", None)
-    chapter = load("09_same_code_on_a_gpu")
+    chapter = load("10_same_code_on_a_gpu")
     name, reason = chapter.choose_device("auto")
     assert name == "cpu"
     assert "no GPU here" in reason and "No module named 'cupy'" in reason
@@ -165,7 +165,7 @@ def test_chapter_09_device_path_agrees_to_1e_12_on_the_standin_gpu(monkeypatch, 
     monkeypatch.setattr(backend, "_import_cupy", lambda: standin)
     monkeypatch.setattr(backend, "_gpu", None)
     monkeypatch.setattr(backend, "_default_device", None)
-    result = load("09_same_code_on_a_gpu").main(quick=True, out_dir=tmp_path, device="gpu")
+    result = load("10_same_code_on_a_gpu").main(quick=True, out_dir=tmp_path, device="gpu")
     assert result["device"] == "gpu"
     assert max(result["metric_differences"].values()) <= 1e-12
     assert result["parameter_difference"] <= 1e-12
