@@ -60,35 +60,69 @@ def test_chapter_01_exercise_answers(run):
 
 def test_chapter_02_exact_at_anchors_and_the_mean_at_the_centre(run):
     result, out = run("02_relax_and_interpolate")
-    assert result["anchor_error"] == 0.0
-    p_half, p_one, p_two, p_four = result["near_anchor_error"]
+    assert result["VALUES"] == pytest.approx([1, 1 / 2, 1 / 2, 1 / 3], **EXACT)
+    assert result["example_relaxed"] == pytest.approx([0.2449, -0.2449], abs=5e-5)
+    exactness = result["exactness"]
+    assert max(row["at_anchors"] for row in exactness.values()) == 0.0
+    p_half, p_one, p_two, p_four = (row["near_anchor"] for row in exactness.values())
     assert 3e-5 < p_half < 4e-5  # 3.5e-5
     assert 7e-10 < p_one < 8e-10  # 7.4e-10
     assert p_two < 1e-15 and p_four < 1e-15
-    assert result["centre"] == pytest.approx([7 / 12] * 4, **EXACT)  # 0.5833
+    for row in exactness.values():
+        assert row["centre"] == pytest.approx(7 / 12, **EXACT)  # 0.5833
     assert_figures(out, "02_surface.png", "02_temperature_power.png")
 
 
 def test_chapter_02_temperature_and_power_trade_closeness_for_slope(run):
     result, _ = run("02_relax_and_interpolate")
-    gaps = result["gap_by_temperature"]
+    runs = list(result["by_temperature"].values())
+    gaps = [run["gap"] for run in runs]
     assert gaps == pytest.approx([0.016, 0.049, 0.135, 0.218], abs=5e-4)
     assert np.all(np.diff(gaps) > 0)
-    slopes = result["slope_at_0_by_temperature"]
+    slopes = [run["slope_at_0"] for run in runs]
     assert slopes[0] < 5e-5  # 0 to four decimals
     assert slopes[2] == pytest.approx(0.045, abs=5e-4)
     assert slopes[2] == max(slopes)
-    low, mid, one, three = result["min_slope_by_temperature"]
+    low, mid, one, three = (run["min_slope"] for run in runs)
     assert low < 0 and mid < 0 and one > 0 and three > 0
-    power_gaps = result["gap_by_power"]
+    negative = [run["negative"] for run in runs]
+    assert all(0.075 <= share < 0.115 for share in negative[:2])  # 8 to 11%
+    assert negative[2] == negative[3] == 0.0
+    power_gaps = [run["gap"] for run in result["by_power"].values()]
     assert power_gaps == pytest.approx([0.200, 0.135, 0.067, 0.031], abs=5e-4)
     assert np.all(np.diff(power_gaps) < 0)
 
 
+def test_chapter_02_training_prefers_tau_03_despite_its_negative_slope(run):
+    result, _ = run("02_relax_and_interpolate")
+    mean = {tau: np.mean(accuracies) for tau, accuracies in result["sweep"].items()}
+    spread = {tau: np.ptp(accuracies) for tau, accuracies in result["sweep"].items()}
+    assert mean[0.3] > mean[0.1] > mean[1.0] > mean[3.0]
+    assert mean[0.3] == pytest.approx(0.91, abs=0.015)  # about 91%
+    assert mean[0.1] == pytest.approx(0.90, abs=0.015)
+    assert mean[1.0] == pytest.approx(0.84, abs=0.015)
+    assert mean[3.0] == pytest.approx(0.65, abs=0.03)
+    assert spread[0.3] < spread[0.1] and spread[0.3] < spread[1.0]  # the steadiest
+
+
 def test_chapter_02_few_anchors_are_exact_only_at_themselves(run):
     result, _ = run("02_relax_and_interpolate")
-    assert result["few_anchors_anchor_error"] == 0.0
-    assert result["few_anchors_other_error"] == pytest.approx(0.36, abs=5e-3)
+    error, is_anchor = result["corner_error"], result["is_anchor"]
+    assert is_anchor.sum() == 4
+    assert error[is_anchor].max() == 0.0
+    assert error[~is_anchor].max() == pytest.approx(0.36, abs=5e-3)
+
+
+def test_chapter_02_exercise_answers(run):
+    result, _ = run("02_relax_and_interpolate")
+    far = 1 / np.sqrt(5)
+    assert result["exercise_1"] == pytest.approx((1.5 + (5 / 6) * far) / (2 + 2 * far), **EXACT)
+    assert round(result["exercise_1"], 4) == 0.6470
+    assert result["exercise_2"] == pytest.approx(7 / 12, **EXACT)
+    corner = (1 / np.sqrt(8) + 1 / 2) / (1 / np.sqrt(8) + 1)
+    assert result["exercise_3_corner"] == pytest.approx(corner, **EXACT)
+    assert round(corner, 4) == 0.6306
+    assert result["exercise_3_min"] == pytest.approx(0.5, **EXACT)
 
 
 # ----- 3. Anchors -----
@@ -96,28 +130,102 @@ def test_chapter_02_few_anchors_are_exact_only_at_themselves(run):
 
 def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     result, out = run("03_anchors")
-    assert result["sum_error"] < 1e-9
-    assert 0.75 < result["goal_share"] < 0.95  # about 85%
-    assert result["good_cosine"] == pytest.approx(0.96, abs=0.03)
-    assert result["good_up"] >= 0.95
-    assert result["bad_value"] == 0.0
-    assert 0.3 < result["nearby_positive"] < 0.7  # about half worth 0
-    assert result["nearby_down"] > result["nearby_up"]
-    assert result["row_up"] >= 0.8
+    ap = result["ap"]
+    kinds = ap["kinds"]
+    assert ap["sum_error"] < 1e-9
+    assert 0.75 < kinds["truth"]["share"] + kinds["good"]["share"] < 0.95  # about 85%
+    assert kinds["good"]["cosine"] == pytest.approx(0.96, abs=0.03)
+    assert kinds["good"]["up"] >= 0.95 and kinds["truth"]["up"] >= 0.95
+    assert kinds["bad"]["value"] == 0.0
+    assert 0.3 < kinds["nearby"]["value_positive"] < 0.7  # about half worth 0
+    assert kinds["nearby"]["down"] > kinds["nearby"]["up"]
+    assert kinds["row"]["up"] >= 0.8
+    table = {kind: row for kind, row in result["kind_table"](result["example"]).items()}
+    assert table["truth"]["value"] == 1.0 and table["bad"]["value"] == 0.0
+    near = max(table[kind]["distance"] for kind in ("nearby", "current", "row"))
+    far = min(table[kind]["distance"] for kind in ("truth", "good", "bad"))
+    assert far > 1.25 * near  # "about half as far"
+    assert max(table, key=lambda kind: table[kind]["weight"]) == "nearby"
+    assert result["example"].surrogate > result["example"].batch_metric
     assert_figures(out, "03_anchor_kinds.png", "03_pck_pulls.png")
 
 
-def test_chapter_03_random_and_nearby_anchors_carry_nothing_for_pck(run):
+def test_chapter_03_random_anchors_carry_no_direction_for_pck_but_sharpen(run):
     result, _ = run("03_anchors")
-    assert result["pck_bad_positive"] == 0.0
-    assert result["pck_nearby_above"] == 0.0
-    assert result["pck_row_above"] > 0.75
-    distance = result["pck_distance"]
-    near = max(distance["row"], distance["nearby"], distance["current"])
-    far = min(distance["truth"], distance["good"], distance["bad"])
+    kinds = result["pck"]["kinds"]
+    assert kinds["bad"]["value_positive"] == 0.0
+    assert kinds["nearby"]["above_current"] == 0.0
+    assert kinds["row"]["above_current"] > 0.75
+    near = max(kinds[kind]["distance"] for kind in ("row", "nearby", "current"))
+    far = min(kinds[kind]["distance"] for kind in ("truth", "good", "bad"))
     assert far > 1.4 * near
-    assert result["pck_goal_signs"] == 1.0
+    assert result["pck"]["goal_signs"] == 1.0
+    assert kinds["bad"]["contrast"] > 0.3
+    for kind in ("current", "nearby", "row"):
+        assert kinds[kind]["contrast"] < -0.2
+    assert -0.3 < kinds["truth"]["contrast"] < 0 and -0.3 < kinds["good"]["contrast"] < 0
 
+
+def test_chapter_03_without_random_anchors_the_heatmaps_flatten(run):
+    result, _ = run("03_anchors")
+    with_bad, without = result["heatmap_runs"][16], result["heatmap_runs"][0]
+    for kept, dropped in zip(with_bad, without, strict=True):
+        assert kept["contrast"] > kept["contrast_0"] and kept["contrast"] > 1.3
+        assert dropped["contrast"] < dropped["contrast_0"] and dropped["contrast"] < 0.6
+        assert kept["pck_25"] > dropped["pck_25"]
+        assert kept["pck"] >= 0.75 and dropped["pck"] >= 0.75  # both high after 100 steps
+    assert np.mean([r["contrast"] for r in with_bad]) == pytest.approx(1.5, abs=0.2)
+    assert np.mean([r["contrast"] for r in without]) == pytest.approx(0.45, abs=0.1)
+    assert np.mean([r["pck_25"] for r in with_bad]) == pytest.approx(0.7, abs=0.1)
+    assert np.mean([r["pck_25"] for r in without]) == pytest.approx(0.25, abs=0.1)
+
+
+def test_chapter_03_exercise_answers(run):
+    result, _ = run("03_anchors")
+    assert result["exercise_1"] == pytest.approx([(1 + 2 / 3) / 2], **EXACT)  # 0.8333
+    assert result["exercise_2"] == pytest.approx(0.5, abs=0.02)
+    assert result["exercise_3"] == pytest.approx([0.375, 0.5], **EXACT)
+
+
+# ----- 4. Build it yourself -----
+
+
+def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
+    result, _ = run("04_build_it_yourself")
+    text = (CHAPTERS / "04_build_it_yourself.py").read_text(encoding="utf-8")
+    method = text[text.index("## 1. The metric") : text.index("## Check 1")].splitlines()
+    code = [line for line in method if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) <= 120  # "about 100 lines"
+    assert result["ap_1"] == pytest.approx(13 / 18, **EXACT)  # 0.7222
+    assert set(result["package_differences"]) == {"AP", "accuracy", "PCK"}
+    for differences in result["package_differences"].values():
+        assert max(differences.values()) < 1e-12
+    assert result["sampler_difference"] < 1e-12
+    values = result["our_values"]
+    assert values[0] == 1.0
+    assert values[1:17] == pytest.approx([0.95] * 16, **EXACT)
+    assert np.all(values[33:49] == 0.0)
+
+
+def test_chapter_04_passes_every_conformance_case(run):
+    result, _ = run("04_build_it_yourself")
+    report = result["report"]
+    assert report.passed
+    assert len({check.case for check in report.checks}) == 43
+    assert not report.by_status("skip") and not report.by_status("fail")
+
+
+def test_chapter_04_exercise_answers(run):
+    result, _ = run("04_build_it_yourself")
+    epsilon = result["exercise_1"]
+    assert {q for _, q in epsilon} == {"surrogate", "loss", "gradient"}
+    assert {case.split("/")[1] for case, _ in epsilon} == {"extreme-on-anchor", "near-anchor"}
+    assert all(case.endswith("extreme-on-anchor") for case, q in epsilon if q == "gradient")
+    expanded = result["exercise_2"]
+    assert {case.split("/")[1] for case, _ in expanded} == {"near-anchor"}
+    assert "distances" in {q for _, q in expanded}
+    assert result["exercise_3_gradient"][1:].tolist() == [0.0, 0.0]
+    assert result["exercise_3_warnings"] == ["overflow encountered in cosh"]
 
 
 def test_every_chapter_file_is_listed_in_the_chapters_readme():
