@@ -160,3 +160,50 @@ def test_chapter_07_exercise_answers(run):
     assert result["exercise_2_pck"] == 0.0
     assert result["exercise_3_pck"] == result["test_pck"]["uniloss"]
     assert result["exercise_3_correlation"] < result["target_correlation"]["uniloss"]
+
+
+# ----- 8. Checking a gradient -----
+
+
+def test_chapter_08_autograd_and_the_corrected_form_pass_finite_differences(run):
+    result, out = run("08_checking_gradients")
+    assert result["autograd_min_cosine"] > 1 - 1e-9
+    assert result["corrected_min_cosine"] > 1 - 1e-9
+    assert result["autograd_max_error"] < 1e-6
+    assert result["identity_max_error"] < 1e-12
+    assert_figures(out, "08_angles.png", "08_training.png")
+
+
+def test_chapter_08_the_authors_gradient_is_far_off_and_not_reliably_uphill(run):
+    result, _ = run("08_checking_gradients")
+    assert 0.05 < result["authors_median_cosine"] < 0.3  # about 0.15
+    assert 0.08 < result["authors_negative_fraction"] < 0.3  # about one in six
+    assert result["random_ours_rise_fraction"] == 1.0
+    assert 0.65 < result["random_authors_rise_fraction"] < 0.95  # about 80%
+    assert 0.6 < result["ap_authors_median_cosine"] < 0.9  # about 0.8
+    assert result["ap_ours_rise_fraction"] == 1.0
+    assert result["ap_authors_rise_fraction"] >= 0.9
+
+
+def test_chapter_08_the_wrong_gradient_trains_a_linear_scorer_but_not_the_paper_network(run):
+    result, _ = run("08_checking_gradients")
+    assert result["start_ap"] == pytest.approx(0.16, abs=0.01)
+    final = result["linear_final_ap"]
+    for value in final.values():
+        assert 0.6 < value < 0.8  # about 0.7
+    norms = result["linear_weight_norm"]
+    assert norms["authors'"] > 3 * norms["true"]
+    mlp = result["mlp_test_ap"]
+    assert mlp["true"] > 0.8
+    assert mlp["authors'"] < 0.4
+    spread = result["mlp_score_spread"]
+    assert spread["authors'"] > 10 * spread["true"]
+
+
+def test_chapter_08_exercise_answers(run):
+    result, _ = run("08_checking_gradients")
+    assert result["exercise_1_true"] < 1e-12
+    assert result["exercise_1_authors"] > 1e-3
+    assert result["exercise_2_error"] == pytest.approx(1e-3, rel=0.01)
+    assert result["exercise_2_cosine"] > 1 - 1e-9
+    assert result["exercise_3_error"] < 1e-12
