@@ -207,3 +207,71 @@ def test_chapter_08_exercise_answers(run):
     assert result["exercise_2_error"] == pytest.approx(1e-3, rel=0.01)
     assert result["exercise_2_cosine"] > 1 - 1e-9
     assert result["exercise_3_error"] < 1e-12
+
+
+# ----- 9. Your own metric -----
+
+
+def test_chapter_09_precision_at_k_passes_the_checker_and_brute_force(run):
+    result, out = run("09_your_own_metric")
+    assert result["example_h"] == result["example_evaluate"] == pytest.approx(2 / 3, **EXACT)
+    assert result["example_b"].tolist() == [1, 1, -1, 1, -1, 1]
+    assert result["check_passed"] is True
+    assert result["check_refactoring_error"] == 0.0
+    assert result["brute_orders"] == 5040
+    assert result["brute_mismatches"] == 0
+    assert result["brute_configurations"] == 4096
+    assert result["brute_h_range"] == (0.0, 1.0)
+    assert_figures(out, "09_choosing_tau_and_anchors.png")
+
+
+def test_chapter_09_training_raises_precision_at_k(run):
+    result, _ = run("09_your_own_metric")
+    final = result["final_precision"]
+    assert result["start_precision"] < 0.2
+    assert final["uniloss"] > 0.7
+    assert abs(final["uniloss"] - final["bce"]) <= 0.1
+    assert max(final.values()) < result["ideal_precision"]
+    assert result["ideal_precision"] == pytest.approx(0.95, abs=0.02)
+
+
+def test_chapter_09_the_diagnostic_separates_ap_from_the_all_or_nothing_metrics(run):
+    result, _ = run("09_your_own_metric")
+    share = result["one_flip_share"]
+    assert share["AP (chapter 5)"] > 0.5
+    for name in ("accuracy (chapter 6)", "PCK (chapter 7)", "precision at 5 (ours)"):
+        assert share[name] < 0.05
+
+
+def test_chapter_09_the_sweep_backs_the_rule_of_thumb(run):
+    result, _ = run("09_your_own_metric")
+    sweep, spread = result["sweep"], result["seed_spread"]
+    assert len(result["seeds"]) == 2
+    assert sweep["tau 0.3"] > sweep["tau 1"] > sweep["tau 3"]  # 0.3 best, 3 clearly worst
+    assert sweep["tau 1"] - sweep["tau 3"] > 0.03
+    assert sweep["tau 0.1"] < sweep["tau 0.3"]
+    assert spread["tau 0.1"] > spread["tau 0.3"]  # "swinging with the seed"
+    assert result["mix_spread"] < 0.03  # "within 0.03 of the paper's mix"
+
+
+def test_chapter_09_exercise_answers(run):
+    result, _ = run("09_your_own_metric")
+    assert result["exercise_1_all_wrong"] == 0.0
+    assert result["exercise_1_cycle"] == pytest.approx(1 / 3, **EXACT)
+    assert result["exercise_2_passed"] is True
+    assert result["exercise_3_metric"] == pytest.approx(0.6, **EXACT)
+    assert result["exercise_3_loss"] == pytest.approx(0.4, abs=0.01)
+
+
+def test_chapter_09_metric_rejects_bad_input(run):
+    precision = run("09_your_own_metric")[0]["PrecisionAtK"]
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        precision(0)
+    with pytest.raises(TypeError, match="k must be a positive integer"):
+        precision(2.5)
+    with pytest.raises(ValueError, match="exceeds the batch size"):
+        precision(5).evaluate(np.zeros(3), np.array([1, 0, 1]))
+    with pytest.raises(ValueError, match="labels in"):
+        precision(1).evaluate(np.zeros(3), np.array([1, 2, 0]))
+    with pytest.raises(ValueError, match="labels in"):
+        precision(1).refactor((3,), np.array([1, 0]))
