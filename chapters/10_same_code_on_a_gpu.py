@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 9. The same code on a GPU
+# # 10. The same code on a GPU
 #
 # Everything so far ran on NumPy. The package also runs on a GPU through CuPy, a NumPy
 # look-alike whose arrays live in GPU memory, with **no second implementation**: the
@@ -13,24 +13,27 @@
 # without CuPy installed: `pip install "uniloss-ref[gpu-cuda12]"`), it says so and runs
 # both halves on NumPy, so every line of it still runs and the comparison is exact.
 #
-# Run it as `python chapters/09_same_code_on_a_gpu.py` or open it as a notebook.
+# Run it cell by cell as a notebook, or as a script:
+# `python chapters/10_same_code_on_a_gpu.py --device auto` (`cpu`, `gpu` or `auto`;
+# `--quick` for fewer steps, `--help`). In a notebook, edit the `device` option in the
+# first cell.
 
 # %%
-from __future__ import annotations
-
 import time
-from pathlib import Path
-from typing import Any
 
 import autograd
 import numpy as np
 
-from uniloss_ref import UniLoss
+from uniloss_ref import UniLoss, surrogate_steps, tutorial
 from uniloss_ref import device as backend
 from uniloss_ref.check import default_metrics, random_batch
 from uniloss_ref.experiments.nn import mlp
 from uniloss_ref.experiments.nn.optim import SGD, tree_map
 from uniloss_ref.metrics import AveragePrecision
+
+lesson = tutorial.setup(
+    __name__, "10", "Chapter 10: the same code on NumPy and on a GPU.", options={"device": "auto"}
+)
 
 # %% [markdown]
 # ## Choosing the device
@@ -39,22 +42,13 @@ from uniloss_ref.metrics import AveragePrecision
 # works, else `"cpu"`; `"gpu"` insists (and raises, saying why, when it cannot);
 # `"cpu"` is NumPy. The environment variable `UNILOSS_DEVICE` sets the default for the
 # whole process.
+#
+# You should see which device was chosen and why.
 
 
 # %%
 def choose_device(device: str) -> tuple[str, str]:
-    """The concrete device for ``device``, and a sentence saying why.
-
-    Parameters
-    ----------
-    device : {"auto", "cpu", "gpu"}
-
-    Returns
-    -------
-    name : str
-        ``"cpu"`` or ``"gpu"``.
-    reason : str
-    """
+    """The concrete device for ``device`` (``"auto"``, ``"cpu"`` or ``"gpu"``), and why."""
     name = backend.resolve_device(device)
     if name == "gpu":
         module = backend.device_module("gpu")
@@ -70,6 +64,9 @@ def choose_device(device: str) -> tuple[str, str]:
     return name, f"no GPU here ({why}); running on NumPy on both sides"
 
 
+device, reason = choose_device(lesson.options["device"])
+print(f"device: {device}: {reason}")
+
 # %% [markdown]
 # ## One evaluation per metric
 #
@@ -84,41 +81,30 @@ def choose_device(device: str) -> tuple[str, str]:
 # host too. The device does the part that grows with the batch: comparisons,
 # relaxation, distances and the interpolation, forward and backward. Expect agreement,
 # not bit-identity: a GPU sums in a different order.
-
+#
+# You should see, for each of the six metrics of the self-check, the largest difference
+# between NumPy and the device over the loss and every gradient entry: at most
+# **1e-12** (exactly 0 on NumPy alone).
 
 # %%
-def compare_metrics(device: str, seed: int = 0) -> dict[str, float]:
-    """Loss and gradient of every default metric on NumPy and on ``device``.
-
-    Parameters
-    ----------
-    device : {"cpu", "gpu"}
-    seed : int, default 0
-
-    Returns
-    -------
-    dict
-        ``repr(metric) -> largest |difference|`` over the loss value and every gradient
-        entry.
-    """
-    rng = np.random.default_rng(seed)
-    differences = {}
-    for metric in default_metrics():
-        scores, targets = random_batch(metric, rng)
-        loss_seed = int(rng.integers(2**32))
-        value, gradient = autograd.value_and_grad(UniLoss(metric, seed=loss_seed))(scores, targets)
-        on_device = backend.to_device(scores, device)
-        value_d, gradient_d = autograd.value_and_grad(UniLoss(metric, seed=loss_seed))(
-            on_device, targets
-        )
-        if backend.device_of(gradient_d) != device:
-            raise RuntimeError(f"the gradient came back on {backend.device_of(gradient_d)}")
-        differences[repr(metric)] = max(
-            abs(float(value_d) - float(value)),
-            float(np.abs(backend.to_numpy(gradient_d) - gradient).max()),
-        )
-    return differences
-
+rng = np.random.default_rng(0)
+metric_differences = {}
+for metric in default_metrics():
+    scores, targets = random_batch(metric, rng)
+    loss_seed = int(rng.integers(2**32))
+    value, gradient = autograd.value_and_grad(UniLoss(metric, seed=loss_seed))(scores, targets)
+    on_device = backend.to_device(scores, device)
+    value_d, gradient_d = autograd.value_and_grad(UniLoss(metric, seed=loss_seed))(
+        on_device, targets
+    )
+    if backend.device_of(gradient_d) != device:
+        raise RuntimeError(f"the gradient came back on {backend.device_of(gradient_d)}")
+    metric_differences[repr(metric)] = max(
+        abs(float(value_d) - float(value)),
+        float(np.abs(backend.to_numpy(gradient_d) - gradient).max()),
+    )
+for metric_name, difference in metric_differences.items():
+    print(f"{metric_name:<58} {difference:.1e}")
 
 # %% [markdown]
 # ## Training on the device
@@ -126,10 +112,9 @@ def compare_metrics(device: str, seed: int = 0) -> dict[str, float]:
 # A network's parameters are a *pytree* (nested lists and dicts of arrays); moving one
 # to the device is `tree_map(lambda a: backend.to_device(a, device), params)`. The
 # model (`uniloss_ref.experiments.nn.mlp`), the loss and the optimiser
-# (`uniloss_ref.experiments.nn.optim.SGD`)
-# are the same objects on both sides. We train a 20-32-1 network with
-# `UniLoss(AveragePrecision())` on generated data, batches drawn on the host and moved
-# to the device, and compare the parameters at the end.
+# (`uniloss_ref.experiments.nn.optim.SGD`) are the same objects on both sides. We train
+# a 20-32-1 network with `UniLoss(AveragePrecision())` on generated data, batches drawn
+# on the host and moved to the device, and compare the parameters at the end.
 
 
 # %%
@@ -171,76 +156,86 @@ def train(device: str, steps: int, seed: int = 1) -> dict:
     return {"params": tree_map(backend.to_numpy, params), "losses": losses, "seconds": seconds}
 
 
-def largest_difference(a: Any, b: Any) -> float:
-    """The largest ``|a - b|`` over two pytrees of host arrays of the same structure."""
-    leaves = []
-    tree_map(lambda x, z: leaves.append(float(np.abs(x - z).max())), a, b)
-    return max(leaves)
+# %% [markdown]
+# You should see the loss fall over 40 steps (10 in quick mode), the largest difference
+# in any parameter and in any step's loss **at most 1e-12** (exactly 0 on NumPy alone),
+# and the time per step on each side, printed for information only: a network this small
+# is no test of speed (`benchmarks/device_speed.py` measures that).
 
+# %%
+steps = 10 if lesson.quick else 40
+reference, on_device = train("cpu", steps), train(device, steps)
+leaves = []
+tree_map(lambda x, z: leaves.append(float(np.abs(x - z).max())), reference["params"],
+         on_device["params"])  # fmt: skip
+parameter_difference = max(leaves)
+loss_difference = float(np.abs(np.subtract(reference["losses"], on_device["losses"])).max())
+print(f"training a 20-32-1 MLP for {steps} steps: loss {reference['losses'][0]:.4f} -> "
+      f"{reference['losses'][-1]:.4f} (NumPy)")  # fmt: skip
+print(f"largest |NumPy - {device}|: parameters {parameter_difference:.1e}, "
+      f"losses {loss_difference:.1e}")  # fmt: skip
+print(f"time per step: NumPy {1e3 * reference['seconds']:.2f} ms, "
+      f"{device} {1e3 * on_device['seconds']:.2f} ms")  # fmt: skip
 
 # %% [markdown]
-# ## Running the chapter
+# ## Exercises: predict, then run
 #
-# What you should see: which device was chosen and why; for every metric, the largest
-# difference between NumPy and the device, at most **1e-12**; after training, the
-# largest difference in any parameter, also at most **1e-12**, and the losses step by
-# step likewise; and the time per training step on each side (printed for information
-# only: a network this small is no test of speed; `benchmarks/device_speed.py` measures
-# that). On a machine without a GPU both sides are NumPy and every difference is
-# exactly 0.
+# Write down your prediction before you run each cell; then open the answer.
 #
-# This chapter draws no figure.
-
+# **Exercise 1.** One evaluation on the chosen device: on which device does each
+# intermediate live, the comparisons `c`, the relaxed `b~`, the anchors, their values
+# `v_k` and `h~`?
 
 # %%
-def main(
-    quick: bool = False, out_dir: str | Path = "out/chapters/09", device: str = "auto"
-) -> dict[str, Any]:
-    """Run chapter 9: the same computations on NumPy and on ``device``.
+metric = AveragePrecision()
+scores, labels = random_batch(metric, np.random.default_rng(5))
+refactoring = metric.refactor(scores.shape, labels)
+steps_on_device = surrogate_steps(
+    backend.to_device(scores, device),
+    refactoring,
+    lambda c: UniLoss(metric, seed=0).sampler(c, refactoring, np.random.default_rng(0)),
+)
+exercise_1 = {
+    "comparisons": backend.device_of(steps_on_device.comparisons),
+    "relaxed": backend.device_of(steps_on_device.relaxed),
+    "anchors": backend.device_of(steps_on_device.anchors.bases),
+    "values": backend.device_of(steps_on_device.values),
+    "surrogate": backend.device_of(steps_on_device.surrogate),
+}
+print(exercise_1)
 
-    Parameters
-    ----------
-    quick : bool, default False
-        Fewer training steps (10 instead of 40).
-    out_dir : str or Path, default "out/chapters/09"
-        Created for uniformity with the other chapters; nothing is written to it.
-    device : {"auto", "cpu", "gpu"}, default "auto"
-
-    Returns
-    -------
-    dict
-        The device used and every number the chapter's text states.
-    """
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    name, reason = choose_device(device)
-    print(f"device: {name}: {reason}")
-
-    differences = compare_metrics(name)
-    print("\nOne loss + gradient per metric, largest |NumPy - device|:")
-    for metric, difference in differences.items():
-        print(f"  {metric:<58} {difference:.1e}")
-
-    steps = 10 if quick else 40
-    reference, on_device = train("cpu", steps), train(name, steps)
-    parameter_difference = largest_difference(reference["params"], on_device["params"])
-    loss_difference = float(np.abs(np.subtract(reference["losses"], on_device["losses"])).max())
-    print(f"\nTraining a 20-32-1 MLP for {steps} steps:")
-    print(f"  loss {reference['losses'][0]:.4f} -> {reference['losses'][-1]:.4f} (NumPy)")
-    print(f"  largest |NumPy - device|: parameters {parameter_difference:.1e}, "
-          f"losses {loss_difference:.1e}")  # fmt: skip
-    print(
-        f"  time per step: NumPy {1e3 * reference['seconds']:.2f} ms, "
-        f"{name} {1e3 * on_device['seconds']:.2f} ms"
-    )
-    return {
-        "device": name,
-        "metric_differences": differences,
-        "parameter_difference": parameter_difference,
-        "loss_difference": loss_difference,
-        "losses": reference["losses"],
-    }
-
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# On a GPU: `c`, `b~` and `h~` live on the **device** (they grow with the batch and
+# carry the gradient); the anchors and their values stay on the **host** (`cpu`): they
+# are drawn with a NumPy generator from a host copy of `sign(c)` and evaluated by `h`,
+# integer logic on a few dozen configurations, and enter the gradient only as constants.
+# On a machine without a GPU everything prints `cpu`.
+#
+# </details>
+#
+# **Exercise 2.** The agreement above is to `1e-12` because both sides compute in
+# float64. How large is the difference in the loss and the gradient if the scores are
+# float32 instead (as many GPU models use)?
 
 # %%
-if __name__ == "__main__":
-    main()
+metric = AveragePrecision()
+scores, labels = random_batch(metric, np.random.default_rng(6))
+value64, gradient64 = autograd.value_and_grad(UniLoss(metric, seed=7))(scores, labels)
+value32, gradient32 = autograd.value_and_grad(UniLoss(metric, seed=7))(
+    backend.to_device(scores.astype(np.float32), device), labels
+)
+exercise_2_loss = abs(float(value32) - float(value64))
+exercise_2_gradient = float(np.abs(backend.to_numpy(gradient32) - gradient64).max())
+print(f"float32 against float64: loss {exercise_2_loss:.1e}, gradient {exercise_2_gradient:.1e}")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# About **1e-8 to 1e-6**, float32's precision (about 7 decimal digits) rather than
+# float64's: millions of times the differences above, yet harmless for training. That is
+# why a port is verified in float64 and then trusted in float32 (chapter 11 shows the
+# same port failing the conformance vectors in float32).
+#
+# </details>

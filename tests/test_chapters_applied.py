@@ -10,8 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.chapter_tools import EXACT, assert_figures
+from tests.chapter_tools import CHAPTERS, EXACT, assert_figures
+from tests.standin import StandinArray
+from tests.standin import xp as standin
+from uniloss_ref import device as backend
+from uniloss_ref import tutorial
 from uniloss_ref.anchors import KINDS
+from uniloss_ref.device.bridge import register
 
 # ----- 5. Binary classification with AP -----
 
@@ -275,3 +280,75 @@ def test_chapter_09_metric_rejects_bad_input(run):
         precision(1).evaluate(np.zeros(3), np.array([1, 2, 0]))
     with pytest.raises(ValueError, match="labels in"):
         precision(1).refactor((3,), np.array([1, 0]))
+
+
+# ----- 10. The same code on a GPU -----
+
+
+def test_chapter_10_runs_on_numpy_without_a_gpu_and_agrees_exactly(run):
+    result, _ = run("10_same_code_on_a_gpu", device="cpu")
+    assert result["device"] == "cpu"
+    assert len(result["metric_differences"]) == 6
+    assert max(result["metric_differences"].values()) == 0.0
+    assert result["parameter_difference"] == 0.0
+    assert result["loss_difference"] == 0.0
+    assert result["reference"]["losses"][-1] < result["reference"]["losses"][0]
+
+
+def test_chapter_10_exercise_answers_on_the_cpu(run):
+    result, _ = run("10_same_code_on_a_gpu", device="cpu")
+    assert set(result["exercise_1"].values()) == {"cpu"}
+    assert 1e-12 < result["exercise_2_loss"] < 1e-5
+    assert 1e-12 < result["exercise_2_gradient"] < 1e-5
+
+
+def test_chapter_10_auto_falls_back_to_numpy_when_cupy_is_missing(run, monkeypatch):
+    choose_device = run("10_same_code_on_a_gpu", device="cpu")[0]["choose_device"]
+
+    def missing():
+        raise ModuleNotFoundError("No module named 'cupy'")
+
+    monkeypatch.setattr(backend, "_import_cupy", missing)
+    monkeypatch.setattr(backend, "_gpu", None)
+    monkeypatch.setattr(backend, "_default_device", None)
+    name, reason = choose_device("auto")
+    assert name == "cpu"
+    assert "no GPU here" in reason and "No module named 'cupy'" in reason
+
+
+def test_chapter_10_device_path_agrees_to_1e_12_on_the_standin_gpu(monkeypatch, tmp_path):
+    # The tests' strict stand-in for CuPy plays the GPU, so the device branch runs here.
+    register(StandinArray, standin)
+    monkeypatch.setattr(backend, "_import_cupy", lambda: standin)
+    monkeypatch.setattr(backend, "_gpu", None)
+    monkeypatch.setattr(backend, "_default_device", None)
+    path = CHAPTERS / "10_same_code_on_a_gpu.py"
+    result = tutorial.run_chapter(path, quick=True, out_dir=tmp_path, device="gpu")
+    assert result["device"] == "gpu"
+    assert max(result["metric_differences"].values()) <= 1e-12
+    assert result["parameter_difference"] <= 1e-12
+    assert result["loss_difference"] <= 1e-12
+    # Exercise 1 on a "GPU": the batch-sized steps on the device, anchors and values home.
+    assert result["exercise_1"] == {
+        "comparisons": "gpu", "relaxed": "gpu", "anchors": "cpu", "values": "cpu",
+        "surrogate": "gpu",
+    }  # fmt: skip
+
+
+# ----- 11. Porting (needs PyTorch) -----
+
+
+def test_chapter_11_the_port_passes_in_float64_and_fails_in_float32(run):
+    pytest.importorskip("torch")
+    result, _ = run("11_porting")
+    assert result["passed"] and result["report"].passed
+    assert result["case_count"] == 11  # one ordinary case for each of 6 metrics, 5 with ties
+    assert max(result["worst"].values()) < 0.1  # "a small fraction of its tolerance"
+    assert {"comparisons", "relaxed", "gradient"} <= set(result["float32_failures"])
+
+
+def test_chapter_11_exercise_answers(run):
+    pytest.importorskip("torch")
+    result, _ = run("11_porting")
+    assert result["exercise_1"] == ["distances", "gradient", "loss", "relaxed", "surrogate"]
+    assert result["exercise_2"] == ["comparisons"]
