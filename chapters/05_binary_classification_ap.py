@@ -56,8 +56,9 @@ NAMES = {"uniloss": "UniLoss", "bce": "binary cross-entropy"}
 # temperature and the anchors it draws at every step.
 #
 # You should see 1294 training, 144 validation and 359 test images, 35 of the test
-# images eights (a fraction of **0.097**), and a UniLoss with `temperature=1.0` and the
-# anchors `truth=1, good=16, nearby=16, bad=16, current=1, row=0`.
+# images eights (a fraction of **0.097**), and the temperature and anchor counts of the
+# task's UniLoss (when this chapter was written: `temperature=1.0`, the paper's four kinds
+# `truth=1, good=16, nearby=16, bad=16`, and the current configuration, `current=1`).
 
 # %%
 epochs = 6 if lesson.quick else 60
@@ -136,9 +137,11 @@ for ax, loss in zip(axes, LOSSES, strict=True):
     recall, precision = np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision])
     ax.step(recall, precision, where="post", color=LOSS_COLOURS[loss])
     ax.fill_between(recall, precision, step="post", color=LOSS_COLOURS[loss], alpha=0.15)
+    ax.axhline(positive_fraction, color="gray", ls=":", label="a random ranking (about)")
     ax.set(xlabel="recall", xlim=(0, 1.01), ylim=(0, 1.02))
     ax.set_title(f"{NAMES[loss]}: test AP {test_ap[loss]:.4f}")
 axes[0].set_ylabel("precision")
+axes[0].legend(loc="lower left")
 fig.suptitle(f"digit 8 against the rest, test split, {epochs} epochs")
 lesson.show(fig, "05_precision_recall.png")
 

@@ -24,12 +24,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from uniloss_ref import tutorial
 from uniloss_ref.conformance import verify
 
 lesson = tutorial.setup(__name__, "11", "Chapter 11: a PyTorch port, verified against the vectors.")
+
+# Imported once the command line is read, so that --help works without PyTorch.
+import torch
 
 Tensor = torch.Tensor
 Metric = tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]

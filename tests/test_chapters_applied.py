@@ -25,10 +25,10 @@ def test_chapter_05_both_losses_rank_well_and_each_curve_area_is_its_ap(run):
     result, out = run("05_binary_classification_ap")
     assert result["epochs"] == 6
     assert result["positive_fraction"] == pytest.approx(35 / 359, **EXACT)  # 0.097
-    assert result["anchor_mix"] == {
-        "truth": 1, "good": 16, "nearby": 16, "bad": 16, "current": 1, "row": 0
-    }  # fmt: skip
-    assert result["uniloss"].temperature == 1.0
+    # The mix is the task's default (printed, not stated): the paper's kinds are all there.
+    mix = result["anchor_mix"]
+    assert set(mix) == set(KINDS)
+    assert min(mix[kind] for kind in ("truth", "good", "nearby", "bad")) >= 1
     for loss in ("uniloss", "bce"):
         assert result["test_ap"][loss] > 0.5  # "above 0.5 in quick mode"
         assert result["curve_ap"][loss] == pytest.approx(result["test_ap"][loss], rel=1e-12)
@@ -100,7 +100,7 @@ def test_chapter_06_row_anchors_do_not_make_the_difference(run):
     assert ablation["row 0"]["test_metric"] > 0.5  # "learns without the row anchors"
     # "its first epoch is no slower without them"
     first = {name: results["history"][0]["val_metric"] for name, results in ablation.items()}
-    assert first["row 0"] >= first["row 16 (default)"]
+    assert first["row 0"] >= first["row 16"]
     assert abs(result["row_effect"]) < 0.06  # "within a few points"
 
 
