@@ -154,6 +154,15 @@ def relax(c, temperature):
 
 defvjp(relax, lambda b, c, temperature: lambda g: g * (1.0 - b**2) / (2.0 * temperature))
 
+# %% [markdown]
+# You should see `b~ = (-1, 0.2449, 1)` and the slopes `(0, 0.47, 0)`, with no warning.
+
+# %%
+c_demo = np.array([-1e6, 0.5, 1e6])
+relaxed_demo = relax(c_demo, 1.0)
+slope_demo = autograd.grad(lambda c: anp.sum(relax(c, 1.0)))(c_demo)
+print(f"b~ = {np.round(relaxed_demo, 4)}, d b~ / d c = {np.round(slope_demo, 4)}")
+
 
 # %% [markdown]
 # ## 3. The anchors
@@ -184,6 +193,23 @@ def draw_anchors(c, rows, rng, truth=1, good=16, nearby=16, bad=16, current=0, r
         anchors.append(now.copy())
         anchors[-1][rows[r] : rows[r + 1]] = 1.0
     return np.array(anchors).reshape(-1, c.size)
+
+
+# %% [markdown]
+# On chapter 1's batch (with one `current` and two `row` anchors): you should see 52
+# anchors of 12 comparisons: the truth worth 1, every `good` anchor worth 0.9167 (with
+# 3 positives, `(2 + 3/4) / 3`), some `nearby` and `bad` ones worth 0 (no ranking
+# produces them), the `current` one worth the batch's AP, 0.7222, and the `row` anchors
+# at least that.
+
+# %%
+c_1 = scores_1[i_1] - scores_1[j_1]
+anchors_1 = draw_anchors(c_1, rows_1, np.random.default_rng(0), current=1, row=2)
+values_1 = h_1(anchors_1)
+kinds_1 = np.repeat(["truth", "good", "nearby", "bad", "current", "row"], [1, 16, 16, 16, 1, 2])
+print(f"{anchors_1.shape[0]} anchors of {anchors_1.shape[1]} comparisons; values by kind:")
+for kind in dict.fromkeys(kinds_1):
+    print(f"  {kind:<8}", np.unique(values_1[kinds_1 == kind]).round(4))
 
 
 # %% [markdown]
@@ -220,6 +246,17 @@ def interpolate(b, anchors, values, power=1.0):
 
 
 # %% [markdown]
+# You should see `h~` exactly 1 on the truth anchor, with a gradient of exactly zero, and
+# between the smallest and largest anchor value at the batch's relaxed `b~`.
+
+# %%
+on_truth = interpolate(anchors_1[0], anchors_1, values_1)
+on_truth_gradient = autograd.grad(interpolate)(anchors_1[0], anchors_1, values_1)
+at_batch = interpolate(relax(c_1, 1.0), anchors_1, values_1)
+print(f"h~(truth) = {on_truth}, gradient {on_truth_gradient.tolist()}")
+print(f"h~(b~) = {at_batch:.4f}, anchor values from {values_1.min():.4f} to {values_1.max():.4f}")
+
+# %% [markdown]
 # ## 5. The loss
 #
 # Comparisons, relaxation, anchor values, interpolation: `1 - h~`. For training, draw
@@ -242,7 +279,8 @@ def uniloss_step(scores, metric, rng, temperature=1.0, power=1.0, **counts):
 
 
 # %% [markdown]
-# That is the whole method: the code cells above hold about 100 lines. Its gradient,
+# That is the whole method: the code cells above hold about 100 lines (and a few more to
+# try each piece). Its gradient,
 # `autograd.grad(uniloss_step)`, is what a training loop needs.
 #
 # ## Check 1: the same numbers as the package

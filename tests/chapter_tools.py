@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from uniloss_ref import tutorial
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 EXACT = {"rel": 1e-12, "abs": 1e-15}
+
+
+def load(stem: str, out_dir: Path, **options: Any) -> dict[str, Any]:
+    """Run ``chapters/<stem>.py`` in quick mode; its global variables (uncached: see ``run``)."""
+    return tutorial.run_chapter(CHAPTERS / f"{stem}.py", quick=True, out_dir=out_dir, **options)
 
 
 def assert_figures(out: Path, *names: str) -> None:

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.chapter_tools import CHAPTERS
-from uniloss_ref import tutorial
+from tests.chapter_tools import load
 
 settings.register_profile(
     "ci",
@@ -55,8 +54,7 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         key = (stem, tuple(sorted(options.items())))
         if key not in cache:
             out = tmp_path_factory.mktemp(stem)
-            path = CHAPTERS / f"{stem}.py"
-            cache[key] = (tutorial.run_chapter(path, quick=True, out_dir=out, **options), out)
+            cache[key] = (load(stem, out, **options), out)
         return cache[key]
 
     return run_chapter

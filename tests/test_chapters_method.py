@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from tests.chapter_tools import CHAPTERS, EXACT, assert_figures
+from uniloss_ref import tutorial
 
 # ----- 1. A metric is a function of comparisons -----
 
@@ -207,6 +212,22 @@ def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
     assert np.all(values[33:49] == 0.0)
 
 
+def test_chapter_04_each_piece_does_what_its_cell_says(run):
+    result, _ = run("04_build_it_yourself")
+    assert result["relaxed_demo"] == pytest.approx([-1.0, 0.2449, 1.0], abs=5e-5)
+    assert result["slope_demo"] == pytest.approx([0.0, 0.47, 0.0], abs=5e-3)
+    values, kinds = result["values_1"], result["kinds_1"]
+    assert result["anchors_1"].shape == (52, 12)
+    assert values[kinds == "truth"].tolist() == [1.0]
+    assert values[kinds == "good"] == pytest.approx([(2 + 3 / 4) / 3] * 16, **EXACT)  # 0.9167
+    assert (values[kinds == "nearby"] == 0).any() and (values[kinds == "bad"] == 0).any()
+    assert values[kinds == "current"] == pytest.approx([13 / 18], **EXACT)  # 0.7222
+    assert np.all(values[kinds == "row"] >= 13 / 18)
+    assert result["on_truth"] == 1.0
+    assert np.all(result["on_truth_gradient"] == 0.0)
+    assert values.min() <= result["at_batch"] <= values.max()
+
+
 def test_chapter_04_passes_every_conformance_case(run):
     result, _ = run("04_build_it_yourself")
     report = result["report"]
@@ -226,6 +247,61 @@ def test_chapter_04_exercise_answers(run):
     assert "distances" in {q for _, q in expanded}
     assert result["exercise_3_gradient"][1:].tolist() == [0.0, 0.0]
     assert result["exercise_3_warnings"] == ["overflow encountered in cosh"]
+
+
+# ----- The chapters' runtime -----
+
+TINY_CHAPTER = """
+from uniloss_ref import tutorial
+
+lesson = tutorial.setup(__name__, "99", "A tiny chapter.", options={"device": "auto"})
+print(f"quick={lesson.quick} out={lesson.out} device={lesson.options['device']}")
+"""
+
+
+def test_setup_outside_a_script_reads_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(tutorial.QUICK_ENV, raising=False)
+    monkeypatch.delenv(tutorial.OUT_ENV, raising=False)
+    lesson = tutorial.setup("chapter_99", "99", "A tiny chapter.")
+    assert lesson.quick is False and lesson.out is None
+    monkeypatch.setenv(tutorial.QUICK_ENV, "1")
+    monkeypatch.setenv(tutorial.OUT_ENV, str(tmp_path))
+    lesson = tutorial.setup("chapter_99", "99", "A tiny chapter.")
+    assert lesson.quick is True and lesson.out == tmp_path
+
+
+def test_run_chapter_passes_options_and_rejects_unknown_ones(tmp_path, capsys):
+    path = tmp_path / "99_tiny.py"
+    path.write_text(TINY_CHAPTER, encoding="utf-8")
+    namespace = tutorial.run_chapter(path, quick=True, out_dir=tmp_path, device="cpu")
+    assert namespace["lesson"].options["device"] == "cpu"
+    assert f"quick=True out={tmp_path} device=cpu" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="no option"):
+        tutorial.run_chapter(path, out_dir=tmp_path, colour="red")
+
+
+def test_a_chapter_run_as_a_script_reads_its_command_line(tmp_path):
+    path = tmp_path / "99_tiny.py"
+    path.write_text(TINY_CHAPTER, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(path), "--quick", "--out", "figures", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "quick=True out=figures device=cpu"
+
+
+def test_show_saves_the_figure_atomically_and_only_where_asked(tmp_path):
+    figure = Figure(figsize=(2, 2))
+    figure.subplots().plot([0, 1], [1, 0])
+    tutorial.Lesson(quick=True, out=tmp_path / "new").show(figure, "line.png")
+    assert (tmp_path / "new" / "line.png").read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["line.png"]  # no temporary left
+    tutorial.Lesson(quick=True, out=None).show(figure, "nowhere.png")
+    assert not list(tmp_path.glob("**/nowhere.png"))
 
 
 def test_every_chapter_file_is_listed_in_the_chapters_readme():

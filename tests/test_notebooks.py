@@ -89,6 +89,12 @@ def test_html_command_errors_are_one_line(tmp_path, capsys):
     assert message.count("\n") == 1 and "no chapters" in message
     assert cli(["tutorial", "--html", str(tmp_path), "--only", "99"]) == 2
     assert "names no chapter" in capsys.readouterr().err
+    chapters = tmp_path / "broken"
+    chapters.mkdir()
+    (chapters / "01_broken.py").write_text('# %%\nraise ValueError("boom")\n', encoding="utf-8")
+    assert cli(["tutorial", "--html", str(tmp_path / "out"), "--chapters", str(chapters)]) == 2
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "01_broken.py failed" in message and "boom" in message
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[path.stem for path in PATHS])

@@ -44,6 +44,10 @@ KERNEL = "python3"
 _ACTIVE: ContextVar[Lesson | None] = ContextVar("uniloss_ref_tutorial_lesson", default=None)
 
 
+class ChapterError(RuntimeError):
+    """A chapter's cell raised while it ran as a notebook."""
+
+
 @dataclass(frozen=True)
 class Lesson:
     """How a chapter runs this time.
@@ -266,15 +270,25 @@ def build_html(
     -------
     list of Path
         The HTML pages written, index last.
+
+    Raises
+    ------
+    ChapterError
+        If a cell of a chapter raises (the message names the chapter and the error).
     """
     import nbformat
+    from nbclient.exceptions import CellExecutionError
     from nbconvert import HTMLExporter
 
     out = Path(out)
     exporter = HTMLExporter()
     pages: list[Path] = []
     for chapter in map(Path, chapters):
-        book = execute(notebook(chapter), quick=quick, out=out / "files" / chapter.stem)
+        try:
+            book = execute(notebook(chapter), quick=quick, out=out / "files" / chapter.stem)
+        except CellExecutionError as err:
+            last = str(err).strip().splitlines()[-1]
+            raise ChapterError(f"{chapter.name} failed as a notebook: {last}") from err
         body, _ = exporter.from_notebook_node(book)
         page = out / f"{chapter.stem}.html"
         write_atomically(page, body.encode("utf-8"))
@@ -343,12 +357,9 @@ def _main(args: argparse.Namespace) -> int:
     except ImportError as err:
         extra = "pip install -e '.[tutorial]'"
         return fail(f"{err.name} is missing; install the tutorial extra: {extra}")
-    from nbclient.exceptions import CellExecutionError
-
     try:
         pages = build_html(chapters, args.html, quick=args.quick)
-    except CellExecutionError as err:
-        last = str(err).strip().splitlines()[-1]
-        return fail(f"a chapter failed: {last}")
+    except ChapterError as err:
+        return fail(str(err))
     print(f"{len(pages) - 1} chapters: {pages[-1]}")
     return 0
