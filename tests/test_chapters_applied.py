@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.chapter_tools import CHAPTERS, EXACT, assert_figures
+from tests.chapter_tools import EXACT, assert_figures, load
 from tests.standin import StandinArray
 from tests.standin import xp as standin
 from uniloss_ref import device as backend
-from uniloss_ref import tutorial
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.device.bridge import register
 
@@ -322,8 +321,7 @@ def test_chapter_10_device_path_agrees_to_1e_12_on_the_standin_gpu(monkeypatch, 
     monkeypatch.setattr(backend, "_import_cupy", lambda: standin)
     monkeypatch.setattr(backend, "_gpu", None)
     monkeypatch.setattr(backend, "_default_device", None)
-    path = CHAPTERS / "10_same_code_on_a_gpu.py"
-    result = tutorial.run_chapter(path, quick=True, out_dir=tmp_path, device="gpu")
+    result = load("10_same_code_on_a_gpu", tmp_path, device="gpu")
     assert result["device"] == "gpu"
     assert max(result["metric_differences"].values()) <= 1e-12
     assert result["parameter_difference"] <= 1e-12
