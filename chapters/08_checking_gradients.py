@@ -360,9 +360,10 @@ lesson.show(fig, "08_training.png")
 # model**: the linear scorer has ten weights, its scores are a fixed linear function of
 # them, and the error term mostly inflates their size. **It fails on the paper's network**
 # (and, per `docs/reproduction.md`, on all three of the paper's tasks): the error term is
-# a pull toward whichever anchors are nearest, and a network with hundreds of thousands
-# of weights follows it. A training curve on a toy model would not have revealed the bug;
-# the finite-difference check reveals it on any problem, in a second.
+# a pull toward whichever anchors are nearest, and a network with about 180,000 weights
+# follows it: its scores blow up (the spread printed above) and the ranking is lost. A
+# training curve on a toy model would not have revealed the bug; the finite-difference
+# check reveals it on any problem, in a second.
 #
 # ## Exercises: predict, then run
 #
