@@ -2,7 +2,7 @@
 
 The checker is shown to reject a family of deliberately wrong ports (tests/wrong_ports.py),
 each for the quantity it gets wrong, and to accept the reference and the PyTorch port of
-chapter 10 (skipped where PyTorch is not installed).
+chapter 11 (skipped where PyTorch is not installed).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import autograd
 import numpy as np
@@ -20,6 +21,7 @@ import pytest
 from autograd.test_util import check_grads
 
 from tests import wrong_ports
+from uniloss_ref import tutorial
 from uniloss_ref.__main__ import main as cli
 from uniloss_ref.conformance import (
     FORMAT_VERSION,
@@ -39,7 +41,7 @@ from uniloss_ref.conformance.reference import reference_metric
 from uniloss_ref.surrogate import surrogate
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "chapters" / "10_porting.py"
+CHAPTER = ROOT / "chapters" / "11_porting.py"
 
 
 @pytest.fixture(scope="module")
@@ -418,16 +420,15 @@ def test_the_core_package_never_imports_torch_or_the_chapter():
     assert done.stdout.strip() == "[]"
 
 
-# --- the PyTorch port of chapter 10 -------------------------------------------------------
+# --- the PyTorch port of chapter 11 -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def chapter():
+def chapter(tmp_path_factory):
+    """The chapter's namespace after a quick run (its port functions and what it printed)."""
     pytest.importorskip("torch")
-    spec = importlib.util.spec_from_file_location("chapter_10_porting", CHAPTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    out = tmp_path_factory.mktemp("chapter_11")
+    return SimpleNamespace(**tutorial.run_chapter(CHAPTER, quick=True, out_dir=out))
 
 
 def test_the_pytorch_port_passes_every_case_in_float64(chapter, vectors):
@@ -443,16 +444,6 @@ def test_the_pytorch_port_in_float32_fails(chapter, vectors):
     report = verify(lambda case: chapter.uniloss(case, torch.float32), vectors=vectors)
     assert not report.passed
     assert {"comparisons", "relaxed", "distances", "surrogate", "gradient"} <= _failing(report)
-
-
-def test_the_chapter_runs_and_prints_a_passing_report(chapter, capsys, tmp_path):
-    numbers = chapter.main(quick=True, out_dir=tmp_path)
-    assert numbers["passed"] and numbers["report"].passed
-    assert numbers["cases"] == 11  # one ordinary case for each of 6 metrics, 5 with ties
-    assert max(numbers["worst"].values()) < 0.1
-    assert {"comparisons", "relaxed", "gradient"} <= set(numbers["float32_failures"])
-    out = capsys.readouterr().out
-    assert "PASS: " in out and "float32, quantities that fail" in out
 
 
 def test_the_chapter_port_is_verifiable_from_the_command_line(chapter, capsys):

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 10. Porting UniLoss, and proving the port right
+# # 11. Porting UniLoss, and proving the port right
 #
 # The NumPy package is the reference; a port to another framework is only worth using if
 # it computes the same numbers. This chapter ports the whole surrogate to PyTorch in about
@@ -12,22 +12,26 @@
 # inputs and compares every quantity it returns; see `docs/porting.md` for the format.
 #
 # PyTorch is not a dependency of the package (`pip install torch`); nothing in the
-# package imports this file. Run it as `python chapters/10_porting.py`, or check the port
-# from the command line:
+# package imports this file. Run it cell by cell as a notebook, or as a script:
+# `python chapters/11_porting.py` (`--quick` checks fewer cases, `--help`). The port alone
+# can also be checked from the command line:
 #
-#     python -m uniloss_ref conformance verify chapters/10_porting.py:uniloss
+#     python -m uniloss_ref conformance verify chapters/11_porting.py:uniloss
 
 # %%
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-import torch
+import numpy as np
 
+from uniloss_ref import tutorial
 from uniloss_ref.conformance import verify
+
+lesson = tutorial.setup(__name__, "11", "Chapter 11: a PyTorch port, verified against the vectors.")
+
+# Imported once the command line is read, so that --help works without PyTorch.
+import torch
 
 Tensor = torch.Tensor
 Metric = tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]
@@ -209,57 +213,94 @@ def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]
 # %% [markdown]
 # ## 4. Checking it
 #
-# In float64 the port passes every case, including the degenerate ones: no positives,
-# cycles among the anchors, ties, scores of 1e6, a relaxed point 1e-6 from an anchor.
-# The same code in float32 does not. The scores themselves round (0.123 is not a float32),
-# so even the comparisons differ; the relaxed binaries round to ±1 near saturation, the
-# distances to a nearby anchor lose their digits, and the gradient follows. A port meant
-# for float32 training should still be verified in float64.
+# `verify(port, cases=...)` hands the port each case's inputs and compares every quantity
+# it returns with the reference's, within per-quantity tolerances; the report lists each
+# case and quantity as `pass`, `fail`, `skip` or `error`. Quick mode checks the ordinary
+# and tied cases of each metric; the full run checks every case, including the degenerate
+# ones: no positives, cycles among the anchors, ties, scores of 1e6, a relaxed point 1e-6
+# from an anchor.
+#
+# You should see the float64 port **pass every check**, every quantity's worst error a
+# small fraction of its tolerance.
+
+# %%
+cases = ["*/ordinary", "*/ties"] if lesson.quick else None
+report = verify(uniloss, cases=cases)
+print(report)
+passed = report.passed
+case_count = len({check.case for check in report.checks})
+worst = {
+    quantity: max(c.ratio for c in report.by_status("pass") if c.quantity == quantity)
+    for quantity in dict.fromkeys(check.quantity for check in report.by_status("pass"))
+}
+
+# %% [markdown]
+# The same code in float32 does not pass. The scores themselves round (0.123 is not a
+# float32), so even the comparisons differ; the relaxed binaries round to ±1 near
+# saturation, the distances to a nearby anchor lose their digits, and the gradient
+# follows. A port meant for float32 training should still be verified in float64.
+#
+# You should see several quantities **fail in float32**, the comparisons among them,
+# with their worst error as a multiple of the tolerance.
+
+# %%
+single = verify(lambda case: uniloss(case, torch.float32), cases=cases)
+float32_failures = {}
+for quantity in dict.fromkeys(check.quantity for check in single.checks):
+    failed = [c for c in single.by_status("fail") if c.quantity == quantity]
+    if failed:
+        float32_failures[quantity] = len(failed)
+        print(f"{quantity:<14} fails in {len(failed):>3} cases, worst err/tol "
+              f"{max(c.ratio for c in failed):.1e}")  # fmt: skip
+
+# %% [markdown]
+# ## Exercises: predict, then run
+#
+# Write down your prediction before you run each cell; then open the answer.
+#
+# **Exercise 1.** A port that gets the temperature wrong by 1% (it divides by `1.01 tau`):
+# which of the returned quantities fail, and which still pass?
 
 
 # %%
-def main(quick: bool = False, out_dir: str | Path = "out/chapters/10") -> dict[str, Any]:
-    """Run chapter 10: verify the PyTorch port in float64, then show where float32 fails.
+def quantities_that_fail(port: Callable[[dict], dict]) -> list[str]:
+    """The quantities that fail in at least one of this run's cases."""
+    return sorted({check.quantity for check in verify(port, cases=cases).by_status("fail")})
 
-    Parameters
-    ----------
-    quick : bool, default False
-        Check only the ordinary and tied cases of each metric.
-    out_dir : str or Path, default "out/chapters/10"
-        Accepted for a uniform interface; this chapter writes no files.
 
-    Returns
-    -------
-    dict
-        ``passed`` (float64), ``cases``, ``worst`` (each quantity's worst error as a
-        fraction of its tolerance), ``float32_failures`` (failing cases per quantity) and
-        the float64 ``report``.
-    """
-    cases = ["*/ordinary", "*/ties"] if quick else None
-    report = verify(uniloss, cases=cases)
-    print(report)
-    single = verify(lambda case: uniloss(case, torch.float32), cases=cases)
-    print("\nThe same port in float32, quantities that fail:")
-    float32_failures = {}
-    for quantity in dict.fromkeys(check.quantity for check in single.checks):
-        failed = [c for c in single.by_status("fail") if c.quantity == quantity]
-        if failed:
-            float32_failures[quantity] = len(failed)
-            worst = max(c.ratio for c in failed)
-            print(f"  {quantity:<14} {len(failed):>3} cases, worst err/tol {worst:.1e}")
-    worst_ratio = {
-        quantity: max(c.ratio for c in report.by_status("pass") if c.quantity == quantity)
-        for quantity in dict.fromkeys(check.quantity for check in report.by_status("pass"))
-    }
-    return {
-        "passed": report.passed,
-        "cases": len({check.case for check in report.checks}),
-        "worst": worst_ratio,
-        "float32_failures": float32_failures,
-        "report": report,
-    }
+exercise_1 = quantities_that_fail(
+    lambda case: uniloss({**case, "temperature": 1.01 * case["temperature"]})
+)
+print(f"fail: {exercise_1}")
 
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The quantities computed before the relaxation (`comparisons`, `hard`, `anchor_values`,
+# `batch_metric`) **pass**; `relaxed` and everything computed from it (`distances`,
+# `surrogate`, `loss`, `gradient`) **fail**. The checker does not just say "wrong": the
+# first quantity to fail, in the order of the pipeline, points at the step with the bug.
+#
+# </details>
+#
+# **Exercise 2.** A port that adds 1 to every score before it starts. Which quantities
+# fail? (Every quantity depends on the scores only through `c = s[i] - s[j]`.)
 
 # %%
-if __name__ == "__main__":
-    sys.exit(0 if main()["passed"] else 1)
+exercise_2 = quantities_that_fail(
+    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 1.0})
+)
+print(f"fail: {exercise_2 or 'none'}")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# Only **`comparisons`**. `(s_i + 1) - (s_j + 1)` differs from `s_i - s_j` by a rounding
+# or two (about `1e-16`), and the comparisons are checked bit for bit: IEEE subtraction is
+# correctly rounded, so a port that computes `s[i] - s[j]` in float64 gets the same bits
+# as the reference, and any difference means it computed something else (here: different
+# pairs, a different order, or, as in this exercise, a different formula). Every later
+# quantity has a tolerance, and the shift's rounding is far inside it. The tolerances and
+# the reason for each are in `uniloss_ref.conformance.vectors.QUANTITIES`.
+#
+# </details>
