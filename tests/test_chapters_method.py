@@ -98,13 +98,14 @@ def test_chapter_02_temperature_and_power_trade_closeness_for_slope(run):
     assert np.all(np.diff(power_gaps) < 0)
 
 
-def test_chapter_02_training_prefers_tau_03_despite_its_negative_slope(run):
+def test_chapter_02_training_prefers_small_tau_despite_its_negative_slope(run):
     result, _ = run("02_relax_and_interpolate")
     mean = {tau: np.mean(accuracies) for tau, accuracies in result["sweep"].items()}
     spread = {tau: np.ptp(accuracies) for tau, accuracies in result["sweep"].items()}
-    assert mean[0.3] > mean[0.1] > mean[1.0] > mean[3.0]
+    assert min(mean[0.3], mean[0.1]) > mean[1.0] > mean[3.0]
+    assert abs(mean[0.3] - mean[0.1]) < 0.01  # within a point of each other
     assert mean[0.3] == pytest.approx(0.91, abs=0.015)  # about 91%
-    assert mean[0.1] == pytest.approx(0.90, abs=0.015)
+    assert mean[0.1] == pytest.approx(0.91, abs=0.015)
     assert mean[1.0] == pytest.approx(0.84, abs=0.015)
     assert mean[3.0] == pytest.approx(0.65, abs=0.03)
     assert spread[0.3] < spread[0.1] and spread[0.3] < spread[1.0]  # the steadiest
@@ -141,15 +142,17 @@ def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     assert 0.75 < kinds["truth"]["share"] + kinds["good"]["share"] < 0.95  # about 85%
     assert kinds["good"]["cosine"] == pytest.approx(0.96, abs=0.03)
     assert kinds["good"]["up"] >= 0.95 and kinds["truth"]["up"] >= 0.95
-    assert kinds["bad"]["value"] == 0.0
+    assert kinds["bad"]["value"] < 0.01  # all but a handful are worth 0
     assert 0.3 < kinds["nearby"]["value_positive"] < 0.7  # about half worth 0
     assert kinds["nearby"]["down"] > kinds["nearby"]["up"]
     assert kinds["row"]["up"] >= 0.8
     table = {kind: row for kind, row in result["kind_table"](result["example"]).items()}
     assert table["truth"]["value"] == 1.0 and table["bad"]["value"] == 0.0
-    near = max(table[kind]["distance"] for kind in ("nearby", "current", "row"))
-    far = min(table[kind]["distance"] for kind in ("truth", "good", "bad"))
-    assert far > 1.25 * near  # "about half as far"
+    near = max(table[kind]["distance"] for kind in ("nearby", "current"))
+    far = min(table[kind]["distance"] for kind in ("truth", "good"))
+    assert far > 1.5 * near  # "about half as far"
+    for kind in ("row", "bad"):
+        assert near < table[kind]["distance"] < far  # "in between"
     assert max(table, key=lambda kind: table[kind]["weight"]) == "nearby"
     assert result["example"].surrogate > result["example"].batch_metric
     assert_figures(out, "03_anchor_kinds.png", "03_pck_pulls.png")
@@ -178,11 +181,13 @@ def test_chapter_03_without_random_anchors_the_heatmaps_flatten(run):
         assert kept["contrast"] > kept["contrast_0"] and kept["contrast"] > 1.3
         assert dropped["contrast"] < dropped["contrast_0"] and dropped["contrast"] < 0.6
         assert kept["pck_25"] > dropped["pck_25"]
-        assert kept["pck"] >= 0.75 and dropped["pck"] >= 0.75  # both high after 100 steps
+        assert kept["pck"] >= 0.75  # high after 100 steps
     assert np.mean([r["contrast"] for r in with_bad]) == pytest.approx(1.5, abs=0.2)
     assert np.mean([r["contrast"] for r in without]) == pytest.approx(0.45, abs=0.1)
     assert np.mean([r["pck_25"] for r in with_bad]) == pytest.approx(0.7, abs=0.1)
     assert np.mean([r["pck_25"] for r in without]) == pytest.approx(0.25, abs=0.1)
+    caught_up = np.mean([r["pck"] for r in without])  # about 0.7 after 100 steps
+    assert 0.55 <= caught_up <= np.mean([r["pck"] for r in with_bad])
 
 
 def test_chapter_03_exercise_answers(run):
