@@ -137,7 +137,7 @@ def call_port(port: Port, inputs: dict[str, Any]) -> Outcome:
         return Outcome("error", describe_exception(err, "reading the port's result"))
     unknown = tuple(str(key) for key, _ in items if key not in _vectors.QUANTITIES)
     for key, value in items:
-        if key in unknown or value is None:
+        if key not in _vectors.QUANTITIES or value is None:
             continue
         dtype = getattr(value, "dtype", None)
         if dtype is not None:
