@@ -1,8 +1,9 @@
 """Conformance vectors: the file matches the reference, and the checker can fail.
 
-The checker is shown to reject a family of deliberately wrong ports (tests/wrong_ports.py),
-each for the quantity it gets wrong, and to accept the reference and the PyTorch port of
-chapter 11 (skipped where PyTorch is not installed).
+The checker accepts the reference and the PyTorch port of chapter 11 (skipped where
+PyTorch is not installed). The catalogue of wrong ports it rejects is tested in
+tests/test_wrong_ports.py, hostile ports and bad vectors files in
+tests/test_conformance_checker.py, the JAX port in tests/test_jax_port.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import numpy as np
 import pytest
 from autograd.test_util import check_grads
 
-from tests import wrong_ports
 from uniloss_ref import tutorial
 from uniloss_ref.__main__ import main as cli
 from uniloss_ref.conformance import (
@@ -201,40 +201,6 @@ def test_the_reference_passes_its_own_vectors(vectors):
     assert len(report.checks) == len(vectors["cases"]) * len(QUANTITIES)
 
 
-@pytest.mark.parametrize(
-    ("port", "blamed", "cases"),
-    [
-        (wrong_ports.authors_gradient, {"gradient"}, "*/ordinary"),
-        (wrong_ports.ascent_gradient, {"gradient"}, "*/ordinary"),
-        (wrong_ports.slightly_wrong_gradient, {"gradient"}, "*/ordinary"),
-        (wrong_ports.expanded_distances, {"distances", "surrogate", "loss", "gradient"}, None),
-        (wrong_ports.epsilon_at_anchors, {"surrogate", "loss", "gradient"}, None),
-        (wrong_ports.ties_as_wins, {"hard", "batch_metric"}, "*/ties"),
-    ],
-    ids=lambda p: getattr(p, "__name__", None),
-)
-def test_the_checker_rejects_a_wrong_port_and_blames_the_wrong_quantity(
-    vectors, port, blamed, cases
-):
-    report = verify(port, vectors=vectors, cases=cases)
-    assert not report.passed
-    assert _failing(report) == blamed, report.format()
-    assert "FAIL" in report.format()
-
-
-def test_the_authors_gradient_fails_every_case_with_a_nonzero_gradient(vectors):
-    moving = {c["name"] for c in vectors["cases"] if np.any(c["expected"]["gradient"])}
-    report = verify(wrong_ports.authors_gradient, vectors=vectors)
-    # Where the true gradient is zero theirs may still move (it adds 2 h~ grad log W).
-    assert moving <= {c.case for c in report.by_status("fail")}
-    assert len(moving) > len(vectors["cases"]) // 2
-
-
-def test_expanded_distances_fail_only_near_an_anchor(vectors):
-    report = verify(wrong_ports.expanded_distances, vectors=vectors)
-    assert {c.case.split("/")[1] for c in report.by_status("fail")} == {"near-anchor"}
-
-
 def _partial_port(case):
     if case["metric"] == "PCK":
         raise NotImplementedError("PCK is not ported yet")
@@ -247,9 +213,9 @@ def _partial_port(case):
     }
 
 
-def test_skipped_quantities_and_cases_are_reported_not_failed(vectors):
-    report = verify(_partial_port, vectors=vectors)
-    assert report.passed, report.format()
+def test_a_partial_port_passes_only_when_allowed_and_is_labelled_partial(vectors):
+    report = verify(_partial_port, vectors=vectors, require_all=False)
+    assert report.passed and report.partial, report.format()
     pck = {c.case for c in report.checks if c.case.startswith("pck/")}
     assert set(report.skipped_cases) == pck
     assert all(
@@ -260,7 +226,14 @@ def test_skipped_quantities_and_cases_are_reported_not_failed(vectors):
     text = report.format()
     assert "all (NotImplementedError: PCK is not ported yet)" in text
     assert "hard, relaxed, distances, anchor_values, batch_metric, gradient" in text
-    assert not verify(_partial_port, vectors=vectors, require_all=True).passed
+    assert text.splitlines()[-1].startswith("PARTIAL PASS: ")
+    (line,) = [line for line in text.splitlines() if line.startswith("ap/ordinary ")]
+    assert line.split()[1] == "part"  # compared quantities passed, others skipped
+    assert "NOT verified" in text.splitlines()[-1]
+    # By default a skip is a failure: a CI cannot pass a port that is not all there.
+    strict = verify(_partial_port, vectors=vectors)
+    assert not strict.passed
+    assert strict.format().splitlines()[-1].startswith("FAIL (partial port: ")
 
 
 def test_a_port_that_computes_nothing_does_not_pass(vectors):
@@ -295,7 +268,10 @@ def test_an_exception_in_the_port_is_reported_and_the_run_goes_on(vectors):
     report = verify(port, vectors=vectors, cases="ap/*")
     assert {c.case for c in report.by_status("error")} == {"ap/ties"}
     assert len(report.by_status("pass")) == 9 * (len({c.case for c in report.checks}) - 1)
-    assert "    the port raised ZeroDivisionError: division by zero\n" in report.format()
+    assert (
+        "    the port raised ZeroDivisionError: division by zero (this case has l = 16 "
+        "comparisons, K = 50 anchors, scores of shape (8,))\n" in report.format()
+    )
 
 
 def test_the_port_gets_fresh_arrays_each_case(vectors):
@@ -343,7 +319,7 @@ def test_a_cases_pattern_that_matches_nothing_is_an_error(vectors):
     with pytest.raises(ValueError, match="cases pattern 'apx/\\*' matches no case"):
         verify(reference_port, vectors=vectors, cases="apx/*")
     with pytest.raises(TypeError, match="port must be a callable"):
-        verify("uniloss_ref.conformance:reference_port", vectors=vectors)
+        verify(42, vectors=vectors)
 
 
 # --- loading a port and the command line -------------------------------------------------
@@ -434,8 +410,9 @@ def chapter(tmp_path_factory):
 def test_the_pytorch_port_passes_every_case_in_float64(chapter, vectors):
     report = verify(chapter.uniloss, vectors=vectors, require_all=True)
     assert report.passed, report.format()
-    # docs/porting.md: "below a tenth of every tolerance".
-    assert max(check.ratio for check in report.checks) < 0.1
+    # docs/porting.md: "about a tenth of a tolerance at worst" (one ulp of b~ near 1 at
+    # */very-near-anchor against the distances' atol of 1e-15).
+    assert max(check.ratio for check in report.checks) < 0.2
 
 
 def test_the_pytorch_port_in_float32_fails(chapter, vectors):

@@ -22,7 +22,12 @@ from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, Refactoring, Ro
 
 
 def refactored(metric, scores, targets):
-    """h(sign(c(s))), built step by step from the refactoring."""
+    """h(sign(c(s))), built step by step from the refactoring.
+
+    The tests compare it with ``metric.evaluate`` by ``==``: both apply the same formula to
+    the same integer counts (no BLAS, no other summation order), so they agree bit for bit
+    on every machine, and any difference is a wrong count.
+    """
     refactoring = metric.refactor(scores.shape, targets)
     c = refactoring.comparisons(scores)
     return float(refactoring.h(c[None, :] > 0)[0])

@@ -1,101 +1,974 @@
-"""Deliberately wrong ports: each repeats one mistake a real port could make.
+"""A catalogue of wrong ports: plausible mistakes that the conformance vectors must reject.
 
-Each is the reference port with one quantity computed the wrong way, so a test can check
-both that the checker rejects it and that it blames the right quantity. They are also
-usable from the command line, e.g.
-``python -m uniloss_ref conformance verify tests.wrong_ports:authors_gradient``.
+:class:`Port` is a complete port in NumPy + autograd written from ``docs/porting.md`` and the
+vectors' ``"metrics"`` entries alone, one method per decision a porter makes. Each wrong
+port is a subclass that makes one of those decisions the wrong way, and names the quantity
+the checker must blame: the first one, in the pipeline order of
+:data:`uniloss_ref.conformance.QUANTITIES`, that the mistake shows in. :data:`RIGHT` holds
+ports that are right but written differently (``2 sigmoid - 1``, other summation orders,
+the direct distance formula): they must pass.
+
+``tests/test_wrong_ports.py`` runs them all; any of them also runs from the command line,
+e.g. ``python -m uniloss_ref conformance verify tests.wrong_ports:authors_gradient``.
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defvjp, primitive
+from autograd.scipy.special import expit
+from autograd.tracer import getval
 
-from uniloss_ref.conformance import reference_port
-from uniloss_ref.conformance.reference import reference_metric
 from uniloss_ref.experiments.authors_gradient import interpolate_with_authors_gradient
-from uniloss_ref.relaxation import relaxed_binary
+
+# ---------------------------------------------------------------------------------------
+# A right port
+# ---------------------------------------------------------------------------------------
 
 
-def _loss_gradient(case, interpolate):
-    """The gradient of ``1 - interpolate(b~, anchors, values, p)`` with respect to the scores."""
-    metric, targets = reference_metric(case)
-    refactoring = metric.refactor(case["scores"].shape, targets)
-    anchors, power = case["anchors"], case["power"]
-    values = refactoring.h(anchors > 0)
-
-    def loss(scores):
-        b = relaxed_binary(refactoring.comparisons(scores), case["temperature"])
-        return 1.0 - interpolate(b, anchors, values, power)
-
-    return loss, autograd.grad(loss)(case["scores"])
+@primitive
+def tanh_half(c: Any, temperature: float) -> Any:
+    """``tanh(c / (2 tau))``, differentiated through its output (no overflow in cosh)."""
+    return np.tanh(c / (2.0 * temperature))
 
 
-def authors_gradient(case: dict) -> dict:
+defvjp(tanh_half, lambda ans, c, t: lambda g: g * (1.0 - ans**2) / (2.0 * t))
+
+
+class Port:
+    """A right port. Subclasses change one method each; ``blame`` is where it shows."""
+
+    blame: ClassVar[str | None] = None
+    dtype: ClassVar[type] = np.float64
+
+    def __call__(self, case: dict) -> dict:
+        scores = np.asarray(case["scores"], dtype=self.dtype)
+        anchors = np.asarray(case["anchors"], dtype=self.dtype)
+        tau, p = self.settings(case)
+        build = {
+            "AveragePrecision": self.average_precision,
+            "RocAuc": self.roc_auc,
+            "Accuracy": self.accuracy,
+            "PCK": self.pck,
+        }[case["metric"]]
+        i, j, h = build(scores.shape, case["targets"], **case["params"])
+        values = np.asarray(self.anchor_values(h, anchors), dtype=self.dtype)
+
+        def loss_of_comparisons(c: Any) -> Any:
+            return self.loss(self.interpolate(self.relax(c, tau), anchors, values, p))
+
+        def loss_of_scores(s: Any) -> Any:
+            return loss_of_comparisons(self.comparisons(s, i, j))
+
+        c = self.comparisons(scores, i, j)
+        hard = self.hard(c)
+        b = self.relax(c, tau)
+        h_tilde = self.interpolate(b, anchors, values, p)
+        return {
+            "comparisons": c,
+            "hard": hard,
+            "relaxed": b,
+            "distances": self.distances(b, anchors),
+            "anchor_values": values,
+            "batch_metric": self.batch_metric(h, hard, case),
+            "surrogate": h_tilde,
+            "loss": self.loss(h_tilde),
+            "gradient": self.gradient(loss_of_scores, loss_of_comparisons, scores, c),
+        }
+
+    def settings(self, case: dict) -> tuple[float, float]:
+        """The temperature ``tau`` and the power ``p``."""
+        return case["temperature"], case["power"]
+
+    # --- pairs and h, one method per metric -----------------------------------------------
+
+    def ranking_pairs(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+        pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+        return np.repeat(pos, neg.size), np.tile(neg, pos.size), pos.size, neg.size
+
+    def no_pairs_value(self, k: int) -> np.ndarray:
+        return np.ones(k)
+
+    def negatives_above(self, b: np.ndarray, p: int, n: int) -> np.ndarray:
+        return (b <= 0).reshape(len(b), p, n)
+
+    def precision(self, counts: np.ndarray, interpolated: bool) -> np.ndarray:
+        rank = np.arange(1, counts.shape[1] + 1)
+        precision = rank / (rank + np.sort(counts, axis=1))
+        if interpolated:
+            precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+        return precision
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=1)
+
+    def nested(self, above: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        order = np.argsort(counts, axis=1, kind="stable")
+        chain = np.take_along_axis(above, order[:, :, None], axis=1)
+        return (chain[:, :-1] <= chain[:, 1:]).all(axis=(1, 2))
+
+    def unrealisable_is_zero(self, unrealisable: str) -> bool:
+        return unrealisable == "zero"
+
+    def average_precision(self, shape, labels, *, interpolated, unrealisable):
+        i, j, positives, negatives = self.ranking_pairs(labels)
+
+        def h(b):
+            if positives == 0 or negatives == 0:
+                return self.no_pairs_value(len(b))
+            above = self.negatives_above(b, positives, negatives)
+            counts = above.sum(axis=2)
+            ap = self.mean(self.precision(counts, interpolated))
+            if self.unrealisable_is_zero(unrealisable):
+                ap = np.where(self.nested(above, counts), ap, 0.0)
+            return ap
+
+        return i, j, h
+
+    def roc_auc(self, shape, labels):
+        i, j, _, _ = self.ranking_pairs(labels)
+
+        def h(b):
+            return self.mean((b > 0) * 1.0) if b.shape[1] else self.no_pairs_value(len(b))
+
+        return i, j, h
+
+    def accuracy_pairs(self, n: int, classes: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flat = np.arange(n * classes).reshape(n, classes)
+        others = np.arange(classes)[None, :] != t[:, None]
+        return np.repeat(flat[np.arange(n), t], classes - 1), flat[others]
+
+    def right_at_top_k(self, lost: np.ndarray, top_k: int) -> np.ndarray:
+        return lost < top_k
+
+    def accuracy(self, shape, targets, *, top_k):
+        n, classes = shape
+        i, j = self.accuracy_pairs(n, classes, np.asarray(targets))
+        others = len(i) // n if n else 0
+
+        def h(b):
+            if b.shape[1] == 0:
+                return self.no_pairs_value(len(b))
+            lost = (b <= 0).reshape(len(b), n, others).sum(axis=2)
+            return self.mean(self.right_at_top_k(lost, top_k) * 1.0)
+
+        return i, j, h
+
+    def pixel_centres(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` of pixel ``k = y * W + x``."""
+        y, x = np.divmod(np.arange(height * width), width)
+        return x, y
+
+    def keypoints(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return xy[..., 0], xy[..., 1]
+
+    def inside(self, x, y, height: int, width: int) -> np.ndarray:
+        return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+
+    def counted(self, visible, inside) -> np.ndarray:
+        return visible & inside
+
+    def radius(self, threshold: float, scale: np.ndarray) -> np.ndarray:
+        return threshold * scale[:, None, None]
+
+    def within(self, d2: np.ndarray, radius: np.ndarray) -> np.ndarray:
+        return d2 <= radius**2
+
+    def joint_order(self, counted: np.ndarray) -> list[tuple[int, int]]:
+        return [tuple(rj) for rj in np.argwhere(counted)]  # sample-major, then joint
+
+    def joint_correct(self, block: np.ndarray) -> np.ndarray:
+        """``(K, P, N)`` -> ``(K,)``: some positive pixel beats every negative one."""
+        return (block > 0).all(axis=2).any(axis=1)
+
+    def pck_value(self, right, counted, npos, pixels) -> np.ndarray:
+        """PCK ``(K,)`` from ``right (K, n, J)``, set for the joints with pairs."""
+        if not counted.any():
+            return self.no_pairs_value(len(right))
+        right = right | (npos == pixels)  # no negative pixel: always correct
+        return right[:, counted].mean(axis=1)
+
+    def pck(self, shape, targets, *, threshold):
+        n, joints, height, width = shape
+        px, py = self.pixel_centres(height, width)
+        x, y = self.keypoints(np.asarray(targets["xy"]))
+        counted = self.counted(targets["visible"], self.inside(x, y, height, width))
+        d2 = (px - x[..., None]) ** 2 + (py - y[..., None]) ** 2
+        positive = self.within(d2, self.radius(threshold, np.asarray(targets["scale"])))
+        i, j, blocks = [], [], []
+        for r, joint in self.joint_order(counted):
+            pos = np.flatnonzero(positive[r, joint])
+            neg = np.flatnonzero(~positive[r, joint])
+            if pos.size and neg.size:
+                offset = (r * joints + joint) * height * width
+                i.append(offset + np.repeat(pos, neg.size))
+                j.append(offset + np.tile(neg, pos.size))
+                blocks.append((r, joint, pos.size, neg.size))
+        npos = positive.sum(axis=-1)
+
+        def h(b):
+            right = np.zeros((len(b), n, joints), dtype=bool)
+            start = 0
+            for r, joint, p, q in blocks:
+                block = b[:, start : start + p * q].reshape(len(b), p, q)
+                right[:, r, joint] = self.joint_correct(block)
+                start += p * q
+            return self.pck_value(right, counted, npos, height * width)
+
+        empty = np.zeros(0, dtype=np.intp)
+        return (np.concatenate(i) if i else empty), (np.concatenate(j) if j else empty), h
+
+    # --- the surrogate ------------------------------------------------------------------
+
+    def comparisons(self, s: Any, i: np.ndarray, j: np.ndarray) -> Any:
+        flat = anp.reshape(s, -1)
+        return flat[i] - flat[j]
+
+    def hard(self, c: np.ndarray) -> np.ndarray:
+        return np.where(c > 0, 1.0, -1.0)
+
+    def relax(self, c: Any, tau: float) -> Any:
+        return tanh_half(c, tau)
+
+    def squared_distances(self, b: Any, anchors: np.ndarray) -> Any:
+        plus = (anchors > 0) * 1.0
+        return anp.dot(plus, (1.0 - b) ** 2) + anp.dot(1.0 - plus, (1.0 + b) ** 2)
+
+    def distances(self, b: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        return np.sqrt(self.squared_distances(b, anchors))
+
+    def hit(self, d2: np.ndarray) -> int | None:
+        on = np.flatnonzero(d2 == 0)
+        return int(on[0]) if on.size else None
+
+    def weights(self, d2: Any, power: float) -> Any:
+        log_w = -0.5 * power * anp.log(d2)
+        return anp.exp(log_w - np.max(getval(log_w)))  # the shift cancels: held constant
+
+    def normalise(self, w: Any, values: np.ndarray) -> Any:
+        return anp.dot(w, values) / anp.sum(w)
+
+    def interpolate(self, b: Any, anchors: np.ndarray, values: np.ndarray, power: float) -> Any:
+        d2 = self.squared_distances(b, anchors)
+        k = self.hit(getval(d2))
+        if k is not None:
+            return values[k] + 0.0 * anp.sum(b)
+        return self.normalise(self.weights(d2, power), values)
+
+    def anchor_values(self, h, anchors: np.ndarray) -> np.ndarray:
+        return h(anchors)
+
+    def batch_metric(self, h, hard: np.ndarray, case: dict) -> float:
+        return float(h(hard[None, :])[0])
+
+    def loss(self, h_tilde: Any) -> Any:
+        return 1.0 - h_tilde
+
+    def gradient(self, loss_of_scores, loss_of_comparisons, scores, c) -> np.ndarray:
+        return autograd.grad(loss_of_scores)(scores)
+
+
+# ---------------------------------------------------------------------------------------
+# Right ports written differently: they must pass
+# ---------------------------------------------------------------------------------------
+
+
+class SigmoidRelaxation(Port):
+    """``b~ = 2 sigmoid(c / tau) - 1`` with a stable sigmoid instead of ``tanh``."""
+
+    def relax(self, c, tau):
+        return 2.0 * expit(c / tau) - 1.0
+
+
+class OtherSummationOrders(Port):
+    """Every sum in another order: distances per anchor from the last comparison back,
+    means from the last element, the weighted mean normalised before the dot product."""
+
+    def squared_distances(self, b, anchors):
+        terms = anp.where(anchors > 0, (1.0 - b) ** 2, (1.0 + b) ** 2)
+        return anp.sum(terms[:, ::-1], axis=1)
+
+    def mean(self, x):
+        return x[:, ::-1].sum(axis=1) / x.shape[1]
+
+    def normalise(self, w, values):
+        return anp.sum((w / anp.sum(w)) * values)
+
+
+class DirectDistances(Port):
+    """``d_k^2 = sum (b~ - a_k)^2`` as written: also free of cancellation."""
+
+    def squared_distances(self, b, anchors):
+        return anp.sum((b[None, :] - anchors) ** 2, axis=1)
+
+
+class DirectWeights(Port):
+    """``w_k = d_k^-p`` without the log domain (no overflow at these cases' distances), the
+    normaliser differentiated as it is."""
+
+    def weights(self, d2, power):
+        return d2 ** (-0.5 * power)
+
+
+class ShiftDifferentiated(Port):
+    """The log-domain shift left in the graph: it cancels, so the gradient is the same."""
+
+    def weights(self, d2, power):
+        log_w = -0.5 * power * anp.log(d2)
+        return anp.exp(log_w - anp.max(log_w))
+
+
+RIGHT: list[type[Port]] = [
+    Port,
+    SigmoidRelaxation,
+    OtherSummationOrders,
+    DirectDistances,
+    DirectWeights,
+    ShiftDifferentiated,
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Wrong ports
+# ---------------------------------------------------------------------------------------
+
+CATALOGUE: list[type[Port]] = []
+
+
+def wrong(blame: str):
+    """Register a wrong port and the quantity the checker must blame first."""
+
+    def register(cls: type[Port]) -> type[Port]:
+        cls.blame = blame
+        CATALOGUE.append(cls)
+        return cls
+
+    return register
+
+
+class _Quiet(Port):
+    """Runs with floating-point warnings off: the mistake, not a warning, must fail it."""
+
+    def __call__(self, case):
+        with np.errstate(all="ignore"):
+            return super().__call__(case)
+
+
+# --- pairs: which comparisons, in which order -----------------------------------------------
+
+
+@wrong("comparisons")
+class PairsNegativeMajor(Port):
+    """AP / ROC AUC pairs negative-major: for each negative, every positive."""
+
+    def ranking_pairs(self, labels):
+        pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+        return np.tile(pos, neg.size), np.repeat(neg, pos.size), pos.size, neg.size
+
+
+@wrong("comparisons")
+class PairsReversed(Port):
+    """Every comparison the wrong way round: ``s[j] - s[i]``."""
+
+    def comparisons(self, s, i, j):
+        return super().comparisons(s, j, i)
+
+
+@wrong("comparisons")
+class LabelsSwapped(Port):
+    """Label 0 taken as the positive class."""
+
+    def ranking_pairs(self, labels):
+        return super().ranking_pairs(1 - np.asarray(labels))
+
+
+@wrong("comparisons")
+class AccuracyClassMajor(Port):
+    """Accuracy pairs class-major: the first other class of every sample, then the second."""
+
+    def accuracy_pairs(self, n, classes, t):
+        i, j = super().accuracy_pairs(n, classes, t)
+        order = np.arange(len(i)).reshape(n, classes - 1).T.ravel()
+        return i[order], j[order]
+
+
+@wrong("comparisons")
+class AccuracyTargetAgainstItself(Port):
+    """The target compared with every class, itself included (``l = n C``)."""
+
+    def accuracy_pairs(self, n, classes, t):
+        flat = np.arange(n * classes).reshape(n, classes)
+        return np.repeat(flat[np.arange(n), t], classes), flat.ravel()
+
+
+@wrong("comparisons")
+class AccuracyClassesDescending(Port):
+    """The other classes of a sample in decreasing index order."""
+
+    def accuracy_pairs(self, n, classes, t):
+        i, j = super().accuracy_pairs(n, classes, t)
+        return i, j.reshape(n, classes - 1)[:, ::-1].ravel()
+
+
+@wrong("comparisons")
+class PckJointMajor(Port):
+    """PCK blocks joint-major (joint 0 of every sample, then joint 1, ...)."""
+
+    def joint_order(self, counted):
+        return [(r, joint) for joint, r in np.argwhere(counted.T)]
+
+
+@wrong("comparisons")
+class PckPixelsFromHeight(Port):
+    """Pixel coordinates split with the height: ``y, x = divmod(k, H)``."""
+
+    def pixel_centres(self, height, width):
+        y, x = np.divmod(np.arange(height * width), height)
+        return x, y
+
+
+@wrong("comparisons")
+class PckBoundsSwapped(Port):
+    """The inside test bounds x by the height and y by the width."""
+
+    def inside(self, x, y, height, width):
+        return super().inside(x, y, width, height)
+
+
+@wrong("comparisons")
+class PckKeypointsAsYX(Port):
+    """Keypoints read as ``(y, x)``."""
+
+    def keypoints(self, xy):
+        return xy[..., 1], xy[..., 0]
+
+
+@wrong("comparisons")
+class PckHalfPixelCentres(Port):
+    """Pixel centres at ``(x + 0.5, y + 0.5)``: the corner convention."""
+
+    def pixel_centres(self, height, width):
+        x, y = super().pixel_centres(height, width)
+        return x + 0.5, y + 0.5
+
+
+@wrong("comparisons")
+class PckStrictRadius(Port):
+    """A pixel exactly on the radius taken as outside: ``d < r``."""
+
+    def within(self, d2, radius):
+        return d2 < radius**2
+
+
+@wrong("comparisons")
+class PckRadiusNotSquared(Port):
+    """``d^2 <= r``: the square of the radius forgotten."""
+
+    def within(self, d2, radius):
+        return d2 <= radius
+
+
+@wrong("comparisons")
+class PckScalePerJoint(Port):
+    """The per-sample scale broadcast along the joints."""
+
+    def radius(self, threshold, scale):
+        return threshold * scale[None, :, None]
+
+
+@wrong("comparisons")
+class PckBorderFromZero(Port):
+    """The heatmap taken to cover ``[0, W) x [0, H)``."""
+
+    def inside(self, x, y, height, width):
+        return (x >= 0) & (x < width) & (y >= 0) & (y < height)
+
+
+@wrong("comparisons")
+class PckBorderInclusive(Port):
+    """The far border counted as inside: ``x <= W - 0.5``."""
+
+    def inside(self, x, y, height, width):
+        return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
+
+
+@wrong("comparisons")
+class PckInvisibleCounted(Port):
+    """Invisible joints counted."""
+
+    def counted(self, visible, inside):
+        return inside
+
+
+@wrong("comparisons")
+class PckOutsideCounted(Port):
+    """Joints outside the heatmap counted (one on the far border has pairs)."""
+
+    def counted(self, visible, inside):
+        return np.asarray(visible)
+
+
+# --- degenerate batches ----------------------------------------------------------------------
+
+
+@wrong("anchor_values")
+class PckNoNegativeNotCounted(Port):
+    """A joint whose radius covers the heatmap left out of the denominator."""
+
+    def pck_value(self, right, counted, npos, pixels):
+        return super().pck_value(right, counted & (npos < pixels), npos, pixels)
+
+
+@wrong("anchor_values")
+class PckNoNegativeIncorrect(Port):
+    """A joint with no negative pixel counted as incorrect (it has no row to win)."""
+
+    def pck_value(self, right, counted, npos, pixels):
+        if not counted.any():
+            return self.no_pairs_value(len(right))
+        return right[:, counted].mean(axis=1)
+
+
+@wrong("anchor_values")
+class PckNoPositiveNotCounted(Port):
+    """A joint whose radius contains no pixel centre left out of the denominator."""
+
+    def pck_value(self, right, counted, npos, pixels):
+        return super().pck_value(right, counted & (npos > 0), npos, pixels)
+
+
+@wrong("anchor_values")
+class PckNothingCountedIsZero(Port):
+    """A batch with no counted joint scored 0."""
+
+    def pck_value(self, right, counted, npos, pixels):
+        if not counted.any():
+            return np.zeros(len(right))
+        return super().pck_value(right, counted, npos, pixels)
+
+
+@wrong("anchor_values")
+class PckMeanOfSampleMeans(Port):
+    """PCK as the mean over samples of each sample's fraction of correct joints."""
+
+    def pck_value(self, right, counted, npos, pixels):
+        if not counted.any():
+            return self.no_pairs_value(len(right))
+        right = right | (npos == pixels)
+        samples = counted.any(axis=1)
+        per_sample = (right & counted).sum(axis=2)[:, samples] / counted.sum(axis=1)[samples]
+        return per_sample.mean(axis=1)
+
+
+@wrong("anchor_values")
+class NoPairsIsZero(Port):
+    """A batch without pairs (no positive, one class) scored 0 instead of 1."""
+
+    def no_pairs_value(self, k):
+        return np.zeros(k)
+
+
+@wrong("anchor_values")
+class RocAucNoPairsIsHalf(Port):
+    """ROC AUC of a batch without pairs taken as 0.5, the chance level."""
+
+    def roc_auc(self, shape, labels):
+        i, j, h = super().roc_auc(shape, labels)
+        return i, j, (lambda b: h(b) if b.shape[1] else np.full(len(b), 0.5))
+
+
+# --- h: the metric at a configuration --------------------------------------------------------
+
+
+@wrong("anchor_values")
+class ApCountsWins(Port):
+    """``n_p`` counted as the +1 entries of a row instead of the -1 ones."""
+
+    def negatives_above(self, b, p, n):
+        return (b > 0).reshape(len(b), p, n)
+
+
+@wrong("anchor_values")
+class ApCountsUnsorted(Port):
+    """The rows' counts used in row order, not sorted."""
+
+    def precision(self, counts, interpolated):
+        rank = np.arange(1, counts.shape[1] + 1)
+        return rank / (rank + counts)
+
+
+@wrong("anchor_values")
+class ApAlwaysInterpolated(Port):
+    """The VOC interpolated AP (the authors' code) whatever ``interpolated`` says."""
+
+    def precision(self, counts, interpolated):
+        return super().precision(counts, True)
+
+
+@wrong("anchor_values")
+class ApCyclesNotZero(Port):
+    """``unrealisable="zero"`` ignored: cycles scored by the counts."""
+
+    def unrealisable_is_zero(self, unrealisable):
+        return False
+
+
+@wrong("anchor_values")
+class ApCountsVariantZero(Port):
+    """``unrealisable="counts"`` ignored: cycles scored 0."""
+
+    def unrealisable_is_zero(self, unrealisable):
+        return True
+
+
+@wrong("anchor_values")
+class ApNestedRowsUnsorted(Port):
+    """Realisability tested on the rows in their own order instead of sorted by count."""
+
+    def nested(self, above, counts):
+        return (above[:, :-1] <= above[:, 1:]).all(axis=(1, 2))
+
+
+@wrong("anchor_values")
+class ApVocRunningMaxFromAbove(Port):
+    """VOC interpolation with the running maximum taken from the top of the ranking."""
+
+    def precision(self, counts, interpolated):
+        rank = np.arange(1, counts.shape[1] + 1)
+        precision = rank / (rank + np.sort(counts, axis=1))
+        return np.maximum.accumulate(precision, axis=1) if interpolated else precision
+
+
+@wrong("anchor_values")
+class TopKInclusive(Port):
+    """A sample right at top-k when at most ``k`` classes beat it (``<=`` for ``<``)."""
+
+    def right_at_top_k(self, lost, top_k):
+        return lost <= top_k
+
+
+@wrong("anchor_values")
+class PckEveryRow(Port):
+    """A joint correct only when every positive pixel beats every negative one."""
+
+    def joint_correct(self, block):
+        return (block > 0).all(axis=(1, 2))
+
+
+# --- the batch's metric and the hard binaries -----------------------------------------------
+
+
+@wrong("batch_metric")
+class RocAucTiesHalf(Port):
+    """The batch's ROC AUC from the scores with a tie worth 1/2 (the library convention)."""
+
+    def batch_metric(self, h, hard, case):
+        if case["metric"] != "RocAuc" or hard.size == 0:
+            return super().batch_metric(h, hard, case)
+        c = self.comparisons(np.asarray(case["scores"]), *self.ranking_pairs(case["targets"])[:2])
+        return float(np.mean((c > 0) + 0.5 * (c == 0)))
+
+
+@wrong("batch_metric")
+class AccuracyByArgmax(Port):
+    """The batch's top-1 accuracy as ``argmax(scores) == target``: a tie with a class of
+    higher index goes to the target."""
+
+    def batch_metric(self, h, hard, case):
+        if case["metric"] != "Accuracy" or case["params"]["top_k"] != 1:
+            return super().batch_metric(h, hard, case)
+        return float(np.mean(np.argmax(case["scores"], axis=1) == case["targets"]))
+
+
+@wrong("batch_metric")
+class TopKByStableSort(Port):
+    """The batch's top-k accuracy from a stable sort by score: ties broken by index."""
+
+    def batch_metric(self, h, hard, case):
+        if case["metric"] != "Accuracy":
+            return super().batch_metric(h, hard, case)
+        order = np.argsort(-np.asarray(case["scores"]), axis=1, kind="stable")
+        top = order[:, : case["params"]["top_k"]]
+        return float(np.mean((top == np.asarray(case["targets"])[:, None]).any(axis=1)))
+
+
+@wrong("batch_metric")
+class PckByArgmax(Port):
+    """The batch's PCK from each heatmap's argmax (the first maximum in raster order)."""
+
+    def batch_metric(self, h, hard, case):
+        if case["metric"] != "PCK":
+            return super().batch_metric(h, hard, case)
+        targets, scores = case["targets"], np.asarray(case["scores"])
+        n, joints, height, width = scores.shape
+        x, y = self.keypoints(np.asarray(targets["xy"]))
+        counted = self.counted(targets["visible"], self.inside(x, y, height, width))
+        if not counted.any():
+            return 1.0
+        best_y, best_x = np.divmod(scores.reshape(n, joints, -1).argmax(axis=2), width)
+        radius = case["params"]["threshold"] * np.asarray(targets["scale"])[:, None]
+        right = (best_x - x) ** 2 + (best_y - y) ** 2 <= radius**2
+        return float(right[counted].mean())
+
+
+@wrong("hard")
+class TiesAsWins(Port):
+    """``sign(c)`` with a tie counted as +1 (``c >= 0``)."""
+
+    def hard(self, c):
+        return np.where(c >= 0, 1.0, -1.0)
+
+
+@wrong("hard")
+class SignOfZeroIsZero(Port):
+    """``numpy.sign(c)``: a tie is 0."""
+
+    def hard(self, c):
+        return np.sign(c)
+
+
+# --- relaxation --------------------------------------------------------------------------
+
+
+@wrong("relaxed")
+class TanhWithoutHalf(Port):
+    """``b~ = tanh(c / tau)``: the 2 of ``2 sigmoid - 1 = tanh(x / 2)`` lost."""
+
+    def relax(self, c, tau):
+        return tanh_half(c, tau / 2.0)
+
+
+@wrong("relaxed")
+class TemperatureMultiplied(Port):
+    """``tanh(c tau / 2)``: the temperature multiplies instead of dividing."""
+
+    def relax(self, c, tau):
+        return tanh_half(c, 1.0 / tau)
+
+
+@wrong("relaxed")
+class TemperatureIgnored(Port):
+    """``tau`` left at the paper's 1."""
+
+    def relax(self, c, tau):
+        return tanh_half(c, 1.0)
+
+
+@wrong("relaxed")
+class TemperatureAndPowerSwapped(Port):
+    """``tau`` and ``p`` passed in each other's place."""
+
+    def settings(self, case):
+        return case["power"], case["temperature"]
+
+
+@wrong("gradient")
+class NaiveSigmoid(_Quiet):
+    """``2 / (1 + exp(-c / tau)) - 1``: right values, but its derivative at ``c = -2e6`` is
+    ``inf / inf``."""
+
+    def relax(self, c, tau):
+        return 2.0 / (1.0 + anp.exp(-c / tau)) - 1.0
+
+
+@wrong("gradient")
+class DerivativeWithoutTemperature(Port):
+    """A hand-written derivative ``1 - b~^2``, the factor ``1 / (2 tau)`` forgotten."""
+
+    def relax(self, c, tau):
+        return _tanh_half_wrong_derivative(c, tau)
+
+
+@primitive
+def _tanh_half_wrong_derivative(c, temperature):
+    return np.tanh(c / (2.0 * temperature))
+
+
+defvjp(_tanh_half_wrong_derivative, lambda ans, c, t: lambda g: g * (1.0 - ans**2))
+
+
+# --- distances -----------------------------------------------------------------------------
+
+
+@wrong("distances")
+class ExpandedDistances(Port):
+    """``||b~||^2 - 2 a.b~ + l``: cancels near an anchor."""
+
+    def squared_distances(self, b, anchors):
+        d2 = anp.sum(b**2) - 2.0 * anp.dot(anchors, b) + anchors.shape[1]
+        return anp.maximum(d2, 0.0)
+
+
+@wrong("distances")
+class SquaredDistancesReturned(Port):
+    """``d_k^2`` returned as the distances."""
+
+    def distances(self, b, anchors):
+        return self.squared_distances(b, anchors)
+
+
+@wrong("distances")
+class EpsilonInDistances(Port):
+    """``d = sqrt(d^2 + 1e-12)``, an epsilon for a safe gradient of the square root."""
+
+    def squared_distances(self, b, anchors):
+        return super().squared_distances(b, anchors) + 1e-12
+
+
+@wrong("distances")
+class Float32Distances(Port):
+    """Distances reported from ``b~`` and the anchors rounded to float32 (a port that keeps
+    its intermediates in half the memory)."""
+
+    def distances(self, b, anchors):
+        d2 = self.squared_distances(b.astype(np.float32), anchors.astype(np.float32))
+        return np.sqrt(d2)
+
+
+# --- interpolation -------------------------------------------------------------------------
+
+
+@wrong("surrogate")
+class EpsilonInWeights(Port):
+    """``w_k = (d_k^2 + 1e-16)^(-p/2)`` instead of a branch on ``d_k = 0``."""
+
+    def hit(self, d2):
+        return None
+
+    def weights(self, d2, power):
+        return (d2 + 1e-16) ** (-0.5 * power)
+
+
+@wrong("surrogate")
+class HitWithTolerance(Port):
+    """The exact-hit test done with a tolerance: ``d_k < 1e-9``."""
+
+    def hit(self, d2):
+        on = np.flatnonzero(np.sqrt(d2) < 1e-9)
+        return int(on[0]) if on.size else None
+
+
+@wrong("surrogate")
+class HitWithIsClose(Port):
+    """The exact-hit test as ``numpy.isclose(d_k^2, 0)`` (whose default atol is 1e-8)."""
+
+    def hit(self, d2):
+        on = np.flatnonzero(np.isclose(d2, 0.0))
+        return int(on[0]) if on.size else None
+
+
+@wrong("surrogate")
+class NoExactHit(_Quiet):
+    """No branch for ``d_k = 0``: ``0^-p`` makes ``h~`` NaN on an anchor."""
+
+    def hit(self, d2):
+        return None
+
+
+@wrong("surrogate")
+class HitReturnsFirstAnchor(Port):
+    """On an anchor, the first anchor's value instead of that anchor's."""
+
+    def hit(self, d2):
+        return 0 if (d2 == 0).any() else None
+
+
+@wrong("surrogate")
+class WeightsNotNormalised(Port):
+    """``sum_k w_k v_k`` without dividing by ``sum_k w_k``."""
+
+    def normalise(self, w, values):
+        return anp.dot(w, values)
+
+
+@wrong("surrogate")
+class PowerIgnored(Port):
+    """``p`` left at the paper's 1."""
+
+    def weights(self, d2, power):
+        return super().weights(d2, 1.0)
+
+
+@wrong("surrogate")
+class PowerOnSquaredDistance(Port):
+    """``w_k = (d_k^2)^-p``: the power applied to the squared distance."""
+
+    def weights(self, d2, power):
+        return super().weights(d2, 2.0 * power)
+
+
+@wrong("surrogate")
+class PowerInverted(Port):
+    """``w_k = d_k^(-1/p)``."""
+
+    def weights(self, d2, power):
+        return super().weights(d2, 1.0 / power)
+
+
+@wrong("loss")
+class LossIsNegatedSurrogate(Port):
+    """The loss as ``-h~`` (the same gradient, another value)."""
+
+    def loss(self, h_tilde):
+        return -h_tilde
+
+
+# --- the gradient --------------------------------------------------------------------------
+
+
+@wrong("gradient")
+class AuthorsGradient(Port):
     """The authors' closed-form IDW gradient, whose normaliser term has the wrong sign."""
-    out = reference_port(case)
-    out["gradient"] = _loss_gradient(case, interpolate_with_authors_gradient)[1]
-    return out
+
+    def interpolate(self, b, anchors, values, power):
+        return interpolate_with_authors_gradient(b, anchors, values, power)
 
 
-def ascent_gradient(case: dict) -> dict:
-    """The gradient of ``h~`` returned as the gradient of the loss ``1 - h~``: a sign flip."""
-    out = reference_port(case)
-    out["gradient"] = -out["gradient"]
-    return out
+@wrong("gradient")
+class AscentGradient(Port):
+    """The gradient of ``h~`` returned as that of the loss ``1 - h~``: a sign flip."""
+
+    def gradient(self, loss_of_scores, loss_of_comparisons, scores, c):
+        return -super().gradient(loss_of_scores, loss_of_comparisons, scores, c)
 
 
-def slightly_wrong_gradient(case: dict) -> dict:
-    """A gradient 0.1% too large: the checker must not be too loose to notice."""
-    out = reference_port(case)
-    out["gradient"] = 1.001 * out["gradient"]
-    return out
+@wrong("gradient")
+class SlightlyWrongGradient(Port):
+    """A gradient 0.1% too large: the tolerance must not be too loose to notice."""
+
+    def gradient(self, loss_of_scores, loss_of_comparisons, scores, c):
+        return 1.001 * super().gradient(loss_of_scores, loss_of_comparisons, scores, c)
 
 
-def _expanded_interpolate(b, anchors, values, power):
-    # ||b - a||^2 written as ||b||^2 - 2 a.b + ||a||^2: cancels when b is near a.
-    d2 = anp.maximum(anp.sum(b**2) - 2.0 * anp.dot(anchors, b) + anchors.shape[1], 0.0)
-    hit = np.flatnonzero(d2 == 0)
-    if hit.size:
-        return values[hit[0]] + 0.0 * anp.sum(b)
-    w = d2 ** (-0.5 * power)
-    return anp.dot(w, values) / anp.sum(w)
+@wrong("gradient")
+class GradientOfComparisons(Port):
+    """The gradient with respect to the comparisons ``c``, not the scores."""
+
+    def gradient(self, loss_of_scores, loss_of_comparisons, scores, c):
+        return autograd.grad(loss_of_comparisons)(c)
 
 
-def expanded_distances(case: dict) -> dict:
-    """Distances from the expanded square, which loses its digits near an anchor."""
-    out = reference_port(case)
-    loss, out["gradient"] = _loss_gradient(case, _expanded_interpolate)
-    b = out["relaxed"]
-    anchors = case["anchors"]
-    out["distances"] = np.sqrt(np.maximum(np.sum(b**2) - 2.0 * anchors @ b + anchors.shape[1], 0.0))
-    out["loss"] = float(loss(case["scores"]))
-    out["surrogate"] = 1.0 - out["loss"]
-    return out
+# --- precision -----------------------------------------------------------------------------
 
 
-def _epsilon_interpolate(b, anchors, values, power):
-    # An epsilon instead of a branch on d == 0: finite, but no longer exact at anchors.
-    d2 = anp.sum((b[None, :] - anchors) ** 2, axis=1)
-    w = (d2 + 1e-16) ** (-0.5 * power)
-    return anp.dot(w, values) / anp.sum(w)
+@wrong("comparisons")
+class Float32(Port):
+    """The whole port in float32: even the scores round (0.123 is not a float32)."""
+
+    dtype = np.float32
 
 
-def epsilon_at_anchors(case: dict) -> dict:
-    """``w_k = (d_k^2 + 1e-16)^(-p/2)``: at an anchor h~ misses v_k by about 1e-8."""
-    out = reference_port(case)
-    loss, out["gradient"] = _loss_gradient(case, _epsilon_interpolate)
-    out["loss"] = float(loss(case["scores"]))
-    out["surrogate"] = 1.0 - out["loss"]
-    return out
+# ---------------------------------------------------------------------------------------
+# Command-line entry points for the examples in docs/porting.md
+# ---------------------------------------------------------------------------------------
 
-
-def ties_as_wins(case: dict) -> dict:
-    """``sign(c)`` with a tie counted as +1 (``c >= 0``): the batch metric is too high."""
-    out = reference_port(case)
-    metric, targets = reference_metric(case)
-    out["hard"] = np.where(out["comparisons"] >= 0, 1.0, -1.0)
-    h = metric.refactor(case["scores"].shape, targets).h
-    out["batch_metric"] = float(h(out["hard"][None, :] > 0)[0])
-    return out
+right = Port()
+authors_gradient = AuthorsGradient()
+expanded_distances = ExpandedDistances()
+epsilon_at_anchors = EpsilonInWeights()
+ties_as_wins = TiesAsWins()
+hit_with_tolerance = HitWithTolerance()

@@ -9,22 +9,38 @@ float64 with a tolerance per quantity. A port is a function ``port(case: dict) -
 Command line::
 
     python -m uniloss_ref conformance generate [--output PATH] [--check]
-    python -m uniloss_ref conformance verify MODULE:FUNCTION [--cases GLOB] [--require-all]
+    python -m uniloss_ref conformance verify MODULE:FUNCTION [--cases GLOB] [--allow-partial]
+        [--timeout SECONDS] [--load-timeout SECONDS]
 
 ``docs/porting.md`` describes the file, the signature, and the order to port things in.
 """
 
 from .cases import build_cases
 from .cli import register
+from .isolation import PortLoadError
 from .reference import case_inputs, reference_port
 from .report import Check, Report
-from .vectors import FORMAT_VERSION, QUANTITIES, compare, dumps, generate, load, write
-from .verify import load_port, to_numpy, verify
+from .vectors import (
+    FORMAT_VERSION,
+    MAX_TOLERANCE,
+    QUANTITIES,
+    compare,
+    dumps,
+    generate,
+    load,
+    validate,
+    write,
+)
+from .verify import DEFAULT_LOAD_TIMEOUT, DEFAULT_TIMEOUT, load_port, to_numpy, verify
 
 __all__ = [
+    "DEFAULT_LOAD_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "FORMAT_VERSION",
+    "MAX_TOLERANCE",
     "QUANTITIES",
     "Check",
+    "PortLoadError",
     "Report",
     "build_cases",
     "case_inputs",
@@ -36,6 +52,7 @@ __all__ = [
     "reference_port",
     "register",
     "to_numpy",
+    "validate",
     "verify",
     "write",
 ]

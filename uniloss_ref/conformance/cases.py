@@ -9,7 +9,15 @@ the temperature ``tau`` and the IDW power ``p``. :func:`build_cases` runs
 Inputs are drawn from fixed seeds and rounded to three decimals, so the file stays short
 and readable and its numbers parse to the same doubles everywhere. Every tie-free case is
 checked to be tie-free, and every PCK case to have no pixel within ``1e-6`` of the
-threshold radius, so no case hinges on a last-bit rounding that a port may do differently.
+threshold radius unless it lies on it exactly (``pck/radius-and-border``), so no case
+hinges on a last-bit rounding that a port may do differently.
+
+The cases after the first of each family were added to catch wrong ports that the first
+ones let through (``tests/wrong_ports.py`` holds them): non-square heatmaps, pixels on the
+radius and joints on the image border, degenerate joints mixed with ordinary ones, several
+samples with several joints, ties only with higher-index classes, a relaxed point about
+``1e-10`` from an anchor, and ``tau != 1``, ``p != 1`` for every metric. They draw from
+their own seeds, so the earlier cases keep their values.
 """
 
 from __future__ import annotations
@@ -64,13 +72,21 @@ def _keypoints(xy: list, visible: list, scale: list, hw: tuple[int, int]) -> Key
 
 
 def _check_radius_margin(targets: KeypointTargets, threshold: float) -> None:
-    """No pixel may sit within 1e-6 of a visible joint's radius (see the module docstring)."""
+    """No pixel may sit within 1e-6 of a visible joint's radius unless exactly on it.
+
+    A pixel on the radius is allowed only where every way a port may write the test gives
+    the same answer: ``d^2 == r^2``, ``sqrt(d^2) == r`` and ``hypot(dx, dy) == r`` all hold
+    exactly (small integer or half-integer offsets, a radius that is a float exactly).
+    """
     height, width = targets.heatmap_shape
     yy, xx = np.divmod(np.arange(height * width), width)
-    d2 = (xx - targets.xy[..., :1]) ** 2 + (yy - targets.xy[..., 1:]) ** 2
-    r2 = (threshold * targets.scale[:, None, None]) ** 2
-    if (np.abs(d2 - r2)[targets.visible] < 1e-6).any():
-        raise RuntimeError("a PCK case has a pixel on the threshold radius; move its keypoint")
+    dx, dy = xx - targets.xy[..., :1], yy - targets.xy[..., 1:]
+    d2 = dx**2 + dy**2
+    radius = threshold * targets.scale[:, None, None]
+    near = (np.abs(d2 - radius**2) < 1e-6) & targets.visible[..., None]
+    exact = (d2 == radius**2) & (np.sqrt(d2) == radius) & (np.hypot(dx, dy) == radius)
+    if (near & ~exact).any():
+        raise RuntimeError("a PCK case has a pixel next to the threshold radius; move its keypoint")
 
 
 Draft = dict[str, Any]
@@ -246,6 +262,57 @@ def _binary_ranking_cases(
     return drafts
 
 
+def _very_near_anchor(
+    prefix: str,
+    metric: Metric,
+    params: dict[str, Any],
+    scores: np.ndarray,
+    targets: Any,
+    rng: np.random.Generator,
+) -> Draft:
+    """One comparison of 23.5, all others of 100 or more: ``b~`` is ``+-1`` exactly but for
+    one entry ``1.2e-10`` from it, so the current anchor is at ``d ~ 1.2e-10``."""
+    return _draft(
+        f"{prefix}/very-near-anchor",
+        "All |c| >= 100 (b~ = +-1 exactly) but one c = 23.5: b~ is 1.2e-10 from the current "
+        "anchor. h~ differs from its value by about 1e-10 and the gradient is about 1e-10: "
+        "an exact-hit test with a tolerance (d < 1e-9) gets both wrong.",
+        metric,
+        params,
+        scores,
+        targets,
+        _sampled(metric, scores, targets, rng),
+    )
+
+
+def _binary_ranking_more_cases(
+    prefix: str, kind: type[Metric], params: dict[str, Any], seed: int, tau_p: bool = False
+) -> list[Draft]:
+    rng = np.random.default_rng(seed)
+    metric = kind(**params)
+    drafts = []
+    if tau_p:
+        scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
+        drafts.append(
+            _draft(
+                f"{prefix}/temperature-and-power",
+                "An ordinary batch at tau = 0.5 and p = 2.",
+                metric,
+                params,
+                scores,
+                labels,
+                _sampled(metric, scores, labels, rng),
+                temperature=0.5,
+                power=2.0,
+            )
+        )
+    # Positives at 0, 300, -500; negatives at -23.5, 150, -800: one pair 23.5 apart.
+    scores = np.array([0.0, -23.5, 300.0, 150.0, -500.0, -800.0])
+    labels = np.array([1, 0, 1, 0, 1, 0])
+    drafts.append(_very_near_anchor(prefix, metric, params, scores, labels, rng))
+    return drafts
+
+
 def _accuracy_cases(seed: int) -> list[Draft]:
     rng = np.random.default_rng(seed)
     top1, top3 = Accuracy(), Accuracy(top_k=3)
@@ -313,6 +380,75 @@ def _accuracy_cases(seed: int) -> list[Draft]:
     return drafts
 
 
+def _accuracy_more_cases(seed: int) -> list[Draft]:
+    rng = np.random.default_rng(seed)
+    top1, top3 = Accuracy(), Accuracy(top_k=3)
+    drafts = []
+
+    def add(name, text, metric, scores, targets, **kwargs):
+        anchors = _sampled(metric, scores, targets, rng)
+        params = {"top_k": metric.top_k}
+        drafts.append(_draft(name, text, metric, params, scores, targets, anchors, **kwargs))
+
+    scores = np.array(
+        [
+            [1.0, 0.25, 1.0, -0.5],
+            [0.5, 2.0, 2.0, 2.0],
+            [-1.0, 0.75, 0.0, 0.75],
+            [0.3, -0.2, 1.5, 0.1],
+        ]
+    )
+    add(
+        "accuracy/ties-with-higher-classes",
+        "Targets tied only with classes of a higher index (and one untied, correct sample): "
+        "a tie counts against the target, whatever the index order; argmax, which returns "
+        "the first maximum, would call the first three samples correct.",
+        top1,
+        scores,
+        np.array([0, 1, 1, 2]),
+    )
+    scores = np.array(
+        [
+            [1.0, 3.0, 2.0, 1.0, 0.0],
+            [0.0, 1.0, -1.0, 2.0, 1.0],
+            [2.0, 0.5, 0.5, 0.5, 1.0],
+            [0.25, 1.0, -0.5, 0.75, 0.5],
+        ]
+    )
+    add(
+        "accuracy-top3/ties-with-higher-classes",
+        "Top-3 with the target tied at the third place with higher-index classes: not in the "
+        "top 3 (a stable sort by score would put it there).",
+        top3,
+        scores,
+        np.array([0, 1, 1, 4]),
+    )
+    scores, targets = _scores(rng, (5, 4)), rng.integers(4, size=5)
+    add(
+        "accuracy/temperature-and-power",
+        "An ordinary batch at tau = 0.25 and p = 1.5.",
+        top1,
+        scores,
+        targets,
+        temperature=0.25,
+        power=1.5,
+    )
+    scores, targets = _scores(rng, (4, 6)), rng.integers(6, size=4)
+    add(
+        "accuracy-top3/temperature-and-power",
+        "Top-3 at tau = 0.5 and p = 3.",
+        top3,
+        scores,
+        targets,
+        temperature=0.5,
+        power=3.0,
+    )
+    scores = np.array([[0.0, -23.5, -200.0, 150.0], [400.0, -100.0, 0.0, -300.0]])
+    targets = np.array([0, 2])
+    drafts.append(_very_near_anchor("accuracy", top1, {"top_k": 1}, scores, targets, rng))
+    return drafts
+
+
 def _pck_cases(seed: int) -> list[Draft]:
     rng = np.random.default_rng(seed)
     metric = PCK(threshold=0.5)
@@ -374,6 +510,103 @@ def _pck_cases(seed: int) -> list[Draft]:
     return drafts
 
 
+def _pck_more_cases(seed: int) -> list[Draft]:
+    rng = np.random.default_rng(seed)
+    metric = PCK(threshold=0.5)
+    params = {"threshold": 0.5}
+    drafts = []
+
+    def add(name, text, scores, targets, **kwargs):
+        anchors = _sampled(metric, scores, targets, rng)
+        drafts.append(_draft(name, text, metric, params, scores, targets, anchors, **kwargs))
+
+    # H = 4, W = 6. Sample 0's joint 2 has x = 4.6, in [H - 0.5, W - 0.5): counted only by a
+    # port that bounds x by the width. Every joint has pairs, so the order of the joints'
+    # blocks (sample-major) shows.
+    targets = _keypoints(
+        [
+            [[1.3, 2.2], [3.1, 0.6], [4.6, 2.7]],
+            [[0.7, 0.4], [2.2, 2.9], [5.2, 1.3]],
+        ],
+        [[True, True, True], [True, True, True]],
+        [2.4, 3.0],
+        (4, 6),
+    )
+    scores = _scores(rng, (2, 3, 4, 6))
+    scores[0, 0, 2, 1] = scores.max() + 0.5  # sample 0, joint 0: the argmax is its nearest pixel
+    scores[1, 2, 1, 5] = scores.max() + 0.5
+    add(
+        "pck/non-square",
+        "2 samples, 3 joints each on 4x6 (H x W) heatmaps, every joint with pairs; one joint "
+        "at x = 4.6, inside the width but beyond the height.",
+        scores,
+        targets,
+    )
+    # H = 5, W = 4. Sample 0 (radius 1): joint 0 at (2, 2) has 4 pixels exactly on the
+    # radius; joint 1 at x = -0.5 is on the left border (counted); joint 2 at x = W - 0.5 on
+    # the right one (not counted). Sample 1 (radius 5): joint 0 at (0, 0) reaches pixel
+    # (3, 4) exactly at distance 5, so it has no negative pixel; joint 1 at y = -0.5 is on
+    # the top border (counted), joint 2 at y = H - 0.5 on the bottom one (not counted).
+    targets = _keypoints(
+        [
+            [[2.0, 2.0], [-0.5, 1.0], [3.5, 2.0]],
+            [[0.0, 0.0], [1.0, -0.5], [1.0, 4.5]],
+        ],
+        [[True, True, True], [True, True, True]],
+        [2.0, 10.0],
+        (5, 4),
+    )
+    add(
+        "pck/radius-and-border",
+        "Pixels exactly on the radius (distance 1 and the 3-4-5 triangle) are positive; "
+        "joints at x or y = -0.5 are counted, at x = W - 0.5 or y = H - 0.5 they are not.",
+        _scores(rng, (2, 3, 5, 4)),
+        targets,
+    )
+    # Sample 0 (radius 6): every pixel is positive. Sample 1 (radius 1): ordinary joints.
+    # Sample 2 (radius 0.3): joint 0 at (1.5, 1.5) has no pixel centre within 0.3, joint 1 a
+    # single positive pixel.
+    targets = _keypoints(
+        [
+            [[1.0, 1.0], [2.0, 1.0]],
+            [[1.2, 0.9], [2.6, 1.7]],
+            [[1.5, 1.5], [2.1, 0.9]],
+        ],
+        [[True, True], [True, True], [True, True]],
+        [12.0, 2.0, 0.6],
+        (3, 4),
+    )
+    scores = _scores(rng, (3, 2, 3, 4))
+    scores[1, 0, 1, 1] = scores.max() + 0.5
+    add(
+        "pck/mixed-degenerate",
+        "Joints with no negative pixel (always correct), with no positive pixel (never), and "
+        "ordinary ones in one batch: each kind counts once in the denominator.",
+        scores,
+        targets,
+    )
+    targets = _keypoints(
+        [[[1.3, 2.1], [3.4, 0.8]], [[2.2, 1.7], [0.6, 3.1]]],
+        [[True, True], [True, True]],
+        [2.4, 2.0],
+        (5, 5),
+    )
+    add(
+        "pck/temperature-and-power",
+        "2 samples, 2 joints on 5x5 heatmaps at tau = 2 and p = 0.5.",
+        _scores(rng, (2, 2, 5, 5)),
+        targets,
+        temperature=2.0,
+        power=0.5,
+    )
+    # One joint, radius 0.5 on a 2x2 heatmap: one positive pixel and 3 negatives. The
+    # comparisons are 23.5, 150 and 300.
+    targets = _keypoints([[[0.1, 0.2]]], [[True]], [1.0], (2, 2))
+    scores = np.array([[[[0.0, -23.5], [-150.0, -300.0]]]])
+    drafts.append(_very_near_anchor("pck", metric, params, scores, targets, rng))
+    return drafts
+
+
 # ---------------------------------------------------------------------------------------
 # Expected outputs
 # ---------------------------------------------------------------------------------------
@@ -393,19 +626,26 @@ def build_cases() -> list[dict[str, Any]]:
     list of dict
         JSON-ready cases in a fixed order; the same on every call (fixed seeds).
     """
+    voc, counts = {**_AP, "interpolated": True}, {**_AP, "unrealisable": "counts"}
     drafts = [
         *_binary_ranking_cases("ap", AveragePrecision, _AP, seed=1),
-        *_binary_ranking_cases("ap-voc", AveragePrecision, {**_AP, "interpolated": True}, seed=2),
+        *_binary_ranking_more_cases("ap", AveragePrecision, _AP, seed=11),
+        *_binary_ranking_cases("ap-voc", AveragePrecision, voc, seed=2),
+        *_binary_ranking_more_cases("ap-voc", AveragePrecision, voc, seed=12),
         _every_configuration_case(
             "ap-counts",
             AveragePrecision(unrealisable="counts"),
-            {**_AP, "unrealisable": "counts"},
+            counts,
             np.random.default_rng(6),
             " Here a cycle is not 0: the AP formula is applied to its rows' counts.",
         ),
+        *_binary_ranking_more_cases("ap-counts", AveragePrecision, counts, seed=16, tau_p=True),
         *_binary_ranking_cases("roc-auc", RocAuc, {}, seed=3),
+        *_binary_ranking_more_cases("roc-auc", RocAuc, {}, seed=13),
         *_accuracy_cases(seed=4),
+        *_accuracy_more_cases(seed=14),
         *_pck_cases(seed=5),
+        *_pck_more_cases(seed=15),
     ]
     cases = []
     for draft in drafts:

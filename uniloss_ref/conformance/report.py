@@ -1,8 +1,11 @@
 """What the checker found: one :class:`Check` per quantity and case, and the :class:`Report`.
 
-The printed report has one line per case (its result, how many quantities were compared,
+The printed report has one line per case (its result: ``pass``, ``part`` when some
+quantities were skipped, ``skip``, ``FAIL`` or ``ERROR``; how many quantities were compared,
 the worst one and the quantities skipped), a line per failure saying where and by how
-much, and a summary per quantity.
+much, a summary per quantity, and a verdict: ``PASS``, ``PARTIAL PASS`` (skips were
+allowed, so part of the port is unverified) or ``FAIL``, with the number of cases when
+only some were selected.
 """
 
 from __future__ import annotations
@@ -53,11 +56,14 @@ class Report:
         The port's name, for the printed report.
     require_all : bool
         Whether a skipped quantity counts as a failure.
+    cases_total : int, optional
+        How many cases the vectors file has, to say when only some were selected.
     """
 
     checks: tuple[Check, ...]
     port: str = "port"
-    require_all: bool = False
+    require_all: bool = True
+    cases_total: int | None = None
 
     def by_status(self, status: Status) -> tuple[Check, ...]:
         """The checks with the given status."""
@@ -70,6 +76,11 @@ class Report:
         if self.require_all:
             bad += self.by_status("skip")
         return not bad and bool(self.by_status("pass"))
+
+    @property
+    def partial(self) -> bool:
+        """Whether some quantity or case was skipped: the port was not checked whole."""
+        return bool(self.by_status("skip"))
 
     @property
     def skipped_cases(self) -> dict[str, str]:
@@ -113,6 +124,8 @@ def _format(report: Report) -> str:
         skipped = [c for c in checks if c.status == "skip"]
         if bad:
             result = "ERROR" if any(c.status == "error" for c in bad) else "FAIL"
+        elif compared and skipped:
+            result = "part"  # what was compared passed; the rest was not checked
         elif compared:
             result = "pass"
         else:
@@ -146,13 +159,28 @@ def _format(report: Report) -> str:
             f"{_cell(worst) if compared else '-':>13}"
         )
     counts = {s: len(report.by_status(s)) for s in ("pass", "fail", "error", "skip")}
-    verdict = "PASS" if report.passed else "FAIL"
-    why = ""
-    if not report.passed and not (counts["fail"] or counts["error"]):
-        why = " (skips are not allowed)" if counts["pass"] else " (nothing was compared)"
-    lines += [
-        "",
-        f"{verdict}{why}: {counts['pass']} passed, {counts['fail']} failed, "
-        f"{counts['error']} errors, {counts['skip']} skipped",
-    ]
+    tally = (
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors, "
+        f"{counts['skip']} skipped"
+    )
+    if report.passed and report.partial:
+        # Exit status 0, but the label says what was not checked.
+        verdict = (
+            f"PARTIAL PASS: {tally}; the skipped quantities are NOT verified "
+            "(run without --allow-partial to require them)"
+        )
+    elif report.passed:
+        verdict = f"PASS: {tally}"
+    elif counts["fail"] or counts["error"]:
+        verdict = f"FAIL: {tally}"
+    elif counts["pass"]:
+        verdict = (
+            "FAIL (partial port: a skipped quantity is a failure; --allow-partial checks "
+            f"a port step by step): {tally}"
+        )
+    else:
+        verdict = f"FAIL (nothing was compared): {tally}"
+    if report.cases_total is not None and len(cases) < report.cases_total:
+        verdict += f" (only {len(cases)} of {report.cases_total} cases selected)"
+    lines += ["", verdict]
     return "\n".join(lines)

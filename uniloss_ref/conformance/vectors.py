@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,18 @@ from typing import Any
 import numpy as np
 
 from .cases import build_cases
+from .reference import METRICS
 
 FORMAT = "uniloss-ref conformance vectors"
 FORMAT_VERSION = 1
+
+#: The loosest tolerance a vectors file may state. The file's own tolerances are at most
+#: 1e-8 relative; anything above 1e-6 would accept a gradient 0.0001% off, and a file that
+#: says ``rtol: 1e300`` accepts everything, so the checker refuses it.
+MAX_TOLERANCE = 1e-6
+
+#: A larger file is refused before it is read (the packaged one is under 1 MiB).
+MAX_FILE_BYTES = 64 << 20
 
 #: What a port may return, in the order a port is best written and checked in.
 QUANTITIES: dict[str, dict[str, Any]] = {
@@ -199,7 +209,14 @@ def dumps(document: Mapping[str, Any]) -> str:
 def write(path: str | Path | None = None) -> Path:
     """Regenerate the vectors and write them to ``path`` (default: the packaged file)."""
     path = default_path() if path is None else Path(path)
-    path.write_text(dumps(generate()), encoding="utf-8")
+    text = dumps(generate())
+    # Atomically: a reader never sees half a file, and a failure leaves the old one.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 
@@ -219,7 +236,8 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        If the file is not conformance vectors of a version this checker reads.
+        If the file is not valid conformance vectors of a version this checker reads
+        (:func:`validate`).
     """
     if path is None:
         text = (
@@ -229,19 +247,148 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
         )
         source = "the packaged vectors.json"
     else:
-        text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        source = f"vectors file {str(path)!r}"
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{source} is over {MAX_FILE_BYTES >> 20} MiB; the packaged one is 1")
+        text = Path(path).read_text(encoding="utf-8")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"path {source} is not valid JSON: {err}") from err
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ValueError(f"path {source} is not a {FORMAT!r} file")
-    if document.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{source} is not valid JSON: {err}") from err
+    return validate(document, source)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any, where: str) -> np.ndarray:
+    """Nested lists of finite real numbers as an array; ValueError naming ``where``."""
+    try:
+        array = np.array(value, dtype=object)
+        if array.dtype == object and array.size and not all(map(_real, array.ravel())):
+            raise ValueError
+        numbers = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be nested lists of numbers of one shape") from None
+    if not np.isfinite(numbers).all():
+        raise ValueError(f"{where} must be finite")
+    return numbers
+
+
+def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
+    if not isinstance(case, dict):
+        raise ValueError(f"case {index} is a {type(case).__name__}, not an object")
+    name = case.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"case {index} has no name")
+    where = f"case {name!r}"
+    missing = {
+        "metric",
+        "params",
+        "temperature",
+        "power",
+        "scores",
+        "targets",
+        "anchors",
+        "expected",
+    } - set(case)
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(sorted(missing))}")
+    if case["metric"] not in METRICS:
+        raise ValueError(f"{where}: unknown metric {case['metric']!r}; known: {', '.join(METRICS)}")
+    if not isinstance(case["params"], dict):
+        raise ValueError(f"{where}: params must be an object")
+    for key in ("temperature", "power"):
+        value = case[key]
+        if not _real(value) or not 0 < value < float("inf"):
+            raise ValueError(f"{where}: {key} must be a finite number > 0, got {value!r}")
+    scores = _numbers(case["scores"], f"{where}: scores")
+    if scores.ndim != METRICS[case["metric"]].score_ndim:
         raise ValueError(
-            f"path {source} has format version {document.get('version')!r}; this checker "
-            f"reads version {FORMAT_VERSION}"
+            f"{where}: {case['metric']} scores have {METRICS[case['metric']].score_ndim} "
+            f"dimensions, got shape {scores.shape}"
         )
-    return document
+    anchors = case["anchors"]
+    if (
+        not isinstance(anchors, list)
+        or not anchors
+        or not all(isinstance(a, list) for a in anchors)
+    ):
+        raise ValueError(f"{where}: anchors must be a non-empty list of lists")
+    length = len(anchors[0])
+    flat = [v for a in anchors for v in a]
+    if any(len(a) != length for a in anchors) or any(
+        not _real(v) or v not in (-1, 1) for v in flat
+    ):
+        raise ValueError(f"{where}: anchors must be K lists of the same length l of +-1")
+    expected = case["expected"]
+    if not isinstance(expected, dict) or set(expected) != set(quantities):
+        raise ValueError(f"{where}: expected must give exactly {', '.join(quantities)}")
+    shapes = {
+        "comparisons": (length,),
+        "hard": (length,),
+        "relaxed": (length,),
+        "distances": (len(anchors),),
+        "anchor_values": (len(anchors),),
+        "batch_metric": (),
+        "surrogate": (),
+        "loss": (),
+        "gradient": scores.shape,
+    }
+    for quantity in quantities:
+        got = _numbers(expected[quantity], f"{where}: expected {quantity}").shape
+        if got != shapes[quantity]:
+            raise ValueError(
+                f"{where}: expected {quantity} has shape {got}, the case needs {shapes[quantity]}"
+            )
+    return name
+
+
+def validate(document: Any, source: str = "the vectors") -> dict[str, Any]:
+    """Check that ``document`` is a vectors file this checker can trust, and return it.
+
+    Checked: the format and version; the quantities are exactly :data:`QUANTITIES`, each
+    with ``rtol`` and ``atol`` finite numbers in ``[0, MAX_TOLERANCE]``; every case has a
+    unique name, a known metric, finite positive temperature and power, finite scores of
+    the metric's number of dimensions, anchors ``(K, l)`` of ``+-1`` with ``K >= 1``, and
+    every expected quantity, finite and of the shape ``l``, ``K`` and the scores imply.
+    Whether the expected values are right is ``generate --check``'s business.
+
+    Raises
+    ------
+    ValueError
+        Naming the first problem found.
+    """
+    if not isinstance(document, Mapping) or document.get("format") != FORMAT:
+        raise ValueError(f"{source} is not a {FORMAT!r} file")
+    version = document.get("version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ValueError(
+            f"{source} has format version {version!r}; this checker reads version {FORMAT_VERSION}"
+        )
+    try:
+        quantities = document.get("quantities")
+        if not isinstance(quantities, dict) or set(quantities) != set(QUANTITIES):
+            raise ValueError(f"its quantities must be exactly {', '.join(QUANTITIES)}")
+        for quantity, tolerance in quantities.items():
+            for key in ("rtol", "atol"):
+                value = tolerance.get(key) if isinstance(tolerance, dict) else None
+                if not _real(value) or not 0 <= value <= MAX_TOLERANCE:
+                    raise ValueError(
+                        f"quantity {quantity!r} has {key} {value!r}; a tolerance must be a "
+                        f"number in [0, {MAX_TOLERANCE:g}]"
+                    )
+        cases = document.get("cases")
+        if not isinstance(cases, list) or not cases:
+            raise ValueError("it has no list of cases")
+        names = [_check_case(case, index, quantities) for index, case in enumerate(cases)]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"case names must be unique: {', '.join(duplicates)} repeat")
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from None
+    return dict(document)
 
 
 def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:

@@ -3,9 +3,19 @@
 A port is any callable ``port(case: dict) -> dict`` (see
 :data:`uniloss_ref.conformance.vectors.PORT_SIGNATURE`). Each quantity it returns is
 compared elementwise with the reference, ``|got - expected| <= atol + rtol * |expected|``
-with the tolerances stated in the vectors file. Quantities it leaves out, and cases for
-which it raises ``NotImplementedError``, are reported as skipped, so a port can be checked
-step by step as it is written.
+with the tolerances stated in the vectors file.
+
+A port named by ``"MODULE:FUNCTION"`` is run in a child process
+(:mod:`uniloss_ref.conformance.isolation`): a port that exits, crashes or hangs, at import
+or in a case, is then a failure of that port with a time limit per case, never a stopped or
+fooled checker. The command line always does this. A callable is run in this process,
+which is convenient for tests and notebooks and catches everything but a hang or a hard
+exit (``os._exit``, a crash in native code).
+
+By default every quantity of every selected case must be returned (``require_all``); with
+``require_all=False`` missing quantities, and cases for which the port raises
+``NotImplementedError``, are skipped, so a port can be checked step by step, and the
+report says that it is partial.
 """
 
 from __future__ import annotations
@@ -17,9 +27,10 @@ import importlib.util
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,9 +40,14 @@ from .report import Check, Report
 
 Port = Callable[[dict[str, Any]], Mapping[str, Any]]
 
+#: Seconds a port run in a child process may take for one case.
+DEFAULT_TIMEOUT = 60.0
+#: Seconds it may take to load (importing a framework on a busy machine takes a while).
+DEFAULT_LOAD_TIMEOUT = 120.0
+
 
 # ---------------------------------------------------------------------------------------
-# Comparing one quantity
+# What a port returned for one case, reduced to plain arrays
 # ---------------------------------------------------------------------------------------
 
 
@@ -41,6 +57,11 @@ def to_numpy(value: Any) -> np.ndarray:
     PyTorch tensors refuse conversion while they require gradients or live on a GPU, so
     ``detach()`` and ``cpu()`` are called when present; a CuPy array is copied to the
     host with ``get()``. These are duck-typed so that no framework is ever imported here.
+
+    Raises
+    ------
+    TypeError
+        If the value is not real numbers: strings, complex numbers, objects, ragged lists.
     """
     for method in ("detach", "cpu"):
         convert = getattr(value, method, None)
@@ -48,15 +69,127 @@ def to_numpy(value: Any) -> np.ndarray:
             value = convert()
     if hasattr(value, "__cuda_array_interface__") and callable(getattr(value, "get", None)):
         value = value.get()
-    return np.asarray(value, dtype=np.float64)
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # a ragged nested list
+        raise TypeError(f"not an array of numbers ({err})") from err
+    # Strings would parse ("0.5") and complex numbers would lose their imaginary part, so
+    # only booleans, integers and real floats are read as numbers.
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"not real numbers: {type(value).__name__} of dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call of a port on one case came to.
+
+    ``kind`` is ``"values"`` (``values`` maps each returned quantity to a float64 array,
+    or to a message if it was not numbers; ``dtypes`` the framework's dtype; ``unknown``
+    the keys that are not quantities), ``"skip"`` (the port raised ``NotImplementedError``)
+    or ``"error"`` (it raised, exited, hung, crashed, or returned no dict); ``detail`` says
+    which.
+    """
+
+    kind: Literal["values", "skip", "error"]
+    detail: str = ""
+    values: dict[str, np.ndarray | str] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)
+    unknown: tuple[str, ...] = ()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def describe_exception(err: BaseException, doing: str = "the port") -> str:
+    """One line for an exception a port raised (or ``sys.exit`` it called)."""
+    if isinstance(err, SystemExit):
+        return f"{doing} called sys.exit({err.code!r})"
+    return f"{doing} raised {type(err).__name__}: {_first_line(err)}".rstrip(": ")
+
+
+def call_port(port: Port, inputs: dict[str, Any]) -> Outcome:
+    """Run ``port`` on one case's inputs and reduce what it returns to plain arrays.
+
+    Nothing the port raises escapes, ``SystemExit`` included; only ``KeyboardInterrupt``
+    does, so that a person can stop a run.
+    """
+    try:
+        result = port(inputs)
+    except NotImplementedError as err:
+        reason = f"NotImplementedError: {err}" if str(err) else "NotImplementedError"
+        return Outcome("skip", reason)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # a port's exception is a finding to report, not a crash
+        return Outcome("error", describe_exception(err))
+    if not isinstance(result, Mapping):
+        return Outcome(
+            "error", f"the port returned {type(result).__name__}, expected a dict of quantities"
+        )
+    values: dict[str, np.ndarray | str] = {}
+    dtypes: dict[str, str] = {}
+    try:
+        items = list(result.items())
+    except Exception as err:
+        return Outcome("error", describe_exception(err, "reading the port's result"))
+    unknown = tuple(str(key) for key, _ in items if key not in _vectors.QUANTITIES)
+    for key, value in items:
+        if key not in _vectors.QUANTITIES or value is None:
+            continue
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None:
+            dtypes[key] = str(dtype)
+        try:
+            values[key] = to_numpy(value)
+        except Exception as err:
+            values[key] = f"not convertible to float64: {_first_line(err)}"
+    return Outcome("values", values=values, dtypes=dtypes, unknown=unknown)
+
+
+# ---------------------------------------------------------------------------------------
+# Comparing one quantity
+# ---------------------------------------------------------------------------------------
 
 
 def _format_index(index: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(int(i)) for i in index) + ")"
 
 
+#: For quantities with one value per comparison or per anchor: what they count.
+_COUNTS = {
+    "comparisons": ("comparisons", "comparisons (l)"),
+    "hard": ("hard binaries", "comparisons (l)"),
+    "relaxed": ("relaxed binaries", "comparisons (l)"),
+    "distances": ("distances", "anchors (K)"),
+    "anchor_values": ("anchor values", "anchors (K)"),
+}
+
+
+def _shape_message(quantity: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    """Why a returned shape is wrong, in the case's own terms (l comparisons, K anchors)."""
+    plain = f"shape {got}, expected {want}"
+    if quantity in _COUNTS and len(want) == 1:
+        things, per = _COUNTS[quantity]
+        size = math.prod(got)
+        return f"the port returned {size} {things}, the case has {want[0]} {per}: {plain}"
+    if quantity == "gradient":
+        return f"{plain} (the gradient has the scores' shape)"
+    if not want:
+        return f"{plain} (a scalar)"
+    return plain
+
+
 def compare_quantity(
-    case: str, quantity: str, value: Any, expected: Any, rtol: float, atol: float
+    case: str,
+    quantity: str,
+    value: Any,
+    expected: Any,
+    rtol: float,
+    atol: float,
+    dtype: str | None = None,
 ) -> Check:
     """Compare one returned quantity with the expected values.
 
@@ -64,46 +197,41 @@ def compare_quantity(
     ----------
     case, quantity : str
         Names, for the report.
-    value : array_like
-        What the port returned (any framework's array, nested lists, or a float).
+    value : array_like or str
+        What the port returned (any framework's array, nested lists, a float), or a
+        message saying why it could not be read as numbers.
     expected : float or nested lists of float
         The reference's values.
     rtol, atol : float
         The check is ``|got - expected| <= atol + rtol * |expected|`` elementwise.
+    dtype : str, optional
+        The dtype the port's framework used, named in a failure when not 64-bit.
 
     Returns
     -------
     Check
     """
-    dtype = getattr(value, "dtype", None)
+    if isinstance(value, str):
+        return Check(case, quantity, "error", detail=value)
+    if dtype is None and getattr(value, "dtype", None) is not None:
+        dtype = str(value.dtype)
     try:
         got = to_numpy(value)
-    except (TypeError, ValueError, RuntimeError) as err:
+    except Exception as err:
         return Check(case, quantity, "error", detail=f"not convertible to float64: {err}")
     want = np.asarray(expected, dtype=np.float64)
     if want.ndim == 0 and got.size == 1:
         got = got.reshape(())
     if got.shape != want.shape:
-        return Check(
-            case,
-            quantity,
-            "fail",
-            math.inf,
-            math.inf,
-            f"shape {got.shape}, expected {want.shape}",
-        )
+        detail = _shape_message(quantity, got.shape, want.shape)
+        return Check(case, quantity, "fail", math.inf, math.inf, detail)
     if want.size == 0:
         return Check(case, quantity, "pass", 0.0, 0.0)
     if not np.isfinite(got).all():
         index = np.unravel_index(int(np.argmin(np.isfinite(got))), got.shape)
-        return Check(
-            case,
-            quantity,
-            "fail",
-            math.inf,
-            math.inf,
-            f"{got[index]!r} at index {_format_index(index)}, expected {want[index]!r}",
-        )
+        where = f" at index {_format_index(index)}" if index else ""
+        detail = f"{float(got[index])!r}{where}, expected {float(want[index])!r} (must be finite)"
+        return Check(case, quantity, "fail", math.inf, math.inf, detail)
     diff = np.abs(got - want)
     bound = atol + rtol * np.abs(want)
     # A zero tolerance means "equal bits": any difference is infinitely over it.
@@ -113,7 +241,7 @@ def compare_quantity(
     worst, error = float(ratio[index]), float(diff.max())
     if worst <= 1.0:
         return Check(case, quantity, "pass", error, worst)
-    note = "" if dtype is None or "64" in str(dtype) else f"; the port returned {dtype}"
+    note = "" if dtype is None or "64" in dtype else f"; the port returned {dtype}"
     where = f"at index {_format_index(index)}: " if index else ""
     detail = (
         f"{where}expected {float(want[index])!r}, got "
@@ -123,46 +251,53 @@ def compare_quantity(
     return Check(case, quantity, "fail", error, worst, detail)
 
 
+def case_context(case: Mapping[str, Any]) -> str:
+    """``l``, ``K`` and the scores' shape of a case, to put a port's exception in context."""
+    anchors = case["anchors"]
+    k = len(anchors)
+    length = len(anchors[0]) if k else 0
+    shape = tuple(np.shape(case["scores"]))
+    return f"this case has l = {length} comparisons, K = {k} anchors, scores of shape {shape}"
+
+
+def checks_of(
+    case: Mapping[str, Any], outcome: Outcome, quantities: Mapping[str, Any]
+) -> list[Check]:
+    """One :class:`Check` per quantity for what the port did on ``case``."""
+    name = case["name"]
+    if outcome.kind == "skip":
+        return [Check(name, q, "skip", detail=outcome.detail) for q in quantities]
+    if outcome.kind == "error":
+        detail = outcome.detail
+        if detail.startswith("the port raised"):  # often a shape clash: say what to expect
+            detail = f"{detail} ({case_context(case)})"
+        return [Check(name, q, "error", detail=detail) for q in quantities]
+    expected = ", ".join(quantities)
+    checks = [
+        Check(name, key, "error", detail=f"unknown quantity {key!r}; expected one of {expected}")
+        for key in outcome.unknown
+    ]
+    for quantity, tolerance in quantities.items():
+        if quantity not in outcome.values:
+            checks.append(Check(name, quantity, "skip"))
+            continue
+        checks.append(
+            compare_quantity(
+                name,
+                quantity,
+                outcome.values[quantity],
+                case["expected"][quantity],
+                tolerance["rtol"],
+                tolerance["atol"],
+                outcome.dtypes.get(quantity),
+            )
+        )
+    return checks
+
+
 # ---------------------------------------------------------------------------------------
 # Running a port over the cases
 # ---------------------------------------------------------------------------------------
-
-
-def _run_case(port: Port, case: Mapping[str, Any], quantities: Mapping[str, Any]) -> list[Check]:
-    name = case["name"]
-    try:
-        result = port(case_inputs(case))
-    except NotImplementedError as err:
-        reason = f"NotImplementedError: {err}" if str(err) else "NotImplementedError"
-        return [Check(name, q, "skip", detail=reason) for q in quantities]
-    except Exception as err:  # a port's exception is a finding to report, not a crash
-        # The first line is enough to recognise the error; the port can be run alone.
-        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        detail = f"the port raised {type(err).__name__}: {message}".rstrip(": ")
-        return [Check(name, q, "error", detail=detail) for q in quantities]
-    if not isinstance(result, Mapping):
-        detail = f"the port returned {type(result).__name__}, expected a dict of quantities"
-        return [Check(name, q, "error", detail=detail) for q in quantities]
-    checks = [
-        Check(
-            name,
-            str(key),
-            "error",
-            detail=f"unknown quantity {key!r}; expected one of {', '.join(quantities)}",
-        )
-        for key in result
-        if key not in quantities
-    ]
-    for quantity, tolerance in quantities.items():
-        value = result.get(quantity)
-        if value is None:
-            checks.append(Check(name, quantity, "skip"))
-            continue
-        expected = case["expected"][quantity]
-        checks.append(
-            compare_quantity(name, quantity, value, expected, tolerance["rtol"], tolerance["atol"])
-        )
-    return checks
 
 
 def select_cases(
@@ -187,25 +322,42 @@ def select_cases(
     return [c for c in cases if any(fnmatch.fnmatchcase(c["name"], p) for p in patterns)]
 
 
+def _in_process(port: Port, cases: Sequence[Mapping[str, Any]]) -> Iterator[Outcome]:
+    for case in cases:
+        yield call_port(port, case_inputs(case))
+
+
 def verify(
-    port: Port,
+    port: Port | str,
     *,
     vectors: Mapping[str, Any] | str | Path | None = None,
     cases: str | Sequence[str] | None = None,
-    require_all: bool = False,
+    require_all: bool = True,
+    timeout: float | None = None,
+    load_timeout: float | None = None,
 ) -> Report:
     """Run ``port`` over the conformance cases and compare every quantity it returns.
 
     Parameters
     ----------
-    port : callable
-        ``port(case: dict) -> dict``; see the module docstring and ``docs/porting.md``.
+    port : callable or str
+        ``port(case: dict) -> dict`` (see ``docs/porting.md``), run in this process; or
+        ``"MODULE:FUNCTION"`` (or ``"path/to/file.py:FUNCTION"``), loaded and run in a child
+        process with a time limit, so that an exit, a crash or a hang is reported as a
+        failure of the port.
     vectors : mapping, str or Path, optional
-        A parsed vectors document or a path to one; by default the packaged file.
+        A parsed vectors document or a path to one; by default the packaged file. It is
+        validated (:func:`uniloss_ref.conformance.vectors.validate`).
     cases : str or sequence of str, optional
         Glob patterns of case names to run (``"ap/*"``); all cases by default.
-    require_all : bool, default False
-        Count a skipped quantity or case as a failure.
+    require_all : bool, default True
+        Count a skipped quantity or case as a failure. False checks a partial port; its
+        report is labelled partial.
+    timeout : float, optional
+        Seconds the port may take per case (default :data:`DEFAULT_TIMEOUT`); only for a
+        port given as a string.
+    load_timeout : float, optional
+        Seconds its process may take to import it (default :data:`DEFAULT_LOAD_TIMEOUT`).
 
     Returns
     -------
@@ -215,27 +367,96 @@ def verify(
     Raises
     ------
     TypeError
-        If ``port`` is not callable.
+        If ``port`` is neither callable nor a string.
     ValueError
-        If ``vectors`` is not a vectors file, or a ``cases`` pattern matches nothing.
+        If ``vectors`` is not a valid vectors file, a ``cases`` pattern matches nothing,
+        a time limit is not a positive number or is given with a callable, or a port given
+        as a string cannot be loaded (:class:`~uniloss_ref.conformance.isolation.PortLoadError`).
     """
-    if not callable(port):
+    if isinstance(port, str):
+        parse_spec(port)
+    elif not callable(port):
         raise TypeError(
-            f"port must be a callable port(case: dict) -> dict, got {type(port).__name__}"
+            "port must be a callable port(case: dict) -> dict or a 'MODULE:FUNCTION' string, "
+            f"got {type(port).__name__}"
         )
-    document = vectors if isinstance(vectors, Mapping) else _vectors.load(vectors)
+    for name, limit in (("timeout", timeout), ("load_timeout", load_timeout)):
+        if limit is None:
+            continue
+        if not isinstance(port, str):
+            raise ValueError(
+                f"{name} needs the port as a 'MODULE:FUNCTION' string: only a port run in "
+                "its own process can be stopped"
+            )
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, (int, float))
+            or not 0 < limit < math.inf
+        ):
+            raise ValueError(f"{name} must be a positive number of seconds, got {limit!r}")
+    if isinstance(vectors, Mapping):
+        document = _vectors.validate(vectors)
+    else:
+        document = _vectors.load(vectors)
     quantities = document["quantities"]
+    selected = select_cases(document["cases"], cases)
+    if isinstance(port, str):
+        from .isolation import run_isolated
+
+        outcomes = run_isolated(
+            port,
+            selected,
+            DEFAULT_TIMEOUT if timeout is None else timeout,
+            DEFAULT_LOAD_TIMEOUT if load_timeout is None else load_timeout,
+        )
+        label = port
+    else:
+        outcomes = _in_process(port, selected)
+        name = getattr(port, "__qualname__", None) or type(port).__name__
+        module = getattr(port, "__module__", None)
+        label = f"{module}:{name}" if module else name
     checks: list[Check] = []
-    for case in select_cases(document["cases"], cases):
-        checks.extend(_run_case(port, case, quantities))
-    name = getattr(port, "__qualname__", None) or type(port).__name__
-    module = getattr(port, "__module__", None)
-    label = f"{module}:{name}" if module else name
-    return Report(tuple(checks), port=label, require_all=require_all)
+    for case, outcome in zip(selected, outcomes, strict=True):
+        checks.extend(checks_of(case, outcome, quantities))
+    return Report(
+        tuple(checks), port=label, require_all=require_all, cases_total=len(document["cases"])
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Loading a port by name
+# ---------------------------------------------------------------------------------------
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split ``MODULE:FUNCTION`` and check what can be checked without importing anything.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not a string.
+    ValueError
+        If it is malformed, or names a ``.py`` file that does not exist.
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"port must be a string MODULE:FUNCTION, got {type(spec).__name__}")
+    if ":" not in spec:
+        raise ValueError(
+            f"port must be written MODULE:FUNCTION (e.g. mypackage.port:uniloss), got {spec!r}"
+        )
+    module_name, _, attribute = spec.rpartition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"port must be written MODULE:FUNCTION, got {spec!r}")
+    if module_name.endswith(".py") and not Path(module_name).is_file():
+        raise ValueError(f"port {spec!r}: no such file {module_name!r}")
+    return module_name, attribute
 
 
 def load_port(spec: str) -> Port:
     """Import the function named by ``MODULE:FUNCTION`` (or ``path/to/file.py:FUNCTION``).
+
+    This imports the port into the calling process; :func:`verify` given the string does
+    it in a child process instead.
 
     Parameters
     ----------
@@ -254,15 +475,7 @@ def load_port(spec: str) -> Port:
     TypeError
         If ``spec`` is not a string, or the name is not callable.
     """
-    if not isinstance(spec, str):
-        raise TypeError(f"port must be a string MODULE:FUNCTION, got {type(spec).__name__}")
-    if ":" not in spec:
-        raise ValueError(
-            f"port must be written MODULE:FUNCTION (e.g. mypackage.port:uniloss), got {spec!r}"
-        )
-    module_name, _, attribute = spec.rpartition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"port must be written MODULE:FUNCTION, got {spec!r}")
+    module_name, attribute = parse_spec(spec)
     if module_name.endswith(".py"):
         module = _module_from_file(Path(module_name), spec)
     else:
@@ -280,8 +493,6 @@ def load_port(spec: str) -> Port:
 
 
 def _module_from_file(path: Path, spec: str) -> Any:
-    if not path.is_file():
-        raise ValueError(f"port {spec!r}: no such file {str(path)!r}")
     # The file name need not be an identifier (chapters start with digits), so the module
     # gets a private one. It is put in sys.modules before it runs because dataclasses and
     # typing look a module up there while its classes are being defined.
