@@ -403,7 +403,7 @@ def port(case):
 
 
 # %% [markdown]
-# You should see every quantity pass on all **43** cases, the degenerate ones included
+# You should see every quantity pass on all **58** cases, the degenerate ones included
 # (no positives, one class, ties, scores of `1e6`, `b~` exactly on an anchor and `1e-6`
 # from one), each quantity's worst error a small fraction of its tolerance.
 

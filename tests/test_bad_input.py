@@ -136,6 +136,29 @@ CASES = {
         TypeError,
         "xy and scale must be real",
     ),
+    "batch whose loss would exceed the memory limit": (
+        lambda: UniLoss(RocAuc(), bad=100, memory_limit=2**19)(np.zeros(100), np.arange(100) % 2),
+        ValueError,
+        r"2,500 comparisons and 133 anchors: .* above memory_limit \(0.0 GiB\)",
+    ),
+    "absurd number of random anchors": (
+        lambda: UniLoss(RocAuc(), bad=10**8)(S4, Y4),
+        ValueError,
+        "above memory_limit",
+    ),
+    "batch with more comparisons than any batch may have": (
+        lambda: AveragePrecision().refactor((40_000,), np.arange(40_000) % 2),
+        ValueError,
+        "20000 positives and 20000 negatives gives 400,000,000 comparisons",
+    ),
+    "heatmaps with more comparisons than any batch may have": (
+        lambda: PCK().refactor(
+            (1, 1, 200, 200),
+            KeypointTargets(np.full((1, 1, 2), 100.0), np.ones((1, 1), bool), [200.0], (200, 200)),
+        ),
+        ValueError,
+        "these heatmaps give",
+    ),
     "sampler drawing no anchor": (
         lambda: UniLoss(RocAuc(), sampler=_empty_sampler)(S4, Y4),
         ValueError,

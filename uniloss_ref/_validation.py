@@ -82,6 +82,19 @@ def class_labels(targets: Any, n: int, classes: int) -> np.ndarray:
     return t.astype(np.intp)
 
 
+MAX_COMPARISONS = 2**27
+"""The most comparisons a batch may have: their pairs alone take 16 bytes each."""
+
+
+def check_comparisons(length: int, batch: str) -> None:
+    """Refuse, before allocating them, more than :data:`MAX_COMPARISONS` comparisons."""
+    if length > MAX_COMPARISONS:
+        raise ValueError(
+            f"{batch} gives {length:,} comparisons, more than the {MAX_COMPARISONS:,} a batch "
+            "may have (they would need tens of GB); use a smaller batch"
+        )
+
+
 def positive_float(value: Any, name: str) -> float:
     """A finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

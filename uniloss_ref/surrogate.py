@@ -186,6 +186,10 @@ class UniLoss:
         1, 16, 16, 16, 0, 0, updated by the metric's ``default_anchors``.
     sampler : callable, optional
         ``(c, refactoring, rng) -> Anchors`` in place of the built-in scheme and its counts.
+    memory_limit : float, default 8 GiB
+        Bytes one loss and gradient may take; a batch estimated to need more is refused
+        before anything is allocated (about ``l (120 + B) + 200 K`` bytes for ``l``
+        comparisons, ``K`` anchors and ``B`` of them random).
     interpolation : callable, default :func:`uniloss_ref.interpolation.interpolate`
         ``(b~, anchors, values, power) -> h~``.
 
@@ -214,6 +218,7 @@ class UniLoss:
         row: int | None = None,
         sampler: Sampler | None = None,
         interpolation: Interpolation = interpolate,
+        memory_limit: float = 8 * 2**30,
     ) -> None:
         if not isinstance(metric, Metric):
             raise TypeError(f"metric must be a uniloss_ref.metrics.Metric, got {metric!r:.60}")
@@ -227,6 +232,7 @@ class UniLoss:
         self.power = positive_float(power, "power")
         self.sampler: Sampler = sampler or AnchorSampler(**counts)
         self.interpolation = interpolation
+        self.memory_limit = positive_float(memory_limit, "memory_limit")
         if seed is not None and not isinstance(seed, np.random.Generator):
             seed = count(seed, "seed")
         self.rng = np.random.default_rng(seed)
@@ -238,7 +244,18 @@ class UniLoss:
         )
 
     def _refactor(self, scores: Any, targets: Any) -> Refactoring:
-        return self.metric.refactor(check_scores(scores, self.metric.score_ndim).shape, targets)
+        shape = check_scores(scores, self.metric.score_ndim).shape
+        refactoring = self.metric.refactor(shape, targets)
+        bases = 2 + getattr(self.sampler, "bad", 0)  # the truth, sign(c) and the random ones
+        anchors = getattr(self.sampler, "total", bases)
+        need = refactoring.length * (120 + bases) + 200 * anchors
+        if need > self.memory_limit:
+            raise ValueError(
+                f"this batch has {refactoring.length:,} comparisons and {anchors:,} anchors: "
+                f"one loss and gradient needs about {need / 2**30:.1f} GiB, above memory_limit "
+                f"({self.memory_limit / 2**30:.1f} GiB); use fewer comparisons or anchors"
+            )
+        return refactoring
 
     def _steps(self, scores: Any, targets: Any) -> tuple[Steps, Refactoring]:
         refactoring = self._refactor(scores, targets)

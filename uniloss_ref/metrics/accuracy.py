@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
-from .._validation import check_scores, check_shape, class_labels
+from .._validation import check_comparisons, check_scores, check_shape, class_labels
 from .refactoring import Metric, Refactoring
 
 
@@ -49,6 +49,7 @@ class Accuracy(Metric):
     def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
         n, classes = check_shape(shape, 2)
         t = class_labels(targets, n, classes)
+        check_comparisons(n * (classes - 1), f"a batch of {n} samples and {classes} classes")
         flat = np.arange(n * classes).reshape(n, classes)
         others = np.arange(classes)[None, :] != t[:, None]
         i, j = np.repeat(flat[np.arange(n), t], classes - 1), flat[others]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._arrays import to_numpy
-from .._validation import check_scores, check_shape, labels_01
+from .._validation import check_comparisons, check_scores, check_shape, labels_01
 from .refactoring import Metric, Refactoring
 
 
@@ -31,6 +31,7 @@ def ranking_pairs(shape: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, np.
     (n,) = check_shape(shape, 1)
     labels = labels_01(targets, n)
     pos, neg = np.flatnonzero(labels), np.flatnonzero(~labels)
+    check_comparisons(pos.size * neg.size, f"{pos.size} positives and {neg.size} negatives")
     return labels, np.repeat(pos, neg.size), np.tile(neg, pos.size)
 
 

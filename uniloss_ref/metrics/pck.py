@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import to_numpy
-from .._validation import check_scores, check_shape, positive_float
+from .._validation import check_comparisons, check_scores, check_shape, positive_float
 from .refactoring import Metric, Refactoring
 
 
@@ -155,8 +155,10 @@ class PCK(Metric):
         pixels = positive.shape[-1]
         npos = positive.sum(axis=-1)
         total, always = int(counted.sum()), int((counted & (npos == pixels)).sum())
+        paired = counted & (npos > 0) & (npos < pixels)
+        check_comparisons(int((npos * (pixels - npos))[paired].sum()), "these heatmaps")
         i, j, row_sizes, joint_rows = [], [], [], []
-        for block in np.flatnonzero(counted & (npos > 0) & (npos < pixels)):
+        for block in np.flatnonzero(paired):
             inside = positive.reshape(-1, pixels)[block]
             pos = block * pixels + np.flatnonzero(inside)
             neg = block * pixels + np.flatnonzero(~inside)
