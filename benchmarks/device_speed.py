@@ -88,7 +88,7 @@ def main() -> None:
     model = small_cnn(in_shape=(1, 28, 28))
     params = model.init_params(rng)
     images, labels = rng.random((128, 1, 28, 28)), rng.integers(10, size=128)
-    length = PCK().comparisons(heat, targets).size
+    length = PCK().refactor(heat.shape, targets).length
     print(f"# PCK pose size: l = {length} comparisons")
 
     cupy = cupy_or_none()

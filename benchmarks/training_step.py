@@ -10,19 +10,23 @@ parameter and one SGD update, on a fixed batch of random inputs. Cases (issue 3)
 * the small CNN on 28x28 images (as :func:`uniloss_ref.experiments.tasks.build_model` builds it for
   accuracy), batch 128, 10 classes: UniLoss on accuracy against softmax cross-entropy;
 * the PCK task's heatmap network, batch 8 of 32x32 images with 16x16 heatmaps: UniLoss on
-  PCK against MSE on Gaussian heatmaps (not a cross-entropy, but the same question).
+  PCK against MSE on Gaussian heatmaps (not a cross-entropy, but the same question);
+* the same network on 64x64 images, whose heatmaps are 32x32 (four times the pixels, and
+  about sixteen times the comparisons of each joint).
 
-UniLoss uses each task's default anchors (:data:`uniloss_ref.experiments.tasks.TASKS`). Each row is
-the
-median over ``--repeats`` steps after two warm-up steps; both losses of a row alternate step
-by step, so a change in machine load affects both alike. Set ``OPENBLAS_NUM_THREADS=1`` for
-the numbers that ``reproduce`` sees (it runs one BLAS thread per process).
+UniLoss uses each task's default anchors (:data:`uniloss_ref.experiments.tasks.TASKS`). Each
+row is the median CPU time over ``--repeats`` steps after two warm-up steps (CPU time, not
+wall time: on a shared machine wall time measures the neighbours); both losses of a row
+alternate step by step. The script runs one BLAS thread, as each ``reproduce`` run does.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
 import platform
 import statistics
 import time
@@ -60,9 +64,9 @@ def time_pair(steps, params, x, y, repeats: int) -> list[float]:
             step(params, x, y)
     for _ in range(repeats):
         for step, record in zip(steps, times, strict=True):
-            start = time.perf_counter()
+            start = time.process_time()
             step(params, x, y)
-            record.append(time.perf_counter() - start)
+            record.append(time.process_time() - start)
     return [statistics.median(record) for record in times]
 
 
@@ -93,19 +97,20 @@ def cases(rng: np.random.Generator):
         softmax_cross_entropy,
         "softmax cross-entropy",
     )
-    figures, keypoints = make_keypoints(8, rng)
-    heatmap_targets = to_heatmap_grid(keypoints, HEATMAP_STRIDE)
-    stick = Dataset.from_train_test("keypoints", figures, heatmap_targets, figures, heatmap_targets)
     task = TASKS["pck"]
-    yield (
-        "heatmap net 32x32 -> 16x16, PCK, batch 8",
-        build_model(task, stick),
-        task,
-        figures,
-        heatmap_targets,
-        make_loss(task, "mse", make_metric(task), rng),
-        "MSE on Gaussian heatmaps",
-    )
+    for size in (32, 64):
+        figures, keypoints = make_keypoints(8, rng, size=size)
+        targets = to_heatmap_grid(keypoints, HEATMAP_STRIDE)
+        stick = Dataset.from_train_test("keypoints", figures, targets, figures, targets)
+        yield (
+            f"heatmap net {size}x{size} -> {size // 2}x{size // 2}, PCK, batch 8",
+            build_model(task, stick),
+            task,
+            figures,
+            targets,
+            make_loss(task, "mse", make_metric(task), rng),
+            "MSE on Gaussian heatmaps",
+        )
 
 
 def main() -> None:

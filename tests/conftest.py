@@ -1,5 +1,14 @@
 """Shared test configuration.
 
+Parallel workers
+----------------
+The suite runs in one pytest-xdist worker per core (``-n auto`` in ``pyproject.toml``). Each
+worker then keeps to one BLAS thread, and so do the processes it starts (notebook kernels,
+command-line runs): several workers each spinning several BLAS threads on the same cores
+made the suite many times slower. A chapter's tests share one run of the chapter, so they
+go to one worker. ``python -m pytest -p no:xdist`` runs everything in one process with the
+BLAS threads left free.
+
 Hypothesis profiles
 -------------------
 ``ci`` (the default) is derandomised, so a CI run is repeatable. ``dev`` draws
@@ -15,6 +24,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.chapter_tools import load
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
 
 settings.register_profile(
     "ci",
@@ -58,3 +73,11 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         return cache[key]
 
     return run_chapter
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each chapter's tests on one worker, where its quick run is cached."""
+    for item in items:
+        name = item.name
+        if item.path.name.startswith("test_chapters_") and name.startswith("test_chapter_"):
+            item.add_marker(pytest.mark.xdist_group(name.split("_")[2]))
