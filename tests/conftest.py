@@ -6,7 +6,7 @@ The suite runs in one pytest-xdist worker per core (``-n auto`` in ``pyproject.t
 worker then keeps to one BLAS thread, and so do the processes it starts (notebook kernels,
 command-line runs): several workers each spinning several BLAS threads on the same cores
 made the suite many times slower. A chapter's tests share one run of the chapter, so they
-go to one worker. ``python -m pytest -p no:xdist`` runs everything in one process with the
+go to one worker. ``python -m pytest -n 0`` runs everything in one process with the
 BLAS threads left free.
 
 Hypothesis profiles

@@ -1,13 +1,16 @@
 """Anchor sampling: each kind is what the paper says, stored exactly, and randomness is explicit."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tests.strategies import binary_batches, keypoint_batches, multiclass_batches
 from uniloss_ref.anchors import KINDS, Anchors, AnchorSampler
-from uniloss_ref.metrics import Refactoring
+from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, Refactoring, RocAuc
 
 comparisons = st.integers(1, 30).flatmap(
     lambda n: arrays(np.float64, n, elements=st.sampled_from([-1.5, -0.5, 0.0, 0.5, 1.5]))
@@ -137,3 +140,32 @@ def test_anchors_written_out_round_trip():
 def test_sampler_rejects_bad_counts(kwargs, error, match):
     with pytest.raises(error, match=match):
         AnchorSampler(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("metric", "batches"),
+    [
+        (Accuracy(top_k=2), multiclass_batches()),
+        (RocAuc(), binary_batches()),
+        (AveragePrecision(unrealisable="counts"), binary_batches()),
+        (PCK(threshold=0.6), keypoint_batches()),
+    ],
+    ids=repr,
+)
+def test_values_from_row_counts_equal_h_on_the_anchors_written_out(metric, batches):
+    # The row counts of an anchor come from its base's counts and its flips, without
+    # writing it out; they must give exactly what h gives on the written-out anchor.
+    @given(batches, st.integers(0, 2**32 - 1))
+    def check(batch, seed):
+        scores, targets = batch
+        refactoring = metric.refactor(scores.shape, targets)
+        c = refactoring.comparisons(scores)
+        anchors = AnchorSampler(current=1, row=5)(c, refactoring, np.random.default_rng(seed))
+        assert refactoring.h_rows is not None
+        np.testing.assert_array_equal(anchors.values(refactoring), refactoring.h(anchors.won()))
+        np.testing.assert_array_equal(
+            anchors.lost_per_row(refactoring.row_starts),
+            [[(~a[s:e]).sum() for s, e in pairwise(refactoring.row_starts)] for a in anchors.won()],
+        )
+
+    check()

@@ -24,13 +24,13 @@ and the few positions where the anchor differs from it, which the distances
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._validation import configurations, count
+from .metrics.refactoring import lost_per_row
 
 KINDS = ("truth", "good", "nearby", "bad", "current", "row")
 
@@ -103,11 +103,26 @@ class Anchors:
         """Every anchor written out, ``+-1.0`` of shape ``(K, l)``."""
         return np.where(self.won(), 1.0, -1.0)
 
-    def values(self, h: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``v_k = h(a_k)`` of shape ``(K,)``, a few anchors at a time (bounded memory)."""
-        step = max(1, 2**24 // max(self.length, 1))
-        parts = [h(self.won(slice(k, k + step))) for k in range(0, len(self), step)]
-        values = np.concatenate([np.asarray(p, dtype=float).reshape(-1) for p in parts])
+    def lost_per_row(self, row_starts: np.ndarray) -> np.ndarray:
+        """Each anchor's lost comparisons in each row ``(K, R)``, from its base's and its flips."""
+        lost = lost_per_row(self.bases, row_starts)[self.base]
+        row = np.searchsorted(row_starts, self.flips, side="right") - 1
+        won = self.bases[self.base[self.owner], self.flips]  # a flip loses what its base won
+        np.add.at(lost, (self.owner, row), np.where(won, 1, -1))
+        return lost
+
+    def values(self, metric: Any) -> np.ndarray:
+        """``v_k = h(a_k)`` of shape ``(K,)`` for a refactoring (or a function ``h``).
+
+        With the refactoring's ``h_rows`` no anchor is written out; otherwise ``h`` is
+        evaluated a few anchors at a time, so memory stays bounded.
+        """
+        if getattr(metric, "h_rows", None) is not None:
+            values = np.asarray(metric.h_rows(self.lost_per_row(metric.row_starts)), dtype=float)
+        else:
+            h, step = getattr(metric, "h", metric), max(1, 2**24 // max(self.length, 1))
+            parts = [h(self.won(slice(k, k + step))) for k in range(0, len(self), step)]
+            values = np.concatenate([np.asarray(p, dtype=float).reshape(-1) for p in parts])
         if values.shape != (len(self),) or not np.isfinite(values).all():
             raise ValueError(
                 f"h must return {len(self)} finite values, one per anchor, got {values[:5]}..."

@@ -120,7 +120,7 @@ def check_metric(
         )
         loss = UniLoss(metric, current=1, seed=rng)
         anchors = loss.draw_anchors(scores, targets)
-        values = anchors.values(refactoring.h)
+        values = anchors.values(refactoring)
         at_anchors = np.array([interpolate(a, anchors, values) for a in anchors.configurations])
         worst["anchors"] = max(worst["anchors"], float(np.max(np.abs(at_anchors - values))))
 

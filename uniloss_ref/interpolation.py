@@ -39,18 +39,28 @@ from .anchors import Anchors
 
 
 def _as_floats(masks: Any, complement: bool) -> Any:
-    """Column blocks of 0/1 ``masks`` (or ``1 - masks``) as floats, 8 MB at a time."""
-    step = max(1, masks.shape[1] if masks.dtype != bool else 2**20 // max(len(masks), 1))
+    """Column blocks of 0/1 ``masks`` (or ``1 - masks``) as floats, 8 MB at a time.
+
+    ``masks`` are booleans, or the pair ``(masks, 1 - masks)`` already as floats.
+    """
+    if isinstance(masks, tuple):
+        yield slice(None), masks[1] if complement else masks[0]
+        return
+    step = max(1, 2**20 // max(len(masks), 1))
     for start in range(0, masks.shape[1], step):
         block = slice(start, start + step)
-        m = masks[:, block].astype(float, copy=False)
+        m = masks[:, block].astype(float)
         yield block, 1.0 - m if complement else m
+
+
+def _shape(masks: Any) -> tuple[int, int]:
+    return masks[0].shape if isinstance(masks, tuple) else masks.shape
 
 
 @primitive
 def masked_sums(x: Any, masks: Any, complement: bool = False) -> Any:
     """``y_r = sum_m masks_rm x_m`` for 0/1 ``masks (R, l)`` (or ``1 - masks``), linear in ``x``."""
-    y = array_module(x).zeros(len(masks))
+    y = array_module(x).zeros(_shape(masks)[0])
     for block, m in _as_floats(masks, complement):
         y += m @ x[block]
     return y
@@ -59,7 +69,7 @@ def masked_sums(x: Any, masks: Any, complement: bool = False) -> Any:
 @primitive
 def masked_spread(y: Any, masks: Any, complement: bool = False) -> Any:
     """The transpose of :func:`masked_sums`: ``x_m = sum_r y_r masks_rm``, shape ``(l,)``."""
-    x = array_module(y).zeros(masks.shape[1])
+    x = array_module(y).zeros(_shape(masks)[1])
     for block, m in _as_floats(masks, complement):
         x[block] = y @ m
     return x
@@ -126,7 +136,7 @@ def squared_distances(b: Any, anchors: Anchors | Any) -> Any:
     k, flips, owner = len(anchors), anchors.flips, anchors.owner
     bases = like(anchors.bases, b)
     if bases.size <= 2**22:  # small enough to convert once, for the sums and their gradients
-        bases = bases.astype(float)
+        bases = (bases.astype(float), 1.0 - bases)
     per_base = base_distances(b, bases)
     d2 = per_base[like(anchors.base, b)]
     if flips.size == 0:

@@ -64,7 +64,7 @@ def surrogate_steps(
             f"the anchor sampler must return Anchors of {refactoring.length} comparisons, "
             f"got {anchors!r:.60}"
         )
-    values = anchors.values(refactoring.h)
+    values = anchors.values(refactoring)
     b = relaxed_binary(c, temperature)
     return Steps(c, b, anchors, values, interpolation(b, anchors, values, power))
 

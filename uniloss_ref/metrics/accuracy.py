@@ -54,11 +54,10 @@ class Accuracy(Metric):
         others = np.arange(classes)[None, :] != t[:, None]
         i, j = np.repeat(flat[np.arange(n), t], classes - 1), flat[others]
 
-        def h(won: np.ndarray) -> np.ndarray:
-            lost = (~won).reshape(len(won), n, classes - 1).sum(axis=2)
+        def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, n): the classes above each target
             return (lost < self.top_k).mean(axis=1)
 
-        return Refactoring(shape, i, j, h, np.arange(n + 1) * (classes - 1))
+        return Refactoring(shape, i, j, row_starts=np.arange(n + 1) * (classes - 1), h_rows=h_rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         s = to_numpy(check_scores(scores, 2))

@@ -97,6 +97,16 @@ class AveragePrecision(Metric):
         labels, i, j = ranking_pairs(shape, targets)
         positives, negatives = int(labels.sum()), int((~labels).sum())
 
+        rows = np.arange(positives + 1) * negatives
+        if self.unrealisable == "counts":  # AP of the rows' counts: the rows decide alone
+
+            def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, P): negatives above each positive
+                if positives == 0 or negatives == 0:
+                    return np.ones(len(lost))
+                return average_precision(lost, self.interpolated)
+
+            return Refactoring(shape, i, j, row_starts=rows, h_rows=h_rows)
+
         def h(won: np.ndarray) -> np.ndarray:
             if positives == 0 or negatives == 0:
                 return np.ones(len(won))
@@ -105,11 +115,10 @@ class AveragePrecision(Metric):
             above = (~won).reshape(len(won), positives, negatives).astype(float)
             counts = (above @ np.ones(negatives)).astype(np.intp)
             ap = average_precision(counts, self.interpolated)
-            if self.unrealisable == "zero":
-                ap[~nested(counts, (np.ones(positives) @ above).astype(np.intp))] = 0.0
+            ap[~nested(counts, (np.ones(positives) @ above).astype(np.intp))] = 0.0
             return ap
 
-        return Refactoring(shape, i, j, h, np.arange(positives + 1) * negatives)
+        return Refactoring(shape, i, j, h, rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         s = to_numpy(check_scores(scores, 1))

@@ -169,18 +169,17 @@ class PCK(Metric):
         row_starts = np.cumsum([0, *row_sizes])
         joint_starts = np.cumsum([0, *joint_rows])[:-1]
 
-        def h(won: np.ndarray) -> np.ndarray:
+        def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, R): one row per positive pixel
             if total == 0:
-                return np.ones(len(won))
-            correct = np.full(len(won), float(always))
-            if row_sizes:
-                row_won = np.logical_and.reduceat(won, row_starts[:-1], axis=1)
-                correct += np.logical_or.reduceat(row_won, joint_starts, axis=1).sum(axis=1)
+                return np.ones(len(lost))
+            correct = np.full(len(lost), float(always))
+            if row_sizes:  # a joint is right when one of its positive pixels loses nothing
+                correct += np.logical_or.reduceat(lost == 0, joint_starts, axis=1).sum(axis=1)
             return correct / total
 
         empty = np.zeros(0, dtype=np.intp)
         i, j = (np.concatenate(a) if a else empty for a in (i, j))
-        return Refactoring(shape, i, j, h, row_starts)
+        return Refactoring(shape, i, j, row_starts=row_starts, h_rows=h_rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         s = to_numpy(check_scores(scores, 4))

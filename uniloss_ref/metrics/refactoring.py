@@ -51,6 +51,16 @@ defjvp(differences, lambda g, ans, s, i, j: differences(g, i, j))
 defjvp(scatter_differences, lambda g, ans, c, *rest: scatter_differences(g, *rest))
 
 
+def lost_per_row(won: np.ndarray, row_starts: np.ndarray) -> np.ndarray:
+    """How many comparisons each configuration loses in each row: ``(K, l) -> (K, R)`` ints."""
+    lost = np.zeros((len(won), len(row_starts) - 1), dtype=np.intp)
+    filled = np.diff(row_starts) > 0
+    if filled.any():
+        starts = row_starts[:-1][filled]
+        lost[:, filled] = np.add.reduceat(~won, starts, axis=1, dtype=np.intp)
+    return lost
+
+
 def _on_booleans(h: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     """``h`` that also takes configurations of numbers ``+-1``, read as ``won = b > 0``."""
     if getattr(h, "takes_numbers", False):
@@ -74,7 +84,7 @@ class Refactoring:
         The shape of the scores ``s``.
     i, j : ndarray of shape (l,), int
         Comparison ``m`` is ``c_m = s.ravel()[i[m]] - s.ravel()[j[m]]``.
-    h : callable
+    h : callable, optional
         The metric at ``K`` binary configurations: ``h(won)`` takes booleans ``won`` of shape
         ``(K, l)``, True where ``b = +1`` (the comparison came out as desired), and returns
         shape ``(K,)``. The refactoring's ``h`` also accepts numbers ``+-1``.
@@ -83,13 +93,19 @@ class Refactoring:
         that together decide one unit of the metric (one positive's for AP, one sample's for
         accuracy, one candidate pixel's for PCK); row anchors set a whole row right. By
         default every comparison is a row of its own.
+    h_rows : callable, optional
+        For a metric that depends on a configuration only through how many comparisons it
+        loses in each row: ``h_rows(lost)`` with ``lost`` of shape ``(K, R)``, giving
+        ``(K,)``. Then ``h`` follows from it, and anchors are valued without being written
+        out. Give ``h``, ``h_rows`` or both.
     """
 
     shape: tuple[int, ...]
     i: np.ndarray
     j: np.ndarray
-    h: Callable[[np.ndarray], np.ndarray]
+    h: Callable[[np.ndarray], np.ndarray] | None = None
     row_starts: np.ndarray | None = None
+    h_rows: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         n = int(np.prod(self.shape))
@@ -102,12 +118,15 @@ class Refactoring:
         ends_right = starts.ndim == 1 and starts[0] == 0 and starts[-1] == i.size
         if not (ends_right and (np.diff(starts) >= 0).all()):
             raise ValueError(f"row_starts must rise from 0 to l = {i.size}, got {starts}")
-        if not callable(self.h):
-            raise TypeError(f"h must be callable, h(won: (K, l) bool) -> (K,), got {self.h!r}")
+        h, h_rows = self.h, self.h_rows
+        if h is None and h_rows is not None and callable(h_rows):
+            h = lambda won: h_rows(lost_per_row(won, starts))
+        if not callable(h) or not (h_rows is None or callable(h_rows)):
+            raise TypeError(f"h must be callable, h(won: (K, l) bool) -> (K,), got {h!r:.60}")
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
         object.__setattr__(self, "row_starts", starts)
-        object.__setattr__(self, "h", _on_booleans(self.h))
+        object.__setattr__(self, "h", _on_booleans(h))
 
     @property
     def length(self) -> int:

@@ -29,11 +29,12 @@ class RocAuc(Metric):
     def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
         labels, i, j = ranking_pairs(shape, targets)
 
-        def h(won: np.ndarray) -> np.ndarray:
-            return won.mean(axis=1) if won.shape[1] else np.ones(len(won))
+        def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, P): negatives above each positive
+            return (i.size - lost.sum(axis=1)) / i.size if i.size else np.ones(len(lost))
 
         positives = int(labels.sum())
-        return Refactoring(shape, i, j, h, np.arange(positives + 1) * (labels.size - positives))
+        rows = np.arange(positives + 1) * (labels.size - positives)
+        return Refactoring(shape, i, j, row_starts=rows, h_rows=h_rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         s = to_numpy(check_scores(scores, 1))
