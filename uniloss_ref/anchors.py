@@ -120,7 +120,7 @@ class Anchors:
         if getattr(metric, "h_rows", None) is not None:
             values = np.asarray(metric.h_rows(self.lost_per_row(metric.row_starts)), dtype=float)
         else:
-            h, step = getattr(metric, "h", metric), max(1, 2**24 // max(self.length, 1))
+            h, step = getattr(metric, "h", metric), max(1, 2**21 // max(self.length, 1))
             parts = [h(self.won(slice(k, k + step))) for k in range(0, len(self), step)]
             values = np.concatenate([np.asarray(p, dtype=float).reshape(-1) for p in parts])
         if values.shape != (len(self),) or not np.isfinite(values).all():

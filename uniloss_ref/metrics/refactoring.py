@@ -54,10 +54,10 @@ defjvp(scatter_differences, lambda g, ans, c, *rest: scatter_differences(g, *res
 def lost_per_row(won: np.ndarray, row_starts: np.ndarray) -> np.ndarray:
     """How many comparisons each configuration loses in each row: ``(K, l) -> (K, R)`` ints."""
     lost = np.zeros((len(won), len(row_starts) - 1), dtype=np.intp)
-    filled = np.diff(row_starts) > 0
-    if filled.any():
-        starts = row_starts[:-1][filled]
-        lost[:, filled] = np.add.reduceat(~won, starts, axis=1, dtype=np.intp)
+    filled, step = np.diff(row_starts) > 0, max(1, 2**20 // max(won.shape[1], 1))
+    for k in range(0, len(won) if filled.any() else 0, step):  # reduceat casts all it gets
+        chunk = ~won[k : k + step]
+        lost[k : k + step, filled] = np.add.reduceat(chunk, row_starts[:-1][filled], 1, np.intp)
     return lost
 
 
