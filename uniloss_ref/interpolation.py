@@ -100,7 +100,13 @@ for _map in (masked_sums, masked_spread, flip_sums, flip_spread):
 @primitive
 def base_distances(b: Any, bases: Any) -> Any:
     """``D_r = ||b~ - a_r||^2`` for 0/1 ``bases (R, l)`` read as ``a_r = +-1``: shape ``(R,)``."""
-    return masked_sums((1.0 - b) ** 2, bases) + masked_sums((1.0 + b) ** 2, bases, True)
+    plus, minus = (1.0 - b) ** 2, (1.0 + b) ** 2
+    if isinstance(bases, tuple):
+        return bases[0] @ plus + bases[1] @ minus
+    d2 = array_module(b).zeros(len(bases))
+    for block, m in _as_floats(bases, False):  # one conversion of each block for both sums
+        d2 += m @ plus[block] + (1.0 - m) @ minus[block]
+    return d2
 
 
 # d D_r / d b~_m is -2 (1 - b~_m) where a_rm = +1 and 2 (1 + b~_m) where a_rm = -1.
