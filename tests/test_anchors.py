@@ -148,13 +148,15 @@ def test_sampler_rejects_bad_counts(kwargs, error, match):
         (Accuracy(top_k=2), multiclass_batches()),
         (RocAuc(), binary_batches()),
         (AveragePrecision(unrealisable="counts"), binary_batches()),
+        (AveragePrecision(), binary_batches()),
+        (AveragePrecision(interpolated=True), binary_batches()),
         (PCK(threshold=0.6), keypoint_batches()),
     ],
     ids=repr,
 )
-def test_values_from_row_counts_equal_h_on_the_anchors_written_out(metric, batches):
-    # The row counts of an anchor come from its base's counts and its flips, without
-    # writing it out; they must give exactly what h gives on the written-out anchor.
+def test_values_from_counts_equal_h_on_the_anchors_written_out(metric, batches):
+    # The row (and column) counts of an anchor come from its base's counts and its flips,
+    # without writing it out; they must give exactly what h gives on the written-out anchor.
     @given(batches, st.integers(0, 2**32 - 1))
     def check(batch, seed):
         scores, targets = batch
@@ -163,9 +165,12 @@ def test_values_from_row_counts_equal_h_on_the_anchors_written_out(metric, batch
         anchors = AnchorSampler(current=1, row=5)(c, refactoring, np.random.default_rng(seed))
         assert refactoring.h_rows is not None
         np.testing.assert_array_equal(anchors.values(refactoring), refactoring.h(anchors.won()))
-        np.testing.assert_array_equal(
-            anchors.lost_per_row(refactoring.row_starts),
-            [[(~a[s:e]).sum() for s, e in pairwise(refactoring.row_starts)] for a in anchors.won()],
-        )
+        counts = anchors.lost_counts(refactoring)
+        won = anchors.won()
+        rows = [[(~a[s:e]).sum() for s, e in pairwise(refactoring.row_starts)] for a in won]
+        np.testing.assert_array_equal(counts[0].reshape(len(won), -1), rows)
+        if refactoring.columns:  # AP: the positives below each negative
+            grid = (~won).reshape(len(won), -1, refactoring.columns)
+            np.testing.assert_array_equal(counts[1], grid.sum(axis=1))
 
     check()

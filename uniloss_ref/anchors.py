@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import configurations, count
-from .metrics.refactoring import lost_per_row
+from .metrics.refactoring import lost_per_column, lost_per_row
 
 KINDS = ("truth", "good", "nearby", "bad", "current", "row")
 
@@ -103,13 +103,17 @@ class Anchors:
         """Every anchor written out, ``+-1.0`` of shape ``(K, l)``."""
         return np.where(self.won(), 1.0, -1.0)
 
-    def lost_per_row(self, row_starts: np.ndarray) -> np.ndarray:
-        """Each anchor's lost comparisons in each row ``(K, R)``, from its base's and its flips."""
-        lost = lost_per_row(self.bases, row_starts)[self.base]
-        row = np.searchsorted(row_starts, self.flips, side="right") - 1
-        won = self.bases[self.base[self.owner], self.flips]  # a flip loses what its base won
-        np.add.at(lost, (self.owner, row), np.where(won, 1, -1))
-        return lost
+    def lost_counts(self, refactoring: Any) -> tuple[np.ndarray, ...]:
+        """:meth:`Refactoring.lost_counts` of every anchor, from its base's counts and flips."""
+        change = np.where(self.bases[self.base[self.owner], self.flips], 1, -1)  # won -> lost
+        rows = lost_per_row(self.bases, refactoring.row_starts)[self.base]
+        row = np.searchsorted(refactoring.row_starts, self.flips, side="right") - 1
+        np.add.at(rows, (self.owner, row), change)
+        if refactoring.columns is None:
+            return (rows,)
+        columns = lost_per_column(self.bases, refactoring.columns)[self.base]
+        np.add.at(columns, (self.owner, self.flips % max(refactoring.columns, 1)), change)
+        return rows, columns
 
     def values(self, metric: Any) -> np.ndarray:
         """``v_k = h(a_k)`` of shape ``(K,)`` for a refactoring (or a function ``h``).
@@ -118,7 +122,7 @@ class Anchors:
         evaluated a few anchors at a time, so memory stays bounded.
         """
         if getattr(metric, "h_rows", None) is not None:
-            values = np.asarray(metric.h_rows(self.lost_per_row(metric.row_starts)), dtype=float)
+            values = np.asarray(metric.h_rows(*self.lost_counts(metric)), dtype=float)
         else:
             h, step = getattr(metric, "h", metric), max(1, 2**21 // max(self.length, 1))
             parts = [h(self.won(slice(k, k + step))) for k in range(0, len(self), step)]

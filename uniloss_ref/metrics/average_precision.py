@@ -97,28 +97,22 @@ class AveragePrecision(Metric):
         labels, i, j = ranking_pairs(shape, targets)
         positives, negatives = int(labels.sum()), int((~labels).sum())
 
-        rows = np.arange(positives + 1) * negatives
-        if self.unrealisable == "counts":  # AP of the rows' counts: the rows decide alone
+        zero = self.unrealisable == "zero"
 
-            def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, P): negatives above each positive
-                if positives == 0 or negatives == 0:
-                    return np.ones(len(lost))
-                return average_precision(lost, self.interpolated)
-
-            return Refactoring(shape, i, j, row_starts=rows, h_rows=h_rows)
-
-        def h(won: np.ndarray) -> np.ndarray:
+        def h_rows(above: np.ndarray, below: np.ndarray | None = None) -> np.ndarray:
+            """AP from the negatives above each positive ``(K, P)`` (and, to tell whether a
+            ranking produces the configuration, the positives below each negative ``(K, N)``)."""
             if positives == 0 or negatives == 0:
-                return np.ones(len(won))
-            # Negatives above each positive (rows) and positives below each negative
-            # (columns), counted by matrix products: exact, and faster than boolean sums.
-            above = (~won).reshape(len(won), positives, negatives).astype(float)
-            counts = (above @ np.ones(negatives)).astype(np.intp)
-            ap = average_precision(counts, self.interpolated)
-            ap[~nested(counts, (np.ones(positives) @ above).astype(np.intp))] = 0.0
+                return np.ones(len(above))
+            ap = average_precision(above, self.interpolated)
+            if zero:
+                ap[~nested(above, below)] = 0.0
             return ap
 
-        return Refactoring(shape, i, j, h, rows)
+        rows = np.arange(positives + 1) * negatives
+        return Refactoring(
+            shape, i, j, row_starts=rows, h_rows=h_rows, columns=negatives if zero else None
+        )
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         s = to_numpy(check_scores(scores, 1))

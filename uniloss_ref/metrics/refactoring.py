@@ -61,6 +61,16 @@ def lost_per_row(won: np.ndarray, row_starts: np.ndarray) -> np.ndarray:
     return lost
 
 
+def lost_per_column(won: np.ndarray, columns: int) -> np.ndarray:
+    """For comparisons laid out in rows of ``columns``: each column's lost ones ``(K, columns)``."""
+    lost = np.zeros((len(won), columns), dtype=np.intp)
+    step, rows = max(1, 2**20 // max(won.shape[1], 1)), won.shape[1] // max(columns, 1)
+    for k in range(0, len(won) if columns else 0, step):
+        chunk = ~won[k : k + step]
+        lost[k : k + step] = chunk.reshape(len(chunk), rows, columns).sum(axis=1)
+    return lost
+
+
 def _on_booleans(h: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     """``h`` that also takes configurations of numbers ``+-1``, read as ``won = b > 0``."""
     if getattr(h, "takes_numbers", False):
@@ -98,6 +108,9 @@ class Refactoring:
         loses in each row: ``h_rows(lost)`` with ``lost`` of shape ``(K, R)``, giving
         ``(K,)``. Then ``h`` follows from it, and anchors are valued without being written
         out. Give ``h``, ``h_rows`` or both.
+    columns : int, optional
+        When every row holds ``columns`` comparisons (a grid, row after row), ``h_rows`` also
+        receives how many each column loses: ``h_rows(lost, lost_columns)``.
     """
 
     shape: tuple[int, ...]
@@ -105,7 +118,8 @@ class Refactoring:
     j: np.ndarray
     h: Callable[[np.ndarray], np.ndarray] | None = None
     row_starts: np.ndarray | None = None
-    h_rows: Callable[[np.ndarray], np.ndarray] | None = None
+    h_rows: Callable[..., np.ndarray] | None = None
+    columns: int | None = None
 
     def __post_init__(self) -> None:
         n = int(np.prod(self.shape))
@@ -118,15 +132,22 @@ class Refactoring:
         ends_right = starts.ndim == 1 and starts[0] == 0 and starts[-1] == i.size
         if not (ends_right and (np.diff(starts) >= 0).all()):
             raise ValueError(f"row_starts must rise from 0 to l = {i.size}, got {starts}")
-        h, h_rows = self.h, self.h_rows
+        h, h_rows, columns = self.h, self.h_rows, self.columns
+        if columns is not None and not (columns >= 0 and (np.diff(starts) == columns).all()):
+            raise ValueError(f"columns must be the length of every row, got {columns}")
         if h is None and h_rows is not None and callable(h_rows):
-            h = lambda won: h_rows(lost_per_row(won, starts))
+            h = lambda won: h_rows(*self.lost_counts(won))
         if not callable(h) or not (h_rows is None or callable(h_rows)):
             raise TypeError(f"h must be callable, h(won: (K, l) bool) -> (K,), got {h!r:.60}")
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
         object.__setattr__(self, "row_starts", starts)
         object.__setattr__(self, "h", _on_booleans(h))
+
+    def lost_counts(self, won: np.ndarray) -> tuple[np.ndarray, ...]:
+        """What :attr:`h_rows` takes: the lost comparisons of each row (and each column)."""
+        rows = lost_per_row(won, self.row_starts)
+        return (rows,) if self.columns is None else (rows, lost_per_column(won, self.columns))
 
     @property
     def length(self) -> int:
