@@ -8,8 +8,10 @@ a call executes does not. For each case this runs a child Python under
 warm-up, and reports the difference per call: UniLoss (the paper's 49 anchors) beside
 autograd's cross-entropy on the same scores, and UniLoss on AP with 10% positives from 10^4
 to 10^6 comparisons, with the exponent of a least-squares fit of log instructions against
-log ``l``. Instructions are not time (memory stalls cost no instructions), so the time
-ratios of ``benchmarks/surrogate_speed.py`` stay the figures of record; these confirm them.
+log ``l``; and the heatmap network's training step with UniLoss on PCK beside the same step
+with MSE (``benchmarks/training_step.py``'s cases). Instructions are not time (memory
+stalls cost no instructions), so the time ratios of ``benchmarks/surrogate_speed.py`` and
+``benchmarks/training_step.py`` stay the figures of record; these confirm them.
 """
 
 from __future__ import annotations
@@ -47,12 +49,29 @@ for _ in range(3 + calls):
 """
 
 
-def instructions(case: tuple[str, int, str], calls: int) -> int:
+STEP = """
+import os, sys
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from training_step import cases, make_step
+from uniloss_ref.experiments.tasks import make_loss, make_metric
+rng = np.random.default_rng(0)
+name, model, task, x, y, baseline, _ = list(cases(rng))[int(sys.argv[2])]
+params = model.init_params(rng)
+loss = make_loss(task, "uniloss", make_metric(task), rng) if sys.argv[3] == "uniloss" else baseline
+step = make_step(model, task, loss)
+for _ in range(2 + int(sys.argv[4])):
+    step(params, x, y)
+"""
+
+
+def instructions(case: tuple, calls: int, child: str = CHILD) -> int:
     """Instructions per call of one case: the difference of two valgrind runs."""
 
     def total(n: int) -> int:
         command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-        command += [sys.executable, "-c", CHILD, *map(str, case), str(n)]
+        command += [sys.executable, "-c", child, *map(str, case), str(n)]
         stderr = subprocess.run(command, capture_output=True, text=True, check=True).stderr
         return int(re.search(r"Collected : (\d+)", stderr).group(1))
 
@@ -85,6 +104,11 @@ def main() -> None:
     fit = np.array(rows, dtype=float)
     slope = np.polyfit(np.log(fit[:, 0]), np.log(fit[:, 1]), 1)[0]
     print(f"exponent in l (l from 1e4 to 1e6): {slope:.2f}")
+    print("\n3. Training step of the heatmap network, 32x32 images (16x16 heatmaps), batch 8")
+    here = os.path.dirname(os.path.abspath(__file__))
+    ours = instructions((here, 2, "uniloss"), 5, STEP)
+    theirs = instructions((here, 2, "mse"), 5, STEP)
+    print(f"UniLoss on PCK {ours / 1e6:.1f} M, MSE {theirs / 1e6:.1f} M: ratio {ours / theirs:.2f}")
 
 
 if __name__ == "__main__":

@@ -448,8 +448,9 @@ for case in dict.fromkeys(case for case, _ in exercise_1):
 #
 # The **surrogate** and the **loss** fail where `b~` lies exactly on an anchor (the
 # `*/extreme-on-anchor` cases) and where it lies `1e-6` or `1e-10` from one
-# (`*/near-anchor`, `*/very-near-anchor`), and the **gradient** fails on the first. On an anchor the epsilon leaves the other anchors
-# a weight of about `1e-12` of the nearest one's, enough to move `h~` by more than the
+# (`*/near-anchor`, `*/very-near-anchor`), and the **gradient** fails on the first. On an
+# anchor the epsilon leaves the other anchors a weight of about `1e-12` of the nearest
+# one's, enough to move `h~` by more than the
 # tolerance of `1e-12`, and the gradient, which should be exactly zero there, is
 # differentiated through `sqrt(d^2)` at `d = 0`. Near an anchor the epsilon is no longer
 # small next to `d_k`. The exact branch has neither problem: on an anchor `h~` is the

@@ -157,28 +157,30 @@ class PCK(Metric):
         total, always = int(counted.sum()), int((counted & (npos == pixels)).sum())
         paired = counted & (npos > 0) & (npos < pixels)
         check_comparisons(int((npos * (pixels - npos))[paired].sum()), "these heatmaps")
-        i, j, row_sizes, joint_rows = [], [], [], []
-        for block in np.flatnonzero(paired):
-            inside = positive.reshape(-1, pixels)[block]
-            pos = block * pixels + np.flatnonzero(inside)
-            neg = block * pixels + np.flatnonzero(~inside)
-            i.append(np.repeat(pos, neg.size))
-            j.append(np.tile(neg, pos.size))
-            row_sizes += [neg.size] * pos.size
-            joint_rows.append(pos.size)
-        row_starts = np.cumsum([0, *row_sizes])
-        joint_starts = np.cumsum([0, *joint_rows])[:-1]
+        # Joints with pairs, sample-major; their positive and negative pixels in order.
+        joints = np.flatnonzero(paired)
+        inside = positive.reshape(-1, pixels)[joints]
+        pos_joint, pos_pixel = np.nonzero(inside)
+        neg_joint, neg_pixel = np.nonzero(~inside)
+        pos, neg = joints[pos_joint] * pixels + pos_pixel, joints[neg_joint] * pixels + neg_pixel
+        # Row k: positive pixel k against every negative pixel of its joint, in order.
+        negatives = pixels - npos.ravel()[joints]
+        row_sizes = negatives[pos_joint]
+        row_starts = np.concatenate([[0], np.cumsum(row_sizes)])
+        first_negative = np.concatenate([[0], np.cumsum(negatives)])
+        within = np.arange(row_starts[-1]) - np.repeat(row_starts[:-1], row_sizes)
+        i = np.repeat(pos, row_sizes)
+        j = neg[np.repeat(first_negative[pos_joint], row_sizes) + within]
+        joint_starts = np.concatenate([[0], np.cumsum(npos.ravel()[joints])[:-1]])
 
         def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, R): one row per positive pixel
             if total == 0:
                 return np.ones(len(lost))
             correct = np.full(len(lost), float(always))
-            if row_sizes:  # a joint is right when one of its positive pixels loses nothing
+            if joints.size:  # a joint is right when one of its positive pixels loses nothing
                 correct += np.logical_or.reduceat(lost == 0, joint_starts, axis=1).sum(axis=1)
             return correct / total
 
-        empty = np.zeros(0, dtype=np.intp)
-        i, j = (np.concatenate(a) if a else empty for a in (i, j))
         return Refactoring(shape, i, j, row_starts=row_starts, h_rows=h_rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
