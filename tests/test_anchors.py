@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tests import oracles
 from tests.strategies import binary_batches, keypoint_batches, multiclass_batches
 from uniloss_ref.anchors import KINDS, Anchors, AnchorSampler
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, Refactoring, RocAuc
@@ -174,3 +175,30 @@ def test_values_from_counts_equal_h_on_the_anchors_written_out(metric, batches):
             np.testing.assert_array_equal(counts[1], grid.sum(axis=1))
 
     check()
+
+
+@given(binary_batches(both_classes=True, max_n=7), st.integers(0, 2**32 - 1))
+def test_margin_nearby_anchors_of_ap_are_always_rankings(batch, seed):
+    # The margin rule moves one positive up past the negative just above it: the result is
+    # a configuration some ranking produces, so AP does not score it 0 as unrealisable.
+    scores, labels = batch
+    refactoring = AveragePrecision().refactor(scores.shape, labels)
+    c = refactoring.comparisons(scores)
+    counts = {kind: 0 for kind in KINDS} | {"nearby": 8}
+    sampler = AnchorSampler(**counts, nearby_rule="margin")
+    anchors = sampler(c, refactoring, np.random.default_rng(seed))
+    positives, negatives = int(labels.sum()), int((1 - labels).sum())
+    for anchor in anchors.configurations:
+        config = anchor.reshape(positives, negatives).tolist()
+        assert oracles.realisable_by_some_ranking(config, positives, negatives)
+    if (c <= 0).any():  # each flips the wrong comparison of its row that is nearest zero
+        changed = np.flatnonzero(anchors.configurations[0] != np.where(c > 0, 1.0, -1.0))
+        assert changed.size == 1
+        row = changed[0] // negatives
+        in_row = c[row * negatives : (row + 1) * negatives]
+        assert c[changed[0]] == in_row[in_row <= 0].max()
+
+
+def test_nearby_rule_is_checked():
+    with pytest.raises(ValueError, match="nearby_rule"):
+        AnchorSampler(nearby_rule="closest")

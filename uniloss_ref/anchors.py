@@ -6,7 +6,11 @@ ground truth, the all-``+1`` configuration (the authors' counts in brackets):
 - ``truth`` [1]: the ground truth itself;
 - ``good`` [16]: the ground truth with one random bit flipped;
 - ``nearby`` [16]: the current configuration ``sign(c)`` with one wrong bit (a ``-1``) set
-  right; when nothing is wrong, a ``good`` anchor instead;
+  right; when nothing is wrong, a ``good`` anchor instead. The paper picks the bit at
+  random (``nearby_rule="random"``); for AP half of those anchors are then configurations
+  no ranking produces. ``"margin"`` picks a row that has a wrong bit and sets right its
+  wrong comparison of smallest margin ``|c|``: for AP the negative ranked just above the
+  positive, so the anchor is always a ranking (the positive moves up one place);
 - ``bad`` [16]: uniformly random configurations.
 
 Two more are optional:
@@ -144,6 +148,8 @@ class AnchorSampler:
     ----------
     truth, good, nearby, bad, current, row : int
         How many anchors of each kind (see the module docstring) to draw per call.
+    nearby_rule : {"random", "margin"}, default "random"
+        Which wrong bit a ``nearby`` anchor sets right (see the module docstring).
     """
 
     truth: int = 1
@@ -152,10 +158,13 @@ class AnchorSampler:
     bad: int = 16
     current: int = 0
     row: int = 0
+    nearby_rule: str = "random"
 
     def __post_init__(self) -> None:
         for kind in KINDS:
             count(getattr(self, kind), kind)
+        if self.nearby_rule not in ("random", "margin"):
+            raise ValueError(f'nearby_rule must be "random" or "margin", got {self.nearby_rule!r}')
         if self.total == 0:
             raise ValueError(
                 "the anchor counts (truth, good, nearby, bad, current, row) sum to 0; "
@@ -190,7 +199,10 @@ class AnchorSampler:
         truth, current = 0, 1  # the bases: the truth, sign(c), then one per random anchor
         good = rng.integers(length, size=self.good) if length else np.zeros(0, np.intp)
         if wrong.size:  # nearby: one wrong bit of sign(c) set right, else a good anchor
-            nearby_base, nearby = current, wrong[rng.integers(wrong.size, size=self.nearby)]
+            choices = wrong
+            if self.nearby_rule == "margin":
+                choices = _smallest_margins(c, wrong, refactoring.row_starts)
+            nearby_base, nearby = current, choices[rng.integers(choices.size, size=self.nearby)]
         else:
             nearby_base = truth
             nearby = rng.integers(length, size=self.nearby) if length else np.zeros(0, np.intp)
@@ -213,3 +225,11 @@ class AnchorSampler:
             owner=np.concatenate(owner).astype(np.intp),
             kinds=np.repeat(np.array(KINDS), counts),
         )
+
+
+def _smallest_margins(c: np.ndarray, wrong: np.ndarray, row_starts: np.ndarray) -> np.ndarray:
+    """In every row that has wrong comparisons, the one closest to being right: ``max c``."""
+    row = np.searchsorted(row_starts, wrong, side="right") - 1
+    order = np.lexsort((-c[wrong], row))  # by row, then the largest (least negative) c first
+    first = np.r_[True, row[order][1:] != row[order][:-1]]
+    return wrong[order][first]
