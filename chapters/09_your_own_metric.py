@@ -235,7 +235,8 @@ TEST_BATCHES = [batch_rng.choice(n_test, BATCH, replace=False) for _ in range(20
 
 def make_setup(loss: str, temperature: float = 1.0, seed: int = 0, **anchors: int):
     """The AP task's set-up on batches of 64; ``loss="uniloss"`` trains precision at K."""
-    config = TrainConfig(task="ap", loss=loss, epochs=epochs, batch_size=BATCH, lr=0.03, seed=seed)
+    config = TrainConfig(task="ap", loss=loss, epochs=epochs, batch_size=BATCH, lr=0.03, seed=seed,
+                         batches="random")  # fmt: skip
     setup = prepare(config)
     if loss == "uniloss":
         ours = UniLoss(PrecisionAtK(K), temperature=temperature, seed=setup.streams["anchors"],
@@ -272,7 +273,8 @@ print(f"  the best any ranking can do on these batches: {ideal_precision:.3f}")
 # ## 5. Choosing tau and the anchor mix for a new metric
 #
 # Chapter 6 found `tau = 0.3` best for accuracy, `docs/reproduction.md` found `tau = 1`
-# best for AP and 0.3 for PCK, and row anchors mattered for none of them. What should a
+# best for AP on raw scores (3 on standardised ones, below) and 0.3 for PCK, and row
+# anchors mattered for none of them. What should a
 # new metric use? Two things help: a diagnostic on one batch, and a short sweep.
 #
 # ### A one-batch diagnostic: does one flip move the metric?
@@ -408,7 +410,8 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # | metric | one flip raises it | best tau measured | where |
 # | --- | --- | --- | --- |
-# | AP | often | 1 (0.3 and 3 worse) | `docs/reproduction.md` |
+# | AP, raw scores | often | 1 (0.3 and 3 worse) | `docs/reproduction.md` |
+# | AP, standardised scores | often | 3 (1 and 0.3 worse; 10 worse) | `docs/reproduction.md` |
 # | accuracy | almost never | 0.3 (0.1 and 1 worse) | chapter 6, `docs/reproduction.md` |
 # | PCK | never | 0.3 (1 worse, 0.1 about equal) | `docs/reproduction.md` |
 # | precision at k | almost never | 0.3 (0.1, 1 and 3 worse) | the sweep above |
@@ -417,7 +420,8 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # 1. **Anchors.** Start with the paper's four kinds (`truth=1, good=16, nearby=16,
 #    bad=16`) plus `current=1`: the current configuration is one more evaluation of `h`
-#    and makes `h~` track the batch's metric (it helped AP, `docs/reproduction.md`).
+#    and makes `h~` track the batch's metric (it helped AP on raw scores; on standardised
+#    scores it made no difference, `docs/reproduction.md`).
 #    Give your refactoring rows if it has them, but do not expect row anchors to rescue
 #    it: they did not measurably matter for accuracy, PCK or precision at k. Do not drop
 #    the random (`bad`) anchors either: PCK without them collapsed to flat heatmaps.
@@ -431,7 +435,11 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # The scale of the scores matters as well (chapter 5, exercise 3): the temperature is
 # relative to the comparisons `c`, so a network whose outputs start very small or very
-# large shifts the best `tau` with it. The rule is for networks initialised as usual.
+# large shifts the best `tau` with it, and a loss that rewards confident comparisons can
+# grow the scores during training until the relaxation saturates. If your training
+# curve swings, compare standardised scores (`UniLoss(..., standardise=True)`): `tau` is
+# then a width in units of the batch's spread, which the network cannot grow; start at
+# `tau = 3` for AP-like metrics (`docs/reproduction.md`).
 #
 # ## Exercises: predict, then run
 #

@@ -21,7 +21,7 @@ from uniloss_ref.experiments.nn.losses import (
 )
 
 
-def _sigmoid(z):
+def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -35,7 +35,7 @@ def _sigmoid(z):
 def test_bce_equals_sklearn_log_loss(logits, data):
     n = len(logits)
     labels = np.array(data.draw(st.lists(st.sampled_from([0, 1]), min_size=n, max_size=n)))
-    expected = log_loss(labels, _sigmoid(logits), labels=[0, 1])
+    expected = log_loss(labels, sigmoid(logits), labels=[0, 1])
     np.testing.assert_allclose(bce_with_logits(logits, labels), expected, rtol=1e-9, atol=1e-12)
 
 
@@ -53,7 +53,7 @@ def test_bce_gradient_is_sigmoid_minus_target_including_at_zero():
     logits = np.array([0.0, 0.0, -1.5, 2.0])
     labels = np.array([1.0, 0.0, 0.3, 1.0])
     g = grad(bce_with_logits)(logits, labels)
-    np.testing.assert_allclose(g, (_sigmoid(logits) - labels) / 4, rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(g, (sigmoid(logits) - labels) / 4, rtol=1e-14, atol=1e-16)
     check_grads(lambda z: bce_with_logits(z, labels), modes=["fwd", "rev"], order=2)(logits)
 
 

@@ -26,11 +26,16 @@ def test_train_writes_results_and_plots(tmp_path, capsys):
 def test_train_takes_uniloss_options(tmp_path):
     out = tmp_path / "run"
     options = ["--temperature", "0.5", "--anchors", "bad=4,row=2", "--lr", "0.05"]
+    options += ["--no-standardise", "--nearby", "random", "--batches", "random"]
+    options += ["--momentum", "0.5", "--sigmoid-output", "--positive", "3"]
     argv = ["train", "--task", "ap", "--loss", "uniloss-authors", *TINY_TRAIN, *options]
     assert main([*argv, "--out", str(out)]) == 0
     config = json.loads((out / "results.json").read_text())["config"]
     assert config["temperature"] == 0.5 and config["lr"] == 0.05
-    assert config["anchors"] == {"current": 1, "bad": 4, "row": 2}
+    assert config["anchors"] == {"bad": 4, "row": 2}
+    assert config["standardise"] is False and config["nearby_rule"] == "random"
+    assert config["batches"] == "random" and config["momentum"] == 0.5
+    assert config["sigmoid_output"] is True and config["positive"] == 3
 
 
 def test_a_tiny_reproduction_writes_tables_and_plots(tmp_path, capsys):
@@ -38,21 +43,23 @@ def test_a_tiny_reproduction_writes_tables_and_plots(tmp_path, capsys):
     tiny = ["--seeds", "1", "--epochs", "1", "--n-train", "200", "--n-test", "60", "--jobs", "2"]
     assert main(["reproduce", *tiny, "--out", str(out)]) == 0
     summary = json.loads((out / "results.json").read_text())
-    rows = {(r["task"], r["loss"]): r for r in summary["rows"]}
-    assert set(rows) == {
-        (task, loss) for task in ("ap", "accuracy", "pck") for loss in reproduce.losses(task)
-    }
+    rows = {(r["experiment"], r["loss"]): r for r in summary["rows"]}
+    experiments = reproduce.PROFILES["digits"]
+    assert set(rows) == {(e.name, loss) for e in experiments for loss in e.losses}
     for row in rows.values():
         assert 0.0 <= row["min"] <= row["mean"] <= row["max"] <= 100.0
-        assert row["seeds"] == [0]
-    assert [d["task"] for d in summary["differences"]] == ["ap", "accuracy", "pck"]
+        assert row["seeds"] == [reproduce.HELD_OUT_SEEDS]
+    assert [d["experiment"] for d in summary["differences"]] == [e.name for e in experiments]
     for run in summary["runs"]:
         assert run["command"].startswith("python -m uniloss_ref train --task")
     table = (out / "results.md").read_text()
-    assert table.count("\n| ") == (2 + 9) + (2 + 3)
+    assert table.count("\n| ") == (2 + 11) + (2 + 4)
     assert table in capsys.readouterr().out
     assert (out / "validation_curves.png").is_file()
-    assert (out / "runs" / "pck-mse-seed0" / "keypoints.png").is_file()
+    assert (out / "runs" / "pck-mse-seed20" / "keypoints.png").is_file()
+    authors = out / "runs" / "ap-authors-set-up-uniloss-authors-seed20" / "results.json"
+    config = json.loads(authors.read_text())["config"]
+    assert config["sigmoid_output"] and config["momentum"] == 0.5 and not config["standardise"]
 
 
 def test_summary_pairs_seeds_and_checks_the_goal():
@@ -67,7 +74,8 @@ def test_summary_pairs_seeds_and_checks_the_goal():
 
     runs = [run("accuracy", "uniloss", 0, 0.97), run("accuracy", "ce", 0, 0.98)]
     runs += [run("accuracy", "uniloss", 1, 0.99), run("accuracy", "ce", 1, 0.985)]
-    rows, (difference,) = reproduce.summarise(runs)
+    experiment = reproduce.Experiment("accuracy", "accuracy", ("uniloss", "ce"), target=1.0)
+    rows, (difference,) = reproduce.summarise(runs, [experiment])
     assert [r["loss"] for r in rows] == ["uniloss", "ce"]
     assert rows[0]["mean"] == pytest.approx(98.0) and rows[0]["sd"] == pytest.approx(2**0.5)
     assert difference["mean"] == pytest.approx(-0.25)

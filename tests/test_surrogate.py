@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from autograd.extend import defvjp, primitive
 from autograd.test_util import check_grads
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.strategies import (
@@ -215,3 +215,78 @@ def test_loss_decreases_along_negative_gradient():
     f = fixed_anchor_surrogate(metric, scores, labels)
     step = 1e-2 * autograd.grad(f)(scores)
     assert f(scores + step) > f(scores)  # h~ rises along its gradient
+
+
+def test_standardised_scores_have_unit_spread_and_a_scale_free_gradient():
+    from uniloss_ref.relaxation import standardised
+
+    @given(tie_free_scores((12,)), st.floats(min_value=-3.0, max_value=3.0))
+    def check(scores, log_scale):
+        z = standardised(scores)
+        np.testing.assert_allclose(z.std(), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(standardised(10.0**log_scale * scores), z, rtol=1e-9, atol=0)
+        weights = np.linspace(-1.0, 2.0, scores.size)
+        f = lambda s: np.sum(weights * standardised(s) ** 3)
+        check_grads(f, modes=["fwd", "rev"], order=1)(scores)
+        # Scaling every score leaves the output unchanged: no gradient along s.
+        g = autograd.grad(f)(scores)
+        assert abs(np.dot(g, scores)) <= 1e-9 * np.linalg.norm(g) * np.linalg.norm(scores)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
+def test_standardised_surrogate_gradient_matches_finite_differences(name):
+    metric, batches = METRIC_BATCHES[name]
+
+    @given(batches)
+    def check(batch):
+        scores, targets = batch
+        # Finite differences step by about 1e-6; the spread must be far larger for them to
+        # see the derivative of s / sd(s) rather than a jump of the standardised scores.
+        assume(np.std(scores) > 1e-3)
+        anchors = UniLoss(metric, seed=0).draw_anchors(scores, targets)
+        f = lambda s: surrogate(s, targets, metric, anchors, temperature=3.0, standardise=True)
+        check_grads(f, modes=["rev"], order=1)(scores)
+
+    check()
+
+
+@pytest.mark.parametrize("name", ["ap", "accuracy", "pck"])
+def test_standardised_surrogate_ignores_the_score_scale_and_keeps_the_metric(name):
+    metric, batches = METRIC_BATCHES[name]
+
+    @given(batches, st.sampled_from([1e-6, 1e-2, 1e2, 1e8]))
+    def check(batch, scale):
+        scores, targets = batch
+        loss = UniLoss(metric, seed=3, standardise=True, temperature=3.0)
+        anchors = loss.draw_anchors(scores, targets)
+        at = lambda s: surrogate(s, targets, metric, anchors, temperature=3.0, standardise=True)
+        np.testing.assert_allclose(at(scale * scores), at(scores), rtol=1e-9, atol=1e-12)
+        seen = loss.inspect(scale * scores, targets)
+        assert seen.batch_metric == pytest.approx(metric.evaluate(scores, targets), abs=1e-12)
+        # The gradient in the raw scores scales as 1 / scale: steps shrink as scores grow.
+        g1 = autograd.grad(at)(scores)
+        g2 = autograd.grad(at)(scale * scores)
+        np.testing.assert_allclose(scale * g2, g1, rtol=1e-6, atol=1e-9 * np.abs(g1).max())
+
+    check()
+
+
+def test_standardised_surrogate_is_finite_for_equal_and_extreme_scores():
+    metric, labels = AveragePrecision(), np.array([1, 0, 0, 1, 0])
+    loss = UniLoss(metric, seed=0, standardise=True, temperature=3.0)
+    for scores in (
+        np.full(5, 2.5),
+        np.array([1e300, -1e300, 3e299, 0.0, -7e299]),
+        np.array([1e-310, 0.0, -2e-310, 5e-311, 3e-310]),
+    ):
+        value, grad = autograd.value_and_grad(loss)(scores, labels)
+        assert np.isfinite(value) and np.isfinite(grad).all(), scores
+
+
+def test_standardise_must_be_a_bool():
+    with pytest.raises(TypeError, match="standardise must be True or False"):
+        UniLoss(AveragePrecision(), standardise="yes")
+    with pytest.raises(TypeError, match="standardise must be True or False"):
+        surrogate(np.zeros(2), np.array([0, 1]), AveragePrecision(), np.ones((1, 1)), standardise=1)

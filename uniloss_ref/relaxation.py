@@ -7,6 +7,13 @@ Its relaxation, with temperature ``tau > 0`` (the paper's is 1), is
     b~ = 2 sigmoid(c / tau) - 1 = tanh(c / (2 tau)),   in (-1, 1),
 
 which tends to ``sign(c)`` as ``tau -> 0``.
+
+``tau`` is measured in the units of the scores, whose scale the network is free to grow; a
+loss that rewards confident comparisons grows it until ``|c| / tau`` saturates ``tanh`` and
+wrong comparisons stop receiving gradient. Standardising the batch's scores first,
+``s / sd(s)`` (:func:`standardised`, differentiated through), makes ``tau`` a width in units
+of the batch's spread and the surrogate invariant to the score scale. It leaves every
+comparison's sign, and so the metric, unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +43,50 @@ def _tanh_half(c: Any, temperature: float) -> Any:
 # |c| / tau > 710. Written through the output, 1 - b~**2, the derivative cannot overflow.
 defvjp(_tanh_half, lambda ans, c, temperature: lambda g: g * (1.0 - ans**2) / (2.0 * temperature))
 defjvp(_tanh_half, lambda g, ans, c, temperature: g * (1.0 - ans**2) / (2.0 * temperature))
+
+
+@primitive
+def standardised(scores: Any) -> Any:
+    """``s / sd(s)``, the scores divided by their standard deviation over the whole batch.
+
+    ``sd`` is the population standard deviation of every entry (shape kept); a batch whose
+    scores are all equal (``sd = 0``) is returned unchanged. Computed on ``s / max|s|``, so
+    no square overflows. Differentiable: the gradient ``(g - y mean(g z)) / sd``, with
+    ``z = s / sd`` and ``y = (s - mean s) / sd``, has no component along ``s`` (the output
+    does not change when all scores are scaled).
+    """
+    z, _, _ = _standardise(scores)
+    return z
+
+
+def _standardise(s: Any) -> tuple[Any, Any, Any]:
+    """``(z, y, sd)`` as in :func:`standardised`; ``y`` is None where ``sd = 0``."""
+    xp = array_module(s)
+    top = xp.max(xp.abs(s)) if s.size else 0.0
+    if not top > 0 or not xp.isfinite(top):
+        return s, None, 1.0
+    unit = s / top
+    centred = unit - xp.mean(unit)
+    spread = xp.sqrt(xp.mean(centred**2))
+    if not spread > 0:
+        return s, None, 1.0
+    return unit / spread, centred / spread, top * spread
+
+
+def _standardised_vjp(ans: Any, s: Any) -> Any:
+    _, y, sd = _standardise(s)
+    if y is None:
+        return lambda g: g
+    return lambda g: (g - y * array_module(g).mean(g * ans)) / sd
+
+
+def _standardised_jvp(g: Any, ans: Any, s: Any) -> Any:
+    _, y, sd = _standardise(s)
+    return g if y is None else (g - ans * array_module(g).mean(g * y)) / sd
+
+
+defvjp(standardised, _standardised_vjp)
+defjvp(standardised, _standardised_jvp)
 
 
 def relaxed_binary(c: Any, temperature: float = 1.0) -> Any:

@@ -2,7 +2,8 @@
 
 One evaluation on a mini-batch, in the paper's order (:func:`surrogate_steps`):
 
-1. comparisons ``c = s[i] - s[j]`` from the batch's :class:`~uniloss_ref.metrics.Refactoring`;
+1. comparisons ``c = s[i] - s[j]`` from the batch's :class:`~uniloss_ref.metrics.Refactoring`
+   (of the standardised scores ``s / sd(s)`` when asked, see :mod:`uniloss_ref.relaxation`);
 2. anchors ``a_k`` around ``sign(c)`` and their exact metric values ``v_k = h(a_k)``;
 3. relaxed binaries ``b~ = tanh(c / (2 tau))``;
 4. the interpolant ``h~(b~)``; the loss is ``1 - h~``.
@@ -27,7 +28,7 @@ from ._validation import check_scores, count, positive_float
 from .anchors import Anchors, AnchorSampler
 from .interpolation import interpolate, squared_distances, weights
 from .metrics.refactoring import Metric, Refactoring
-from .relaxation import hard_binary, relaxed_binary
+from .relaxation import hard_binary, relaxed_binary, standardised
 
 Sampler = Callable[[np.ndarray, Refactoring, np.random.Generator], Anchors]
 Interpolation = Callable[[Any, Anchors, Any, float], Any]
@@ -50,13 +51,15 @@ def surrogate_steps(
     temperature: float = 1.0,
     power: float = 1.0,
     interpolation: Interpolation = interpolate,
+    standardise: bool = False,
 ) -> Steps:
     """One evaluation of the surrogate, differentiable in ``scores``.
 
     ``anchors`` are fixed, or drawn by a function of the comparisons ``c`` (on the host);
-    ``interpolation(b~, anchors, values, power)`` computes ``h~``.
+    ``interpolation(b~, anchors, values, power)`` computes ``h~``; ``standardise`` compares
+    ``s / sd(s)`` instead of ``s``.
     """
-    c = refactoring.comparisons(scores)
+    c = refactoring.comparisons(standardised(scores) if standardise else scores)
     if not isinstance(anchors, Anchors):
         anchors = anchors(to_numpy(c))
     if not isinstance(anchors, Anchors) or anchors.length != refactoring.length:
@@ -70,12 +73,27 @@ def surrogate_steps(
 
 
 def _at_fixed_anchors(
-    scores: Any, targets: Any, metric: Metric, anchors: Any, temperature: float, power: float
+    scores: Any,
+    targets: Any,
+    metric: Metric,
+    anchors: Any,
+    temperature: float,
+    power: float,
+    standardise: bool,
 ) -> tuple[Steps, Refactoring]:
     refactoring = metric.refactor(check_scores(scores, metric.score_ndim).shape, targets)
     if not isinstance(anchors, Anchors):
         anchors = Anchors.from_configurations(anchors, refactoring.length)
-    return surrogate_steps(scores, refactoring, anchors, temperature, power), refactoring
+    steps = surrogate_steps(
+        scores, refactoring, anchors, temperature, power, standardise=_flag(standardise)
+    )
+    return steps, refactoring
+
+
+def _flag(value: Any, name: str = "standardise") -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r:.60}")
+    return bool(value)
 
 
 def surrogate(
@@ -86,6 +104,7 @@ def surrogate(
     *,
     temperature: float = 1.0,
     power: float = 1.0,
+    standardise: bool = False,
 ) -> Any:
     """``h~`` at fixed anchors, differentiable in ``scores``.
 
@@ -101,13 +120,16 @@ def surrogate(
         The anchors ``a_k``, entries ``+-1``.
     temperature, power : float, default 1.0
         ``tau`` of the relaxation and ``p`` of the inverse distance weights.
+    standardise : bool, default False
+        Compare the standardised scores ``s / sd(s)`` (``tau`` then in units of ``sd``).
 
     Returns
     -------
     float or autograd box
         ``h~ = sum_k w_k v_k / sum_k w_k``, in ``[min v, max v]``.
     """
-    return _at_fixed_anchors(scores, targets, metric, anchors, temperature, power)[0].surrogate
+    steps, _ = _at_fixed_anchors(scores, targets, metric, anchors, temperature, power, standardise)
+    return steps.surrogate
 
 
 @dataclass(frozen=True)
@@ -160,10 +182,11 @@ def inspect(
     *,
     temperature: float = 1.0,
     power: float = 1.0,
+    standardise: bool = False,
 ) -> Evaluation:
     """Every intermediate of :func:`surrogate` (same parameters)."""
     steps, refactoring = _at_fixed_anchors(
-        getval(scores), targets, metric, anchors, temperature, power
+        getval(scores), targets, metric, anchors, temperature, power, standardise
     )
     return Evaluation.read(steps, refactoring, power)
 
@@ -177,6 +200,12 @@ class UniLoss:
         The metric to optimise, e.g. ``AveragePrecision()``.
     temperature : float, default 1.0
         ``tau > 0`` of the relaxation.
+    standardise : bool, default False
+        Compare the batch's standardised scores ``s / sd(s)``, so that ``tau`` is a width in
+        units of the batch's spread and growing the scores cannot saturate the relaxation
+        (:mod:`uniloss_ref.relaxation`). The paper compares raw scores; on a hard AP task
+        standardised scores with ``tau = 3`` trained stably where raw ones did not
+        (``docs/reproduction.md``).
     power : float, default 1.0
         ``p > 0`` of the inverse distance weights.
     seed : int, numpy.random.Generator or None
@@ -184,6 +213,9 @@ class UniLoss:
     truth, good, nearby, bad, current, row : int, optional
         Anchors of each kind per call (:mod:`uniloss_ref.anchors`); by default the paper's
         1, 16, 16, 16, 0, 0, updated by the metric's ``default_anchors``.
+    nearby_rule : {"random", "margin"}, default "random"
+        Which wrong comparison a nearby anchor sets right: a random one (the paper's) or
+        the one of smallest margin in its row (always a valid ranking for AP).
     sampler : callable, optional
         ``(c, refactoring, rng) -> Anchors`` in place of the built-in scheme and its counts.
     memory_limit : float, default 8 GiB
@@ -208,6 +240,7 @@ class UniLoss:
         metric: Metric,
         *,
         temperature: float = 1.0,
+        standardise: bool = False,
         power: float = 1.0,
         seed: int | np.random.Generator | None = None,
         truth: int | None = None,
@@ -216,6 +249,7 @@ class UniLoss:
         bad: int | None = None,
         current: int | None = None,
         row: int | None = None,
+        nearby_rule: str = "random",
         sampler: Sampler | None = None,
         interpolation: Interpolation = interpolate,
         memory_limit: float = 8 * 2**30,
@@ -229,8 +263,9 @@ class UniLoss:
         counts = {**metric.default_anchors, **{k: v for k, v in given.items() if v is not None}}
         self.metric = metric
         self.temperature = positive_float(temperature, "temperature")
+        self.standardise = _flag(standardise)
         self.power = positive_float(power, "power")
-        self.sampler: Sampler = sampler or AnchorSampler(**counts)
+        self.sampler: Sampler = sampler or AnchorSampler(**counts, nearby_rule=nearby_rule)
         self.interpolation = interpolation
         self.memory_limit = positive_float(memory_limit, "memory_limit")
         if seed is not None and not isinstance(seed, np.random.Generator):
@@ -240,7 +275,7 @@ class UniLoss:
     def __repr__(self) -> str:
         return (
             f"UniLoss({self.metric!r}, sampler={self.sampler!r}, "
-            f"temperature={self.temperature}, power={self.power})"
+            f"temperature={self.temperature}, standardise={self.standardise}, power={self.power})"
         )
 
     def _refactor(self, scores: Any, targets: Any) -> Refactoring:
@@ -261,7 +296,13 @@ class UniLoss:
         refactoring = self._refactor(scores, targets)
         draw = lambda c: self.sampler(c, refactoring, self.rng)
         steps = surrogate_steps(
-            scores, refactoring, draw, self.temperature, self.power, self.interpolation
+            scores,
+            refactoring,
+            draw,
+            self.temperature,
+            self.power,
+            self.interpolation,
+            self.standardise,
         )
         return steps, refactoring
 
@@ -272,7 +313,8 @@ class UniLoss:
     def draw_anchors(self, scores: Any, targets: Any) -> Anchors:
         """Draw anchors as a call would (advancing the generator)."""
         refactoring = self._refactor(getval(scores), targets)
-        c = to_numpy(refactoring.comparisons(getval(scores)))
+        scores = standardised(getval(scores)) if self.standardise else getval(scores)
+        c = to_numpy(refactoring.comparisons(scores))
         return self.sampler(c, refactoring, self.rng)
 
     def inspect(self, scores: Any, targets: Any) -> Evaluation:

@@ -145,21 +145,24 @@ def comparison(
     path: str | os.PathLike,
     key: str = "val_metric",
 ) -> None:
-    """One panel per task: a history entry per epoch, mean over seeds, band from min to max.
+    """One panel per experiment (per task when runs name none): a history entry per epoch,
+    mean over seeds, band from min to max.
 
     Parameters
     ----------
     runs : sequence of dict
-        ``results.json`` contents of the runs (``task``, ``metric``, ``config``, ``history``).
+        ``results.json`` contents of the runs (``task``, ``metric``, ``config``, ``history``,
+        optionally ``experiment``).
     path : path-like
     key : str, default "val_metric"
         The history entry to plot.
     """
-    tasks = list(dict.fromkeys(run["task"] for run in runs))
+    panel = lambda run: run.get("experiment", run["task"])
+    tasks = list(dict.fromkeys(panel(run) for run in runs))
     fig = Figure(figsize=(4.5 * len(tasks), 3.8))
     axes = np.atleast_1d(fig.subplots(1, len(tasks)))
     for ax, task in zip(axes, tasks, strict=True):
-        of_task = [run for run in runs if run["task"] == task]
+        of_task = [run for run in runs if panel(run) == task]
         for loss in dict.fromkeys(run["config"]["loss"] for run in of_task):
             curves = np.array(
                 [

@@ -26,13 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +42,116 @@ import numpy as np
 
 from ..device import resolve_device
 from . import plots
-from .console import add_training_options, fail, one_line, output_dir, positive_int, signals
+from .console import (
+    add_training_options,
+    fail,
+    non_negative_int,
+    one_line,
+    output_dir,
+    positive_int,
+    signals,
+)
 from .outputs import OutputDir, write_json, write_text
 from .tasks import TASKS, UNILOSS_VARIANTS, get_task, load_task_data
 
-SETTINGS = {
-    "full": {"ap": {}, "accuracy": {}, "pck": {}},
-    "quick": {
-        "ap": {"epochs": 20},
-        "accuracy": {"epochs": 30},
-        "pck": {"epochs": 2, "n_train": 1000, "n_test": 300},
-    },
-}
-"""Options passed to ``train`` per task, beyond the task's defaults."""
 
-TARGETS = {"ap": 0.5, "accuracy": 1.0, "pck": 2.0}
-"""How many points UniLoss may trail the baseline on average (the goal set in issue 3)."""
+@dataclass(frozen=True)
+class Experiment:
+    """One block of the results table: a task trained with several losses, same options.
+
+    Attributes
+    ----------
+    name : str
+        Its label in the tables, e.g. ``"ap"`` or ``"ap, authors' set-up"``.
+    task : str
+        The task trained (:data:`~uniloss_ref.experiments.tasks.TASKS`).
+    losses : tuple of str
+        The rows; the first is compared with the second, paired by seed.
+    options : dict
+        ``train`` options beyond the task's defaults (``True`` for a bare flag).
+    quick : dict
+        Options that replace or add to ``options`` under ``--quick``.
+    target : float or None
+        How many points the first loss may trail the second on average; None for no goal.
+    """
+
+    name: str
+    task: str
+    losses: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    target: float | None = None
+
+
+AUTHORS_SETUP = {
+    "sigmoid-output": True,
+    "momentum": 0.5,
+    "lr": 0.01,
+    "epochs": 30,
+    "no-standardise": True,
+    "temperature": 1.0,
+    "nearby": "random",
+    "batches": "random",
+    "anchors": "truth=1,good=16,nearby=16,bad=16,current=0,row=0",
+}
+"""The authors' MNIST set-up (their script): a network ending in a sigmoid, SGD with
+momentum 0.5 at learning rate 0.01, batch 16, 30 epochs, raw scores, tau 1, their anchor
+counts and random batches. This project's learning-rate drop for the last quarter applies."""
+
+FASHION_POSITIVE = 6
+"""Shirt: the Fashion-MNIST class BCE ranks worst against the rest (validation AP 72.6 after
+10 epochs on 6,000 images, against 80.9 to 99.4 for the other classes)."""
+
+FASHION = {"data": "fashion-mnist", "epochs": 10}
+
+PROFILES: dict[str, tuple[Experiment, ...]] = {
+    "digits": (
+        Experiment("ap", "ap", ("uniloss", "bce", "uniloss-authors"), target=0.3),
+        Experiment(
+            "accuracy",
+            "accuracy",
+            ("uniloss", "ce", "uniloss-authors"),
+            quick={"n_train": 600},
+            target=1.0,
+        ),
+        Experiment(
+            "pck",
+            "pck",
+            ("uniloss", "mse", "uniloss-authors"),
+            quick={"n_train": 1000, "n_test": 300},
+            target=2.0,
+        ),
+        Experiment("ap, authors' set-up", "ap", ("uniloss", "uniloss-authors"), AUTHORS_SETUP),
+    ),
+    "fashion": (
+        Experiment(
+            "ap",
+            "ap",
+            ("uniloss", "bce", "uniloss-authors"),
+            FASHION | {"positive": FASHION_POSITIVE},
+            target=0.3,
+        ),
+        Experiment(
+            "accuracy", "accuracy", ("uniloss", "ce", "uniloss-authors"), FASHION, target=0.5
+        ),
+        Experiment(
+            "ap, authors' set-up",
+            "ap",
+            ("uniloss", "uniloss-authors"),
+            AUTHORS_SETUP | FASHION | {"positive": FASHION_POSITIVE},
+        ),
+    ),
+}
+"""What ``reproduce --profile NAME`` trains. ``digits``: the paper's three tasks on data every
+machine has (scikit-learn's digits and synthetic stick figures). ``fashion``: the full
+Fashion-MNIST (60,000 training images), AP for its hardest class against the rest with the
+paper's MLP, 10-class accuracy with the small CNN, 10 epochs each."""
+
+HELD_OUT_SEEDS = 20
+"""The first seed never used to choose a setting (selection used seeds 0-19)."""
+
+DEFAULT_SEEDS = {"digits": 3, "fashion": 1}
+"""Seeds per run of a profile when ``--seeds`` is not given (``--quick``: one)."""
 
 SINGLE_THREADED = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -65,26 +161,41 @@ STOP_GRACE = 10.0
 """Seconds an interrupted run gets to save its partial results before it is killed."""
 
 
-def losses(task: str) -> tuple[str, str, str]:
-    """The three rows of a task: UniLoss, the task-specific loss, UniLoss (authors' gradient)."""
-    return ("uniloss", get_task(task).baseline, "uniloss-authors")
+def _flags(options: Mapping[str, Any]) -> list[str]:
+    argv: list[str] = []
+    for name, value in options.items():
+        flag = f"--{name.replace('_', '-')}"
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
 
 
 def plan(
-    tasks: Sequence[str], seeds: int, out: Path, options: dict[str, dict[str, int | str]]
+    experiments: Sequence[Experiment],
+    seeds: Sequence[int],
+    out: Path,
+    quick: bool = False,
+    overrides: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every run as ``{task, loss, seed, dir, argv}`` (``argv`` after ``python -m uniloss_ref``)."""
+    """Every run as ``{experiment, task, loss, seed, dir, argv}`` (``argv`` after
+    ``python -m uniloss_ref``)."""
     runs = []
-    for task in tasks:
-        for seed in range(seeds):
-            for loss in losses(task):
-                directory = out / "runs" / f"{task}-{loss}-seed{seed}"
-                argv = ["train", "--task", task, "--loss", loss, "--seed", str(seed)]
-                for name, value in options[task].items():
-                    argv += [f"--{name.replace('_', '-')}", str(value)]
-                argv += ["--out", str(directory), "--quiet"]
+    for experiment in experiments:
+        options = {**experiment.options, **(experiment.quick if quick else {}), **(overrides or {})}
+        for seed in seeds:
+            for loss in experiment.losses:
+                slug = re.sub(r"[^a-z0-9]+", "-", experiment.name.lower()).strip("-")
+                directory = out / "runs" / f"{slug}-{loss}-seed{seed}"
+                argv = ["train", "--task", experiment.task, "--loss", loss, "--seed", str(seed)]
+                argv += [*_flags(options), "--out", str(directory), "--quiet"]
                 runs.append(
-                    {"task": task, "loss": loss, "seed": seed, "dir": directory, "argv": argv}
+                    {
+                        "experiment": experiment.name,
+                        "task": experiment.task,
+                        "loss": loss,
+                        "seed": seed,
+                        "dir": directory,
+                        "argv": argv,
+                    }
                 )
     return runs
 
@@ -150,7 +261,8 @@ def execute(
         except (OSError, ValueError):
             results = {}
         if process.returncode == 0 and results.get("status") == "completed":
-            return {**results, "command": "python -m uniloss_ref " + " ".join(run["argv"])}
+            command = "python -m uniloss_ref " + " ".join(run["argv"])
+            return {**results, "experiment": run["experiment"], "command": command}
         code = process.returncode
         ended = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         lines = stderr.strip().splitlines() or [ended]
@@ -177,7 +289,7 @@ def execute(
                 if "error" in outcome
                 else f"test {outcome['test_metric']:.4f} ({outcome['seconds']:.0f} s)"
             )
-            name = f"{run['task']} {run['loss']} seed {run['seed']}"
+            name = f"{run['experiment']}: {run['loss']} seed {run['seed']}"
             print(f"[{finished}/{len(runs)}] {name}: {status}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         with signals.held():
@@ -228,26 +340,30 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def summarise(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The table rows (task, loss) and the paired differences (task), test metrics in points.
+def summarise(
+    runs: list[dict[str, Any]], experiments: Sequence[Experiment]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The table rows (experiment, loss) and the paired differences, test metrics in points.
 
     Returns
     -------
     rows : list of dict
-        ``task, metric, loss, seeds, mean, sd, min, max, seconds`` (mean seconds per run).
+        ``experiment, task, metric, loss, seeds, mean, sd, min, max, seconds`` (mean seconds
+        per run).
     differences : list of dict
-        ``task, baseline, mean, sd, min, max`` of UniLoss minus the baseline over the seeds
-        both finished, ``target`` (points UniLoss may trail) and ``met``.
+        Per experiment, its first loss minus its second over the seeds both finished:
+        ``experiment, loss, baseline, seeds, mean, sd, min, max``, ``target`` (points the
+        first may trail, None for none) and ``met`` (None without a target).
     """
     rows, differences = [], []
-    for task in dict.fromkeys(run["task"] for run in runs):
+    for experiment in experiments:
         by_loss = {
             loss: {
                 r["config"]["seed"]: r
                 for r in runs
-                if r["task"] == task and r["config"]["loss"] == loss
+                if r.get("experiment", r["task"]) == experiment.name and r["config"]["loss"] == loss
             }
-            for loss in losses(task)
+            for loss in experiment.losses
         }
         for loss, done in by_loss.items():
             if done:
@@ -255,28 +371,41 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
                 seconds = float(np.mean([r["seconds"] for r in done.values()]))
                 metric = next(iter(done.values()))["metric"]
                 rows.append(
-                    {"task": task, "metric": metric, "loss": loss, "seeds": sorted(done)}
+                    {"experiment": experiment.name, "task": experiment.task, "metric": metric}
+                    | {"loss": loss, "seeds": sorted(done)}
                     | _spread(points)
                     | {"seconds": seconds}
                 )
-        baseline = get_task(task).baseline
-        paired = sorted(set(by_loss["uniloss"]) & set(by_loss[baseline]))
+        first, second = experiment.losses[:2]
+        paired = sorted(set(by_loss[first]) & set(by_loss[second]))
         if paired:
             gaps = [
-                100 * (by_loss["uniloss"][s]["test_metric"] - by_loss[baseline][s]["test_metric"])
+                100 * (by_loss[first][s]["test_metric"] - by_loss[second][s]["test_metric"])
                 for s in paired
             ]
             spread = _spread(gaps)
+            target = experiment.target
             differences.append(
-                {"task": task, "baseline": baseline, "seeds": paired}
+                {"experiment": experiment.name, "loss": first, "baseline": second}
+                | {"seeds": paired}
                 | spread
-                | {"target": -TARGETS[task], "met": spread["mean"] >= -TARGETS[task]}
+                | {
+                    "target": None if target is None else -target,
+                    "met": None if target is None else spread["mean"] >= -target,
+                }
             )
     return rows, differences
 
 
 def _plus_minus(mean: float, sd: float | None, sign: str = "") -> str:
     return f"{mean:{sign}.2f} ± {sd:.2f}" if sd is not None else f"{mean:{sign}.2f} (sd n/a)"
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def markdown(
@@ -292,6 +421,8 @@ def markdown(
     reproduction was interrupted; it goes above the tables. With one seed the standard
     deviation is undefined and shown as "sd n/a".
     """
+    seeds = sorted({s for r in rows for s in r["seeds"]})
+    unseen = all(s >= HELD_OUT_SEEDS for s in seeds)
     lines = [
         "# UniLoss against the task-specific losses",
         "",
@@ -300,36 +431,46 @@ def markdown(
         *([f"**Interrupted.** {interrupted}", ""] if interrupted else []),
         *(
             [
-                "A quick run: fewer epochs (and fewer PCK images); the goals are for the full run.",
+                "A quick run: full-length training on less data (accuracy, PCK) and one seed; "
+                "the goals are for the full run.",
                 "",
             ]
             if quick
             else []
         ),
-        "Test metric in points (x100): mean ± sample standard deviation over seeds, and the "
-        "range. Every loss of a task trains the same network from the same initialisation on "
-        "the same data and batches for a given seed.",
+        f"Test metric in points (x100) over seeds {_seed_list(seeds)}"
+        + (
+            ", which no choice of setting has seen"
+            if unseen
+            else f" (seeds below {HELD_OUT_SEEDS} were used to choose settings)"
+        )
+        + ": mean ± sample standard deviation, and the range. Every loss of a row block trains "
+        "the same network from the same initialisation on the same data and batches for a "
+        "given seed.",
         "",
-        "| task | metric | loss | mean ± sd | min – max | seeds | s per run |",
+        "| experiment | metric | loss | mean ± sd | min – max | seeds | s per run |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['task']} | {r['metric']} | {r['loss']} | {_plus_minus(r['mean'], r['sd'])} | "
+            f"| {r['experiment']} | {r['metric']} | {r['loss']} | "
+            f"{_plus_minus(r['mean'], r['sd'])} | "
             f"{r['min']:.2f} – {r['max']:.2f} | {len(r['seeds'])} | {r['seconds']:.0f} |"
         )
     lines += [
         "",
-        "UniLoss minus the task-specific loss, paired by seed (points):",
+        "The first loss of each block minus the second, paired by seed (points):",
         "",
-        "| task | baseline | mean ± sd | min – max | goal | met |",
+        "| experiment | difference | mean ± sd | min – max | goal | met |",
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for d in differences:
+        goal = "–" if d["target"] is None else f"≥ {d['target']:+.1f}"
+        met = "–" if d["met"] is None else ("yes" if d["met"] else "no")
         lines.append(
-            f"| {d['task']} | {d['baseline']} | {_plus_minus(d['mean'], d['sd'], '+')} | "
-            f"{d['min']:+.2f} – {d['max']:+.2f} | ≥ {d['target']:+.1f} | "
-            f"{'yes' if d['met'] else 'no'} |"
+            f"| {d['experiment']} | {d['loss']} − {d['baseline']} | "
+            f"{_plus_minus(d['mean'], d['sd'], '+')} | "
+            f"{d['min']:+.2f} – {d['max']:+.2f} | {goal} | {met} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -341,8 +482,26 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="every task: UniLoss beside the task-specific loss over seeds; tables and plots",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--quick", action="store_true", help="short runs (under 3 minutes)")
-    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (3)")
+    parser.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default="digits",
+        help="digits: the three tasks on bundled data (default); fashion: Fashion-MNIST",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one seed, less data for accuracy and PCK, full length (digits; about 2 minutes)",
+    )
+    parser.add_argument(
+        "--seeds", type=positive_int, help="how many seeds (digits 3, fashion and --quick 1)"
+    )
+    parser.add_argument(
+        "--first-seed",
+        type=non_negative_int,
+        default=HELD_OUT_SEEDS,
+        help=f"first seed ({HELD_OUT_SEEDS}: seeds below were used to choose settings)",
+    )
     parser.add_argument(
         "--out", type=output_dir, default="reproduction", help="output directory (reproduction)"
     )
@@ -372,10 +531,12 @@ def _task_list(text: str) -> list[str]:
     return list(dict.fromkeys(tasks))
 
 
-def _command(args: argparse.Namespace) -> str:
+def _command(args: argparse.Namespace, seeds: int) -> str:
     """The command line that repeats this reproduction, every option spelled out."""
-    words = ["python -m uniloss_ref reproduce"] + (["--quick"] if args.quick else [])
-    words += [f"--seeds {args.seeds}", f"--tasks {','.join(args.tasks)}", f"--jobs {args.jobs}"]
+    words = ["python -m uniloss_ref reproduce", f"--profile {args.profile}"]
+    words += ["--quick"] if args.quick else []
+    words += [f"--seeds {seeds}", f"--first-seed {args.first_seed}"]
+    words += [f"--tasks {','.join(args.tasks)}", f"--jobs {args.jobs}"]
     for name in ("epochs", "n_train", "n_test", "device"):
         if getattr(args, name) is not None:
             words.append(f"--{name.replace('_', '-')} {getattr(args, name)}")
@@ -390,22 +551,32 @@ def _main(args: argparse.Namespace) -> int:
         "n_test": args.n_test,
         "device": args.device,
     }
-    options = {
-        task: SETTINGS["quick" if args.quick else "full"][task]
-        | {k: v for k, v in overrides.items() if v is not None}
-        for task in args.tasks
-    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    experiments = [e for e in PROFILES[args.profile] if e.task in args.tasks]
+    n_seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS[args.profile])
+    seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     try:
-        # Fail here, in one line, rather than in every run: e.g. digits without scikit-learn.
-        for task in args.tasks:
-            if get_task(task).data != "keypoints":
-                load_task_data(get_task(task), seed=0)
+        if args.quick and args.profile != "digits":
+            raise ValueError("--quick is for the digits profile; the others have no quick form")
+        if not experiments:
+            raise ValueError(f"profile {args.profile!r} has none of the tasks {args.tasks}")
+        # Fail here, in one line, rather than in every run: e.g. digits without scikit-learn
+        # or Fashion-MNIST not installed.
+        for experiment in experiments:
+            task = get_task(experiment.task)
+            if task.data != "keypoints":
+                load_task_data(
+                    task,
+                    experiment.options.get("data"),
+                    seed=0,
+                    positive=experiment.options.get("positive"),
+                )
         resolve_device(args.device)
         output = OutputDir(args.out, overwrite=args.overwrite)
     except (ValueError, OSError, ImportError, RuntimeError) as err:
         return fail("reproduce", err)
     with output:
-        runs = plan(args.tasks, args.seeds, Path(args.out), options)
+        runs = plan(experiments, seeds, Path(args.out), args.quick, overrides)
         outcomes, interrupted = execute(runs, args.jobs, root=output.path)
         with signals.held():
             finished = [o for o in outcomes if "error" not in o]
@@ -414,18 +585,25 @@ def _main(args: argparse.Namespace) -> int:
                 if interrupted
                 else None
             )
-            rows, differences = summarise(finished)
-            command = _command(args)
+            rows, differences = summarise(finished, experiments)
+            command = _command(args, n_seeds)
             document = markdown(rows, differences, command, args.quick, note)
             summary = {
                 "status": "interrupted" if interrupted else "completed",
                 "command": command,
+                "profile": args.profile,
                 "quick": args.quick,
-                "options": options,
+                "seeds": seeds,
+                "experiments": [
+                    {"name": e.name, "task": e.task, "losses": list(e.losses)}
+                    | {"options": {**e.options, **(e.quick if args.quick else {}), **overrides}}
+                    for e in experiments
+                ],
                 "rows": rows,
                 "differences": differences,
                 "runs": [
-                    {"task": r["task"], "loss": r["loss"], "seed": r["seed"], "dir": str(r["dir"])}
+                    {"experiment": r["experiment"], "task": r["task"], "loss": r["loss"]}
+                    | {"seed": r["seed"], "dir": str(r["dir"])}
                     | (
                         {"status": o["status"], "error": o["error"]}
                         if "error" in o

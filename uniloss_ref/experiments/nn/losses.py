@@ -10,6 +10,8 @@ differentiable with autograd with respect to the scores. Targets are constants.
 
 from __future__ import annotations
 
+from typing import Any
+
 import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
@@ -21,12 +23,13 @@ __all__ = [
     "gaussian_heatmaps",
     "heatmap_mse",
     "hinge_loss",
+    "sigmoid",
     "softmax_cross_entropy",
 ]
 
 
 @primitive
-def _sigmoid(z):
+def sigmoid(z: Any) -> Any:
     """Logistic function without overflow: only ``exp`` of non-positive numbers is taken."""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -34,8 +37,8 @@ def _sigmoid(z):
 
 # sigma' = sigma (1 - sigma), written with the output so it stays differentiable (second
 # derivatives of the losses) without the kink of |z| at 0.
-defvjp(_sigmoid, lambda ans, z: lambda g: g * ans * (1.0 - ans))
-defjvp(_sigmoid, lambda g, ans, z: g * ans * (1.0 - ans))
+defvjp(sigmoid, lambda ans, z: lambda g: g * ans * (1.0 - ans))
+defjvp(sigmoid, lambda g, ans, z: g * ans * (1.0 - ans))
 
 
 @primitive
@@ -46,8 +49,8 @@ def _softplus(z):
 
 # The pieces of the stable formula (maximum, abs) have kinks at 0 although softplus has none,
 # so the derivative, the logistic function, is given directly.
-defvjp(_softplus, lambda ans, z: lambda g: g * _sigmoid(z))
-defjvp(_softplus, lambda g, ans, z: g * _sigmoid(z))
+defvjp(_softplus, lambda ans, z: lambda g: g * sigmoid(z))
+defjvp(_softplus, lambda g, ans, z: g * sigmoid(z))
 
 
 def _check_binary(logits, targets, name: str, soft: bool) -> np.ndarray:
