@@ -52,6 +52,9 @@ def test_chapter_05_exercise_answers(run):
         assert answers[name]["+ 5"] == pytest.approx(answers[name]["as is"], abs=1e-12)
     assert answers["AP"]["x 10"] == answers["AP"]["as is"] < 1.0
     assert abs(answers["UniLoss"]["x 10"] - answers["UniLoss"]["as is"]) > 1e-3
+    standardised = answers["UniLoss, standardised"]
+    for how in ("+ 5", "x 10"):
+        assert standardised[how] == pytest.approx(standardised["as is"], abs=1e-9)
     for how in ("+ 5", "x 10"):
         assert abs(answers["BCE"][how] - answers["BCE"]["as is"]) > 1e-3
 

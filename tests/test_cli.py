@@ -134,3 +134,33 @@ def test_device_gpu_without_a_working_cupy_exits_with_one_line(command, tmp_path
     status, stderr = one_line_error([*command, "--device", "gpu", "--out", str(tmp_path)])
     assert status == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr
     assert "device 'gpu' needs CuPy" in stderr
+
+
+def test_reproduce_refuses_quick_fashion_and_missing_fashion_data_in_one_line(
+    monkeypatch, tmp_path, capsys
+):
+    from uniloss_ref.experiments.data import idx
+
+    out = ["--out", str(tmp_path / "out")]
+    assert main(["reproduce", "--profile", "fashion", "--quick", *out]) == 2
+    assert "--quick is for the digits profile" in capsys.readouterr().err
+    monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "nowhere")
+    assert main(["reproduce", "--profile", "fashion", *out]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "dataset-fashion-mnist" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_reproduce_plans_held_out_seeds_and_the_authors_set_up(tmp_path):
+    experiments = reproduce.PROFILES["fashion"]
+    runs = reproduce.plan(experiments, [20, 21], tmp_path, overrides={"epochs": 2})
+    assert len(runs) == 2 * sum(len(e.losses) for e in experiments)
+    assert {r["seed"] for r in runs} == {20, 21}
+    authors = [r for r in runs if r["experiment"] == "ap, authors' set-up"]
+    for run in authors:
+        argv = run["argv"]
+        assert "--sigmoid-output" in argv and "--no-standardise" in argv
+        assert argv[argv.index("--momentum") + 1] == "0.5"
+        assert argv[argv.index("--positive") + 1] == str(reproduce.FASHION_POSITIVE)
+        assert argv[argv.index("--epochs") + 1] == "2"  # an override wins
+    assert len({r["dir"] for r in runs}) == len(runs)

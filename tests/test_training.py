@@ -7,6 +7,8 @@ import autograd
 import numpy as np
 import pytest
 from autograd.misc import flatten
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
 from uniloss_ref.experiments import plots
@@ -22,7 +24,13 @@ from uniloss_ref.experiments.tasks import (
     make_metric,
     task_scores,
 )
-from uniloss_ref.experiments.training import TrainConfig, prepare, train, write_run
+from uniloss_ref.experiments.training import (
+    TrainConfig,
+    batch_order,
+    prepare,
+    train,
+    write_run,
+)
 from uniloss_ref.interpolation import interpolate
 from uniloss_ref.metrics import KeypointTargets
 
@@ -144,6 +152,11 @@ def test_uniloss_variants_differ_only_in_the_gradient_rule():
         ({"lr": -1.0}, "lr must be a positive number"),
         ({"anchors": {"random": 3}}, "unknown kinds"),
         ({"data": "keypoints"}, "needs class labels"),
+        ({"positive": 10}, "positive must be a class of 'digits', 0 to 9"),
+        ({"batches": "sorted"}, "batches must be one of random, stratified"),
+        ({"momentum": 1.0}, r"momentum must be in \[0, 1\)"),
+        ({"loss": "bce", "sigmoid_output": True}, "sigmoid_output is for the UniLoss rows"),
+        ({"nearby_rule": "nearest"}, "nearby_rule must be"),
     ],
 )
 def test_bad_configs_are_rejected_naming_the_argument(change, message):
@@ -237,3 +250,49 @@ def test_training_on_a_device_repeats_the_cpu_run(monkeypatch, task, loss):
     assert gpu["test_metric"] == pytest.approx(cpu["test_metric"], abs=1e-9)
     for a, b in zip(gpu["history"], cpu["history"], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9, abs=1e-12)
+
+
+def test_positive_chooses_the_class_of_the_ap_task_only():
+    data = load_task_data(get_task("ap"), seed=0, positive=3)
+    assert data.class_names == ("rest", "3")
+    raw = load_task_data(get_task("accuracy"), seed=0)
+    np.testing.assert_array_equal(data.y_test, (raw.y_test == 3).astype(data.y_test.dtype))
+    with pytest.raises(ValueError, match="positive chooses the class of the AP task"):
+        load_task_data(get_task("accuracy"), seed=0, positive=3)
+    with pytest.raises(TypeError, match="positive must be a class label"):
+        load_task_data(get_task("ap"), seed=0, positive=2.0)
+    with pytest.raises(ValueError, match="batches 'stratified' needs class labels"):
+        prepare(TrainConfig(task="pck", loss="mse", batches="stratified", **TINY["pck"]))
+
+
+@given(
+    st.lists(st.integers(0, 3), min_size=1, max_size=300),
+    st.integers(1, 40),
+    st.integers(0, 2**32 - 1),
+)
+def test_stratified_batches_hold_every_class_in_proportion(labels, size, seed):
+    labels = np.array(labels)
+    order = batch_order(labels, "stratified", np.random.default_rng(seed))
+    assert sorted(order) == list(range(len(labels)))  # a permutation of the samples
+    for start in range(0, len(labels), size):
+        batch = labels[order[start : start + size]]
+        for label in np.unique(labels):
+            expected = len(batch) * np.mean(labels == label)
+            assert abs(np.sum(batch == label) - expected) < 2  # in proportion, to one sample
+
+
+def test_stratified_batches_give_every_ap_batch_a_positive():
+    config = TrainConfig(task="ap", loss="uniloss")  # digits, 10% eights, batches of 16
+    setup = prepare(config)
+    y = setup.data.y_train
+    order = batch_order(y, "stratified", np.random.default_rng(0))
+    batches = [y[order[k : k + 16]] for k in range(0, len(y) - 15, 16)]
+    assert all(batch.any() for batch in batches)
+    shuffled = batch_order(y, "random", np.random.default_rng(0))
+    assert not all(y[shuffled[k : k + 16]].any() for k in range(0, len(y) - 15, 16))
+
+
+def test_a_sigmoid_output_gives_scores_in_the_unit_interval():
+    run = train(tiny("ap", "uniloss", sigmoid_output=True, standardise=False), show_progress=False)
+    assert run.test_scores.min() > 0.0 and run.test_scores.max() < 1.0
+    assert run.results["config"]["sigmoid_output"] is True

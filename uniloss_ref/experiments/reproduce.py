@@ -118,7 +118,7 @@ PROFILES: dict[str, tuple[Experiment, ...]] = {
             "pck",
             "pck",
             ("uniloss", "mse", "uniloss-authors"),
-            quick={"n_train": 1000, "n_test": 300},
+            quick={"n_train": 600, "n_test": 300},
             target=2.0,
         ),
         Experiment("ap, authors' set-up", "ap", ("uniloss", "uniloss-authors"), AUTHORS_SETUP),
@@ -438,7 +438,8 @@ def markdown(
             if quick
             else []
         ),
-        f"Test metric in points (x100) over seeds {_seed_list(seeds)}"
+        f"Test metric in points (x100) over seed{'s' if len(seeds) > 1 else ''} "
+        f"{_seed_list(seeds)}"
         + (
             ", which no choice of setting has seen"
             if unseen
