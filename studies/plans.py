@@ -250,3 +250,27 @@ def acc_more():
         ("uniloss default 20 epochs", dict(ACC_UNI, epochs=20), (0, 1)),
     ]
     return [(tag, cfg) for tag, extra, seeds in rows for cfg in _seeds(seeds, **{**ACC, **extra})]
+
+
+def every_class_a():
+    """Every Fashion-MNIST class vs the rest (classes 0-4), screening set-up (6,000 images,
+    10 epochs), held-out seed 10; test read."""
+    return _every_class(range(0, 5))
+
+
+def every_class_b():
+    """As :func:`every_class_a`, classes 5-9."""
+    return _every_class(range(5, 10))
+
+
+def _every_class(classes):
+    return [(f"{name} class{c}", cfg) for c in classes
+            for name, extra in (("bce", BCE_REC), ("uniloss", RECOMMENDED))
+            for cfg in _seeds(HELD_OUT[:1], **{**FM, **extra, "positive": c, "test": True})]
+
+
+def final_fashion_rest():
+    """The UniLoss seeds 16-19 that ``final_fashion`` did not reach."""
+    base = dict(FULL, positive=6, test=True)
+    return [("uniloss recommended", cfg)
+            for cfg in _seeds(HELD_OUT[6:], **{**base, **RECOMMENDED})]
