@@ -251,7 +251,9 @@ def ap_study(batches: int, seed: int = 0) -> dict:
 #   still beats a positive ranked above it: a cycle, as in chapter 1.) And `h~` sits
 #   above the current AP (the `truth` and `good` anchors lift it), so even the others
 #   are mostly below `h~` and push. Their term alone lowers AP more often than it
-#   raises it.
+#   raises it. (`AnchorSampler(nearby_rule="margin")`, which the AP task uses, sets
+#   right the wrong comparison of smallest margin in a positive's row instead: the
+#   positive moves up past the negative just above it, always a ranking.)
 # * **`row`** anchors, one positive moved above every negative, are never worth less
 #   than the current AP (the configuration stays one a ranking produces); a step along
 #   their pull alone raises AP in most batches (at least 80%).

@@ -184,11 +184,21 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 
 
 # %%
+def standardised(s: Tensor) -> Tensor:
+    """``s / sd(s)`` over the whole batch (population sd); equal scores stay as they are."""
+    top = s.detach().abs().max()
+    if not top > 0:
+        return s
+    unit = s / top  # no square overflows; the constant cancels
+    sd = unit.std(correction=0)
+    return unit / sd if sd > 0 else s
+
+
 def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
     scores = torch.tensor(case["scores"], dtype=dtype, requires_grad=True)
     anchors = torch.as_tensor(case["anchors"], dtype=dtype)
     i, j, h = METRICS[case["metric"]](scores.shape, case["targets"], **case["params"])
-    flat = scores.reshape(-1)
+    flat = (standardised(scores) if case["standardise"] else scores).reshape(-1)
     c = flat[i] - flat[j]
     hard = (c > 0).to(dtype) * 2 - 1
     b = torch.tanh(c / (2 * case["temperature"]))
@@ -283,24 +293,26 @@ print(f"fail: {exercise_1}")
 #
 # </details>
 #
-# **Exercise 2.** A port that adds 1 to every score before it starts. Which quantities
+# **Exercise 2.** A port that adds 100 to every score before it starts. Which quantities
 # fail? (Every quantity depends on the scores only through `c = s[i] - s[j]`.)
 
 # %%
 exercise_2 = quantities_that_fail(
-    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 1.0})
+    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 100.0})
 )
 print(f"fail: {exercise_2 or 'none'}")
 
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Only **`comparisons`**. `(s_i + 1) - (s_j + 1)` differs from `s_i - s_j` by a rounding
-# or two (about `1e-16`), and the comparisons are checked bit for bit: IEEE subtraction is
-# correctly rounded, so a port that computes `s[i] - s[j]` in float64 gets the same bits
-# as the reference, and any difference means it computed something else (here: different
-# pairs, a different order, or, as in this exercise, a different formula). Every later
-# quantity has a tolerance, and the shift's rounding is far inside it. The tolerances and
+# Only **`comparisons`**. `(s_i + 100) - (s_j + 100)` differs from `s_i - s_j` by the
+# rounding of numbers near 100 (up to a few times `1e-14`), and the comparisons are checked to
+# `1e-14`, a few dozen ulps: IEEE subtraction is correctly rounded, so a port that computes
+# `s[i] - s[j]` of raw float64 scores gets the same bits as the reference (the tolerance is
+# there for standardised scores, whose mean and square root round differently in each
+# framework), and anything more means it computed something else (here: different pairs,
+# a different order, or, as in this exercise, a different formula). Every later quantity
+# has a looser tolerance, and the shift's rounding is inside it. The tolerances and
 # the reason for each are in `uniloss_ref.conformance.vectors.QUANTITIES`.
 #
 # </details>

@@ -184,11 +184,25 @@ def interpolate(b: jax.Array, plus: jax.Array, values: jax.Array, power: float) 
 # ---------------------------------------------------------------------------------------
 
 
+def standardised(s: jax.Array) -> jax.Array:
+    """``s / sd(s)`` over the whole batch (population sd); equal scores stay as they are.
+
+    Written with ``where`` on both sides of each division, so that neither the value nor
+    the gradient of the branch not taken is ever NaN.
+    """
+    top = jax.lax.stop_gradient(jnp.max(jnp.abs(s)))  # no square overflows; it cancels
+    unit = s / jnp.where(top > 0, top, 1.0)
+    variance = jnp.mean((unit - jnp.mean(unit)) ** 2)
+    spread = jnp.sqrt(jnp.where(variance > 0, variance, 1.0))
+    return jnp.where(variance > 0, unit / spread, s)
+
+
 def uniloss(case: dict) -> dict[str, Any]:
     """Every conformance quantity for one case (see ``docs/porting.md``)."""
     anchors = np.asarray(case["anchors"], dtype=np.float64)
     i, j, h = METRICS[case["metric"]](case["scores"].shape, case["targets"], **case["params"])
     tau, power = case["temperature"], case["power"]
+    scale = standardised if case.get("standardise", False) else (lambda s: s)
     values = h(anchors)  # constants for the gradient, like the anchors
 
     # The differentiable part as one compiled function: JAX run op by op would compile
@@ -196,11 +210,11 @@ def uniloss(case: dict) -> dict[str, Any]:
     @jax.jit
     def differentiable(s: jax.Array, plus: jax.Array, values: jax.Array) -> dict:
         def surrogate(s: jax.Array) -> jax.Array:
-            flat = s.reshape(-1)
+            flat = scale(s).reshape(-1)
             b = jnp.tanh((flat[i] - flat[j]) / (2.0 * tau))
             return interpolate(b, plus, values, power)
 
-        flat = s.reshape(-1)
+        flat = scale(s).reshape(-1)
         c = flat[i] - flat[j]
         b = jnp.tanh(c / (2.0 * tau))
         h_tilde, gradient = jax.value_and_grad(surrogate)(s)

@@ -66,7 +66,10 @@ def test_the_catalogue_covers_every_quantity_and_every_metric(vectors, report_of
     [
         # The classes of mistakes the first version of the vectors let through, and the
         # cases added to catch them.
-        (wrong_ports.PckJointMajor, {"pck/non-square", "pck/temperature-and-power"}),
+        (
+            wrong_ports.PckJointMajor,
+            {"pck/non-square", "pck/temperature-and-power", "pck/standardised"},
+        ),
         (
             wrong_ports.PckPixelsFromHeight,
             {"pck/non-square", "pck/radius-and-border", "pck/mixed-degenerate"},
@@ -117,3 +120,18 @@ def test_the_wrong_ports_are_usable_from_the_command_line(vectors):
     report = verify("tests.wrong_ports:authors_gradient", vectors=vectors, cases="ap/ordinary")
     assert not report.passed
     assert {c.quantity for c in report.by_status("fail")} == {"gradient"}
+
+
+@pytest.mark.parametrize(
+    "port",
+    [
+        wrong_ports.StandardiseIgnored,
+        wrong_ports.SampleStandardDeviation,
+        wrong_ports.StandardDeviationHeldConstant,
+    ],
+    ids=lambda p: p.__name__,
+)
+def test_standardisation_mistakes_fail_only_the_standardised_cases(report_of, port):
+    report = report_of(port)
+    failing = {c.case for c in report.checks if c.status in ("fail", "error")}
+    assert failing == {"ap/standardised", "accuracy/standardised", "pck/standardised"}

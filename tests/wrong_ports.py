@@ -61,10 +61,13 @@ class Port:
         def loss_of_comparisons(c: Any) -> Any:
             return self.loss(self.interpolate(self.relax(c, tau), anchors, values, p))
 
-        def loss_of_scores(s: Any) -> Any:
-            return loss_of_comparisons(self.comparisons(s, i, j))
+        def scaled(s: Any) -> Any:
+            return self.standardise(s) if case["standardise"] else s
 
-        c = self.comparisons(scores, i, j)
+        def loss_of_scores(s: Any) -> Any:
+            return loss_of_comparisons(self.comparisons(scaled(s), i, j))
+
+        c = self.comparisons(scaled(scores), i, j)
         hard = self.hard(c)
         b = self.relax(c, tau)
         h_tilde = self.interpolate(b, anchors, values, p)
@@ -223,6 +226,18 @@ class Port:
         return (np.concatenate(i) if i else empty), (np.concatenate(j) if j else empty), h
 
     # --- the surrogate ------------------------------------------------------------------
+
+    def standardise(self, s: Any) -> Any:
+        """``s / sd(s)``, population sd over every entry; equal scores stay as they are."""
+        top = np.max(np.abs(getval(s)))
+        if not top > 0:
+            return s
+        unit = s / top
+        sd = self.spread(unit)
+        return unit / sd if getval(sd) > 0 else s
+
+    def spread(self, unit: Any) -> Any:
+        return anp.sqrt(anp.mean((unit - anp.mean(unit)) ** 2))
 
     def comparisons(self, s: Any, i: np.ndarray, j: np.ndarray) -> Any:
         flat = anp.reshape(s, -1)
@@ -950,6 +965,47 @@ class GradientOfComparisons(Port):
 
     def gradient(self, loss_of_scores, loss_of_comparisons, scores, c):
         return autograd.grad(loss_of_comparisons)(c)
+
+
+# --- standardised scores ---------------------------------------------------------------------
+
+
+@wrong("comparisons")
+class StandardiseIgnored(Port):
+    """Raw scores compared where the case asks for standardised ones."""
+
+    def standardise(self, s):
+        return s
+
+
+@wrong("comparisons")
+class SampleStandardDeviation(Port):
+    """``sd`` with ``n - 1`` in the denominator (NumPy's ``ddof=1``, PyTorch's default)."""
+
+    def spread(self, unit):
+        n = anp.size(unit)
+        return anp.sqrt(anp.sum((unit - anp.mean(unit)) ** 2) / (n - 1))
+
+
+@wrong("comparisons")
+class StandardisedPerRow(Port):
+    """Each sample's scores standardised on their own instead of over the whole batch."""
+
+    def standardise(self, s):
+        if anp.ndim(s) == 1:
+            return super().standardise(s)
+        rows = anp.reshape(s, (anp.shape(s)[0], -1))
+        centred = rows - anp.mean(rows, axis=1, keepdims=True)
+        sd = anp.sqrt(anp.mean(centred**2, axis=1, keepdims=True))
+        return anp.reshape(rows / sd, anp.shape(s))
+
+
+@wrong("gradient")
+class StandardDeviationHeldConstant(Port):
+    """``sd`` treated as a constant in the gradient (detached): right values, wrong slope."""
+
+    def spread(self, unit):
+        return super().spread(getval(unit))
 
 
 # --- precision -----------------------------------------------------------------------------

@@ -102,6 +102,7 @@ def _draft(
     anchors: np.ndarray,
     temperature: float = 1.0,
     power: float = 1.0,
+    standardise: bool = False,
 ) -> Draft:
     if isinstance(targets, KeypointTargets):
         _check_radius_margin(targets, metric.threshold)
@@ -124,6 +125,8 @@ def _draft(
         "targets": encoded,
         # Anchors are +-1; integers keep the file short and are exact in any reader.
         "anchors": np.asarray(anchors).astype(int).tolist(),
+        # Only the cases that standardise say so: a file without the key compares raw scores.
+        **({"standardise": True} if standardise else {}),
     }
 
 
@@ -618,6 +621,65 @@ def _plain(value: Any) -> Any:
     return float(value) if value.ndim == 0 else value.tolist()
 
 
+def _standardised_cases(seed: int) -> list[Draft]:
+    """Standardised scores ``s / sd(s)``: large raw scores at tau 3, so a port that compares
+    raw scores saturates every comparison and fails everywhere."""
+    rng = np.random.default_rng(seed)
+    ap, top1, pck = AveragePrecision(), Accuracy(), PCK(threshold=0.5)
+    drafts = []
+    scores, labels = _scores(rng, (10,), scale=40.0), _labels(10, 3, rng)
+    drafts.append(
+        _draft(
+            "ap/standardised",
+            "10 samples, 3 positives, scores of size about 40, standardised, tau = 3.",
+            ap,
+            _AP,
+            scores,
+            labels,
+            _sampled(ap, scores, labels, rng),
+            temperature=3.0,
+            standardise=True,
+        )
+    )
+    scores, targets = _scores(rng, (6, 4), scale=25.0), rng.integers(4, size=6)
+    drafts.append(
+        _draft(
+            "accuracy/standardised",
+            "6 samples, 4 classes, scores of size about 25, standardised over all 24 entries, "
+            "tau = 1 and p = 2.",
+            top1,
+            {"top_k": 1},
+            scores,
+            targets,
+            _sampled(top1, scores, targets, rng),
+            power=2.0,
+            standardise=True,
+        )
+    )
+    targets = _keypoints(
+        [[[1.3, 2.1], [3.4, 0.8]], [[2.2, 1.7], [0.6, 3.1]]],
+        [[True, True], [True, False]],
+        [2.4, 2.0],
+        (5, 5),
+    )
+    scores = _scores(rng, (2, 2, 5, 5), scale=30.0)
+    drafts.append(
+        _draft(
+            "pck/standardised",
+            "2 samples, 2 joints (one invisible) on 5x5 heatmaps, scores of size about 30, "
+            "standardised over every pixel of every map, tau = 3.",
+            pck,
+            {"threshold": 0.5},
+            scores,
+            targets,
+            _sampled(pck, scores, targets, rng),
+            temperature=3.0,
+            standardise=True,
+        )
+    )
+    return drafts
+
+
 def build_cases() -> list[dict[str, Any]]:
     """Every conformance case with its expected outputs, computed by this package.
 
@@ -646,6 +708,7 @@ def build_cases() -> list[dict[str, Any]]:
         *_accuracy_more_cases(seed=14),
         *_pck_cases(seed=5),
         *_pck_more_cases(seed=15),
+        *_standardised_cases(seed=17),
     ]
     cases = []
     for draft in drafts:

@@ -40,7 +40,8 @@ def case_inputs(case: Mapping[str, Any]) -> dict[str, Any]:
         metric's shape), ``targets`` (int64 array of shape ``(n,)``; for PCK a dict of
         ``xy`` float64 ``(n, J, 2)``, ``visible`` bool ``(n, J)``, ``scale`` float64
         ``(n,)``, ``heatmap_shape`` tuple ``(H, W)``), ``anchors`` (float64 ``(K, l)`` of
-        ``+-1``), ``temperature`` and ``power`` (float). ``expected`` is left out.
+        ``+-1``), ``temperature`` and ``power`` (float) and ``standardise`` (bool: compare
+        ``s / sd(s)``; false where the case does not say). ``expected`` is left out.
     """
     targets = case["targets"]
     if case["metric"] == "PCK":
@@ -64,6 +65,7 @@ def case_inputs(case: Mapping[str, Any]) -> dict[str, Any]:
         "anchors": anchors,
         "temperature": float(case["temperature"]),
         "power": float(case["power"]),
+        "standardise": bool(case.get("standardise", False)),
     }
 
 
@@ -92,7 +94,11 @@ def reference_port(case: Mapping[str, Any]) -> dict[str, Any]:
         ``gradient`` (the scores' shape), all float64.
     """
     metric, targets = reference_metric(case)
-    settings = {"temperature": case["temperature"], "power": case["power"]}
+    settings = {
+        "temperature": case["temperature"],
+        "power": case["power"],
+        "standardise": case["standardise"],
+    }
     seen = inspect(case["scores"], targets, metric, case["anchors"], **settings)
 
     def loss(s: Any) -> Any:

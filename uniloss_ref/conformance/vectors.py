@@ -35,10 +35,13 @@ QUANTITIES: dict[str, dict[str, Any]] = {
     "comparisons": {
         "shape": "(l,)",
         "meaning": "c = s[i] - s[j] over the metric's pairs, in the documented order",
-        "rtol": 0.0,
-        "atol": 0.0,
-        "why": "IEEE 754 subtraction is correctly rounded, so s[i] - s[j] in float64 has "
-        "the same bits in every port; any difference means wrong pairs or a wrong order.",
+        "rtol": 1e-14,
+        "atol": 1e-14,
+        "why": "IEEE 754 subtraction is correctly rounded, so s[i] - s[j] of raw float64 "
+        "scores has the same bits in every port; standardised scores pass through a mean, a "
+        "square root and a division, whose rounding differs by a few ulps between "
+        "frameworks (about 1e-16 here). Wrong pairs, a wrong order or float32 scores are "
+        "off by 1e-9 or far more.",
     },
     "hard": {
         "shape": "(l,)",
@@ -111,7 +114,9 @@ DESCRIPTION = (
     "computed by the uniloss_ref NumPy reference, for checking ports to other frameworks. "
     "Each case gives a metric (name and parameters), a batch (scores, targets), the anchor "
     "configurations a_k (so no random generator has to match), the temperature tau and the "
-    "IDW power p. A port computes c = s[i] - s[j], b~ = tanh(c / (2 tau)), d_k = ||b~ - a_k||, "
+    "IDW power p. A port computes c = s[i] - s[j] (of z = s / sd(s), the population standard "
+    "deviation over every entry of the batch, where a case has 'standardise': true; a batch "
+    "of equal scores stays as it is), b~ = tanh(c / (2 tau)), d_k = ||b~ - a_k||, "
     "v_k = h(a_k), h~ = sum_k d_k^-p v_k / sum_k d_k^-p (exactly v_k where d_k = 0) and the "
     "gradient of the loss 1 - h~ with respect to the scores. All values are float64; a port "
     "is checked elementwise: |got - expected| <= atol + rtol * |expected|."
@@ -121,7 +126,8 @@ PORT_SIGNATURE = (
     "port(case: dict) -> dict. The argument holds 'name', 'metric' (str), 'params' (dict), "
     "'scores' (float64 array in the metric's shape), 'targets' (int64 array of shape (n,); "
     "for PCK a dict of 'xy' (n, J, 2), 'visible' bool (n, J), 'scale' (n,), 'heatmap_shape' "
-    "(H, W)), 'anchors' (float64 (K, l) of +-1), 'temperature' and 'power' (float). The "
+    "(H, W)), 'anchors' (float64 (K, l) of +-1), 'temperature' and 'power' (float), "
+    "'standardise' (bool). The "
     "result maps any of the quantity names to array-likes (NumPy, PyTorch, JAX, lists or "
     "floats); a missing or None entry is skipped. Raising NotImplementedError skips the case."
 )
@@ -303,6 +309,8 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
         value = case[key]
         if not _real(value) or not 0 < value < float("inf"):
             raise ValueError(f"{where}: {key} must be a finite number > 0, got {value!r}")
+    if not isinstance(case.get("standardise", False), bool):
+        raise ValueError(f"{where}: standardise must be true or false")
     scores = _numbers(case["scores"], f"{where}: scores")
     if scores.ndim != METRICS[case["metric"]].score_ndim:
         raise ValueError(
