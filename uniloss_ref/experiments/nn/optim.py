@@ -22,13 +22,22 @@ form: ``weight_decay * p`` is added to the gradient before anything else.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SGD", "Adam", "RMSprop", "multistep_lr", "step_lr", "tree_map"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "RMSprop",
+    "multistep_lr",
+    "step_lr",
+    "tree_leaves",
+    "tree_map",
+    "tree_rebuild",
+]
 
 PyTree = Any
 
@@ -85,14 +94,14 @@ def _map(fn, tree, rest, path):
     return fn(tree, *rest)
 
 
-def _leaves(tree: PyTree) -> list:
+def tree_leaves(tree: PyTree) -> list:
     """The leaves of ``tree`` in the order :func:`tree_map` visits them."""
     found: list = []
     tree_map(found.append, tree)
     return found
 
 
-def _rebuild(tree: PyTree, leaves: list) -> PyTree:
+def tree_rebuild(tree: PyTree, leaves: Iterable) -> PyTree:
     """A pytree shaped like ``tree`` whose leaves, in visiting order, are ``leaves``."""
     supply = iter(leaves)
     return tree_map(lambda _: next(supply), tree)
@@ -103,7 +112,7 @@ def _check_grads_match(params: PyTree, grads: PyTree) -> None:
         tree_map(lambda p, g: None, params, grads)
     except ValueError as err:
         raise ValueError(f"grads must have the structure of params: {err}") from None
-    for p, g in zip(_leaves(params), _leaves(grads), strict=True):
+    for p, g in zip(tree_leaves(params), tree_leaves(grads), strict=True):
         if getattr(p, "shape", ()) != getattr(g, "shape", ()):
             raise ValueError(
                 f"grads must have the shapes of params; got a gradient of shape "
@@ -173,7 +182,7 @@ class _Optimizer:
             leaves than at the first step.
         """
         _check_grads_match(params, grads)
-        ps, gs = _leaves(params), _leaves(grads)
+        ps, gs = tree_leaves(params), tree_leaves(grads)
         if self._states is None:
             self._states = [self._init_leaf(p) for p in ps]
         if len(self._states) != len(ps):
@@ -187,7 +196,7 @@ class _Optimizer:
             for p, g, s in zip(ps, gs, self._states, strict=True)
         ]
         self._states = [state for _, state in new]
-        return _rebuild(params, [p for p, _ in new])
+        return tree_rebuild(params, [p for p, _ in new])
 
     def _init_leaf(self, p):
         raise NotImplementedError
