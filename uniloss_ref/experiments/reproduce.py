@@ -82,6 +82,12 @@ class Experiment:
     quick: Mapping[str, Any] = field(default_factory=dict)
     target: float | None = None
 
+    def train_options(
+        self, quick: bool = False, overrides: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ``train`` options of its runs: ``options``, then ``quick``, then ``overrides``."""
+        return {**self.options, **(self.quick if quick else {}), **(overrides or {})}
+
 
 AUTHORS_SETUP = {
     "sigmoid-output": True,
@@ -180,7 +186,7 @@ def plan(
     ``python -m uniloss_ref``)."""
     runs = []
     for experiment in experiments:
-        options = {**experiment.options, **(experiment.quick if quick else {}), **(overrides or {})}
+        options = experiment.train_options(quick, overrides)
         for seed in seeds:
             for loss in experiment.losses:
                 slug = re.sub(r"[^a-z0-9]+", "-", experiment.name.lower()).strip("-")
@@ -597,7 +603,7 @@ def _main(args: argparse.Namespace) -> int:
                 "seeds": seeds,
                 "experiments": [
                     {"name": e.name, "task": e.task, "losses": list(e.losses)}
-                    | {"options": {**e.options, **(e.quick if args.quick else {}), **overrides}}
+                    | {"options": e.train_options(args.quick, overrides)}
                     for e in experiments
                 ],
                 "rows": rows,
