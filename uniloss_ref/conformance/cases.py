@@ -133,6 +133,24 @@ def _draft(
 _AP = {"interpolated": False, "unrealisable": "zero"}
 
 
+def _temperature_and_power_case(
+    prefix: str, metric: Metric, params: dict[str, Any], rng: np.random.Generator
+) -> Draft:
+    """An ordinary binary batch (9 samples, 3 positives) at tau = 0.5 and p = 2."""
+    scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
+    return _draft(
+        f"{prefix}/temperature-and-power",
+        "An ordinary batch at tau = 0.5 and p = 2.",
+        metric,
+        params,
+        scores,
+        labels,
+        _sampled(metric, scores, labels, rng),
+        temperature=0.5,
+        power=2.0,
+    )
+
+
 def _every_configuration_case(
     prefix: str, metric: Metric, params: dict[str, Any], rng: np.random.Generator, note: str = ""
 ) -> Draft:
@@ -230,20 +248,7 @@ def _binary_ranking_cases(
         )
     )
 
-    scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
-    drafts.append(
-        _draft(
-            f"{prefix}/temperature-and-power",
-            "An ordinary batch at tau = 0.5 and p = 2.",
-            metric,
-            params,
-            scores,
-            labels,
-            _sampled(metric, scores, labels, rng),
-            temperature=0.5,
-            power=2.0,
-        )
-    )
+    drafts.append(_temperature_and_power_case(prefix, metric, params, rng))
 
     for situation, labels, text in (
         ("no-positives", np.zeros(5, dtype=int), "No positives: l = 0, value 1, zero gradient."),
@@ -295,20 +300,7 @@ def _binary_ranking_more_cases(
     metric = kind(**params)
     drafts = []
     if tau_p:
-        scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
-        drafts.append(
-            _draft(
-                f"{prefix}/temperature-and-power",
-                "An ordinary batch at tau = 0.5 and p = 2.",
-                metric,
-                params,
-                scores,
-                labels,
-                _sampled(metric, scores, labels, rng),
-                temperature=0.5,
-                power=2.0,
-            )
-        )
+        drafts.append(_temperature_and_power_case(prefix, metric, params, rng))
     # Positives at 0, 300, -500; negatives at -23.5, 150, -800: one pair 23.5 apart.
     scores = np.array([0.0, -23.5, 300.0, 150.0, -500.0, -800.0])
     labels = np.array([1, 0, 1, 0, 1, 0])
