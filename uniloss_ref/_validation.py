@@ -104,6 +104,13 @@ def positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def flag(value: Any, name: str) -> bool:
+    """True or False (NumPy's booleans included)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
 def count(value: Any, name: str) -> int:
     """A non-negative integer."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

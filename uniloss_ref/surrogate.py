@@ -24,7 +24,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from ._arrays import to_numpy
-from ._validation import check_scores, count, positive_float
+from ._validation import check_scores, count, flag, positive_float
 from .anchors import Anchors, AnchorSampler
 from .interpolation import interpolate, squared_distances, weights
 from .metrics.refactoring import Metric, Refactoring
@@ -85,15 +85,14 @@ def _at_fixed_anchors(
     if not isinstance(anchors, Anchors):
         anchors = Anchors.from_configurations(anchors, refactoring.length)
     steps = surrogate_steps(
-        scores, refactoring, anchors, temperature, power, standardise=_flag(standardise)
+        scores,
+        refactoring,
+        anchors,
+        temperature,
+        power,
+        standardise=flag(standardise, "standardise"),
     )
     return steps, refactoring
-
-
-def _flag(value: Any, name: str = "standardise") -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r:.60}")
-    return bool(value)
 
 
 def surrogate(
@@ -263,7 +262,7 @@ class UniLoss:
         counts = {**metric.default_anchors, **{k: v for k, v in given.items() if v is not None}}
         self.metric = metric
         self.temperature = positive_float(temperature, "temperature")
-        self.standardise = _flag(standardise)
+        self.standardise = flag(standardise, "standardise")
         self.power = positive_float(power, "power")
         self.sampler: Sampler = sampler or AnchorSampler(**counts, nearby_rule=nearby_rule)
         self.interpolation = interpolation
