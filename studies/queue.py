@@ -13,6 +13,7 @@ a plan can be extended and re-run. Runs are sequential: one training process at 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,10 +43,18 @@ def main(name: str) -> None:
         print(f"[{i}/{len(todo)}] {tag} {json.dumps(cfg)}", flush=True)
         rec = run(cfg, log=sys.stdout)
         rec["tag"], rec["requested"] = tag, cfg
-        with out.open("a") as f:
-            f.write(json.dumps(rec) + "\n")
+        _append_line(out, json.dumps(rec))
         print(f"  -> val {rec['val']:.4f} {rec.get('test', '')} ({rec['seconds']:.0f}s, "
               f"{time.perf_counter() - started:.0f}s total)", flush=True)
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Add a line to ``path`` atomically: the whole file is rewritten to a temporary file
+    and renamed over it, so an interrupted run never leaves half a JSON line."""
+    old = path.read_text() if path.exists() else ""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(old + line + "\n")
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
