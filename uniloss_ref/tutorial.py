@@ -29,13 +29,14 @@ import io
 import os
 import runpy
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from .experiments import outputs
 
 QUICK_ENV = "UNILOSS_TUTORIAL_QUICK"
 OUT_ENV = "UNILOSS_TUTORIAL_OUT"
@@ -190,16 +191,9 @@ def run_chapter(
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    """Write ``data`` to ``path`` through a temporary file (creating its folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    outputs.write_atomically(path, lambda file: file.write(data))
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..experiments.outputs import write_text
 from .cases import build_cases
 from .reference import METRICS
 
@@ -215,15 +215,8 @@ def dumps(document: Mapping[str, Any]) -> str:
 def write(path: str | Path | None = None) -> Path:
     """Regenerate the vectors and write them to ``path`` (default: the packaged file)."""
     path = default_path() if path is None else Path(path)
-    text = dumps(generate())
     # Atomically: a reader never sees half a file, and a failure leaves the old one.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_text(path, dumps(generate()))
 
 
 def load(path: str | Path | None = None) -> dict[str, Any]:
