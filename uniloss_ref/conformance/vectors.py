@@ -173,6 +173,45 @@ METRIC_LAYOUTS: dict[str, dict[str, str]] = {
         "h": "(number of counted joints with no negative pixel + number of joints with "
         "pairs having some row all +1) / number of counted joints; none counted: 1.",
     },
+    "FScore": {
+        "params": "beta (float > 0), threshold (float t, in the units of the raw scores)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "one comparison per sample, in sample order, with the constant t: s[m] - t "
+        "for a positive, t - s[m] for a negative (l = n). Where the case standardises, t is "
+        "divided by the same sd(s) as the scores: c = (s[m] - t) / sd(s), keeping its sign.",
+        "h": "FN = positives' entries -1, FP = negatives' entries -1, TP = P - FN; "
+        "(1 + beta^2) TP / ((1 + beta^2) TP + beta^2 FN + FP), and 1 when TP + FP + FN = 0.",
+    },
+    "Precision": {
+        "params": "threshold (float t)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as FScore",
+        "h": "TP / (TP + FP) with the counts of FScore; 1 when TP + FP = 0.",
+    },
+    "Recall": {
+        "params": "threshold (float t)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as FScore for the positives only, in sample order: s[m] - t (l = P).",
+        "h": "TP / P with TP the +1 entries; 1 when P = 0.",
+    },
+    "PrecisionAtK": {
+        "params": "k (int >= 1)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as AveragePrecision",
+        "h": "n_p = number of -1 in row p; sort n_(1) <= ... <= n_(P); hits = number of j "
+        "with j + n_(j) <= k; hits / min(k, n) (so P / n when k >= n; 0 when P = 0).",
+    },
+    "RecallAtK": {
+        "params": "k (int >= 1)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as AveragePrecision",
+        "h": "hits as PrecisionAtK; hits / P, and 1 when P = 0.",
+    },
 }
 
 
