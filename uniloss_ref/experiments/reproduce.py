@@ -18,7 +18,9 @@ end (:class:`~uniloss_ref.experiments.outputs.OutputDir`), so it holds one compl
 reproduction, never a mix of two. Ctrl-C or SIGTERM stops the queue: no further run starts,
 the running ones are sent SIGTERM (each saves its partial run, marked ``interrupted``), and
 ``results.md`` and ``results.json`` are written for the runs that finished, with
-``status: "interrupted"``.
+``status: "interrupted"``. A run's committed ``results.json`` is its outcome, whatever its
+process's exit status; every run ends when this process ends, even when it is killed
+outright (:mod:`~uniloss_ref.experiments.children`).
 """
 
 from __future__ import annotations
