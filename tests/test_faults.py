@@ -8,6 +8,7 @@ the earlier results in ``--out`` are byte for byte what they were.
 
 import errno
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -921,6 +922,22 @@ def test_overwrite_deletes_only_what_a_manifest_lists_unchanged(
     assert status == 2
     assert_one_line(stderr, blocking, "not replacing it even with --overwrite")
     assert snapshot(out) == before
+
+
+def test_a_manifest_naming_a_file_outside_its_directory_is_not_trusted(earlier, capsys):
+    out, _ = earlier
+    victim = out.parent / "victim.txt"
+    victim.write_text("precious")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["../victim.txt"] = {
+        "bytes": victim.stat().st_size,
+        "sha256": hashlib.sha256(b"precious").hexdigest(),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    status, stderr = cli(["train", *TINY, "--quiet", "--overwrite", "--out", str(out)], capsys)
+    assert status == 2
+    assert_one_line(stderr, "no uniloss_ref run listed in a manifest.json")
+    assert victim.read_text() == "precious"
 
 
 def test_a_committed_run_lists_every_file_in_its_manifest(earlier):

@@ -266,13 +266,16 @@ def _read_manifest(directory: Path) -> dict[str, dict[str, Any]] | None:
     files = document.get("files") if isinstance(document, dict) else None
     if document.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
         return None
-    for entry in files.values():
+    for name, entry in files.items():
+        inside = Path(name).as_posix() == name and not Path(name).is_absolute()
         if not (
-            isinstance(entry, dict)
+            inside
+            and ".." not in Path(name).parts
+            and isinstance(entry, dict)
             and isinstance(entry.get("bytes"), int)
             and isinstance(entry.get("sha256"), str)
         ):
-            return None
+            return None  # (a name outside the directory is never trusted)
     return files
 
 
@@ -285,31 +288,40 @@ def not_written_here(directory: str | os.PathLike) -> list[str]:
     there was written by a ``uniloss_ref`` run and is unchanged.
     """
     directory = Path(directory)
-    files, others = _walk(directory)
     listed = _read_manifest(directory)
-    if listed is None:
+    if listed is None:  # (not walked: --out ~ would take a while)
         return sorted(os.listdir(directory))
+    files, others = _walk(directory)
     files.pop(MANIFEST)
-    changed = [
-        name
-        for name, path in files.items()
-        if name not in listed
-        or path.stat().st_size != listed[name]["bytes"]
-        or _sha256(path) != listed[name]["sha256"]
-    ]
+    changed = [name for name, path in files.items() if not _unchanged(path, listed.get(name))]
     return sorted(changed + others)
 
 
+def _unchanged(path: Path, entry: dict[str, Any] | None) -> bool:
+    """Whether ``path`` is a regular file with the size and SHA-256 of its manifest entry."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (
+        entry is not None
+        and stat.S_ISREG(info.st_mode)
+        and info.st_size == entry["bytes"]
+        and _sha256(path) == entry["sha256"]
+    )
+
+
 def _remove_listed(directory: Path, listed: dict[str, Any]) -> bool:
-    """Delete the files of ``listed`` (and the manifest) from ``directory``, then its empty
-    folders; whether the directory is gone (nothing else was in it)."""
-    for name in [*listed, MANIFEST]:
-        path = directory / name
-        try:
-            if stat.S_ISREG(os.lstat(path).st_mode):
-                path.unlink()
-        except FileNotFoundError:
-            pass
+    """Delete the files ``listed`` that are still as listed (then the manifest) from
+    ``directory``, then its empty folders; whether the directory is gone (nothing else was
+    in it)."""
+    for name, entry in listed.items():
+        if _unchanged(directory / name, entry):
+            (directory / name).unlink()
+    try:
+        (directory / MANIFEST).unlink()
+    except OSError:
+        pass
     for root, _, _ in os.walk(directory, topdown=False):
         try:
             os.rmdir(root)
@@ -454,7 +466,7 @@ class OutputDir:
                 "pass --overwrite to replace them, or choose another directory"
             )
         foreign = self._blocking()
-        if MANIFEST not in entries:
+        if _read_manifest(out) is None:  # none, or not one this package wrote
             raise ValueError(
                 f"{option} {out} holds files that no uniloss_ref run listed in a {MANIFEST} "
                 f"({_shown(foreign)}); not replacing it even with --overwrite: choose another "
