@@ -6,7 +6,8 @@ chance to stop its children). So a parent starts its children with :func:`child_
 names the parent in the environment, and each child calls :func:`die_with_parent` first
 thing: on Linux it asks the kernel for SIGKILL when its parent ends (``PR_SET_PDEATHSIG``),
 elsewhere a thread watches the parent; either way a child whose parent is already gone ends
-at once.
+at once. (Linux ties the child to the *thread* that started it: start a child from a thread
+that lives as long as the child, as ``reproduce``'s threads do, each waiting for its run.)
 
 :func:`kill_tree` ends a process and every process it started, even those that left its
 process group or session (``setsid``), by stopping the tree before killing it, so that none
