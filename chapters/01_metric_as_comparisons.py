@@ -120,8 +120,9 @@ print(f"AP = {ap_by_hand:.4f}")
 #       h(b) = (1/P) * sum_j  j / (j + n_(j)).
 #
 # `refactoring.h` is this `h`. It evaluates a whole stack of `K` configurations at once
-# (shape `(K, l)` in, `(K,)` out), because chapter 2 will need it at many; for one
-# configuration we pass `b[None, :]` and take element 0. The claim of this chapter:
+# (shape `(K, l)` in, `(K,)` out), because chapter 2 will need it at many, and takes each
+# as booleans, True where `b = +1` (the comparison came out as desired); for one
+# configuration we pass `b[None, :] > 0` and take element 0. The claim of this chapter:
 # `h(sign(c(s)))` equals AP computed by hand, for any scores.
 #
 # Notice what the rewriting achieves: the scores enter only through the differences `c`,
@@ -141,7 +142,7 @@ ap_matrix = b.reshape(positives.size, negatives.size)
 counts = (ap_matrix < 0).sum(axis=1)
 rank = np.arange(1, positives.size + 1)
 ap_from_counts = float(np.mean(rank / (rank + np.sort(counts))))
-ap_h = float(refactoring.h(b[None, :])[0])
+ap_h = float(refactoring.h(b[None, :] > 0)[0])
 
 print(f"l = P * N = {refactoring.length} pairs (i, j)")
 print(f"i = {refactoring.i}\nj = {refactoring.j}")
@@ -185,7 +186,7 @@ accuracy_by_hand = float(np.mean(np.argmax(CLASS_SCORES, axis=1) == CLASS_TARGET
 accuracy_refactoring = Accuracy().refactor(CLASS_SCORES.shape, CLASS_TARGETS)
 accuracy_b = hard_binary(accuracy_refactoring.comparisons(CLASS_SCORES))
 accuracy_matrix = accuracy_b.reshape(len(CLASS_SCORES), -1)
-accuracy_h = float(accuracy_refactoring.h(accuracy_b[None, :])[0])
+accuracy_h = float(accuracy_refactoring.h(accuracy_b[None, :] > 0)[0])
 
 print(f"accuracy by argmax = {accuracy_by_hand:.2f}")
 print(f"rows start at {accuracy_refactoring.row_starts}")
@@ -267,8 +268,8 @@ def tie_rules(scores: np.ndarray, labels: np.ndarray) -> dict:
     optimistic_b = np.where(c >= 0, 1.0, -1.0)
     return {
         "ties": int((c == 0).sum()),
-        "pessimistic": float(batch.h(hard_binary(c)[None, :])[0]),
-        "optimistic": float(batch.h(optimistic_b[None, :])[0]),
+        "pessimistic": float(batch.h(hard_binary(c)[None, :] > 0)[0]),
+        "optimistic": float(batch.h(optimistic_b[None, :] > 0)[0]),
         "evaluate": metric.evaluate(scores, labels),
     }
 
@@ -345,13 +346,13 @@ def configurations_from_rankings(positives: int, negatives: int) -> set[tuple[fl
 square = np.array([1, 1, 0, 0])
 cycle = np.array([+1.0, -1.0, -1.0, +1.0])  # rows: (p1 vs q1, q2), (p2 vs q1, q2)
 cycle_reachable = tuple(cycle) in configurations_from_rankings(2, 2)
-cycle_h_zero = float(AveragePrecision().refactor((4,), square).h(cycle[None, :])[0])
+cycle_h_zero = float(AveragePrecision().refactor((4,), square).h(cycle[None, :] > 0)[0])
 counts_rule = AveragePrecision(unrealisable="counts")
-cycle_h_counts = float(counts_rule.refactor((4,), square).h(cycle[None, :])[0])
+cycle_h_counts = float(counts_rule.refactor((4,), square).h(cycle[None, :] > 0)[0])
 
 realisable = configurations_from_rankings(3, 4)
 every = np.array(list(itertools.product([-1.0, 1.0], repeat=12)))
-h_every = AveragePrecision().refactor((7,), np.array([1, 1, 1, 0, 0, 0, 0])).h(every)
+h_every = AveragePrecision().refactor((7,), np.array([1, 1, 1, 0, 0, 0, 0])).h(every > 0)
 scored_above_zero = {tuple(row) for row in every[h_every > 0]}
 
 print(f"the cycle q2 > p1 > q1 > p2 > q2 as b = {cycle}")
@@ -381,7 +382,7 @@ raised[5] = 0.5
 raised_batch = AveragePrecision().refactor(raised.shape, LABELS)
 raised_b = hard_binary(raised_batch.comparisons(raised))
 exercise_1_counts = (raised_b.reshape(3, 4) < 0).sum(axis=1)
-exercise_1_ap = float(raised_batch.h(raised_b[None, :])[0])
+exercise_1_ap = float(raised_batch.h(raised_b[None, :] > 0)[0])
 print(f"n_p = {exercise_1_counts}, AP = {exercise_1_ap:.4f}")
 
 # %% [markdown]
@@ -400,7 +401,7 @@ print(f"n_p = {exercise_1_counts}, AP = {exercise_1_ap:.4f}")
 
 # %%
 auc_batch = RocAuc().refactor(SCORES.shape, LABELS)
-exercise_2_auc = float(auc_batch.h(hard_binary(auc_batch.comparisons(SCORES))[None, :])[0])
+exercise_2_auc = float(auc_batch.h(hard_binary(auc_batch.comparisons(SCORES))[None, :] > 0)[0])
 exercise_2_direct = RocAuc().evaluate(SCORES, LABELS)
 print(f"AUC from h = {exercise_2_auc:.4f}, evaluated directly = {exercise_2_direct:.4f}")
 
@@ -418,7 +419,7 @@ print(f"AUC from h = {exercise_2_auc:.4f}, evaluated directly = {exercise_2_dire
 
 # %%
 top2 = Accuracy(top_k=2).refactor(CLASS_SCORES.shape, CLASS_TARGETS)
-exercise_3_top2 = float(top2.h(accuracy_b[None, :])[0])
+exercise_3_top2 = float(top2.h(accuracy_b[None, :] > 0)[0])
 print(f"top-2 accuracy = {exercise_3_top2:.2f}")
 
 # %% [markdown]

@@ -45,7 +45,7 @@ import autograd.numpy as anp
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import UniLoss, surrogate, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, surrogate, tutorial
 from uniloss_ref.experiments.data import load_digits
 from uniloss_ref.interpolation import interpolate
 from uniloss_ref.metrics import Accuracy, AveragePrecision
@@ -73,7 +73,7 @@ LABELS = np.array([1, 0, 0])
 METRIC = AveragePrecision()
 TOY = METRIC.refactor((3,), LABELS)
 ANCHORS = np.array(list(itertools.product([1.0, -1.0], repeat=2)))  # the four corners
-VALUES = TOY.h(ANCHORS)
+VALUES = TOY.h(ANCHORS > 0)
 for a, v in zip(ANCHORS, VALUES, strict=True):
     print(f"a = {a}  v = h(a) = {v:.4f}")
 example_c = TOY.comparisons(np.array([0.5, 0.0, 1.0]))
@@ -293,7 +293,8 @@ def train_linear(temperature: float, seed: int, epochs: int = 3) -> float:
     rng = np.random.default_rng(seed)
     weights = {"W": rng.normal(scale=0.01, size=(64, 10)), "b": np.zeros(10)}
     velocity = {name: np.zeros_like(value) for name, value in weights.items()}
-    loss = UniLoss(Accuracy(), temperature=temperature, current=1, row=16, seed=seed)
+    loss = UniLoss(Accuracy(), sampler=AnchorSampler(current=1, row=16), temperature=temperature,
+                   seed=seed)  # fmt: skip
     step = autograd.grad(lambda w, x, y: loss(anp.dot(x, w["W"]) + w["b"], y))
     for _ in range(epochs):
         for start in range(0, len(X_TRAIN), 32):
@@ -349,8 +350,8 @@ few_h = AveragePrecision().refactor((4,), np.array([1, 0, 0, 0])).h
 few_anchors = np.array([[1.0, 1.0, 1.0], [-1.0, 1.0, 1.0], [1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])
 corners = np.array(list(itertools.product([1.0, -1.0], repeat=3)))
 is_anchor = (corners[:, None, :] == few_anchors[None]).all(axis=2).any(axis=1)
-corner_h = few_h(corners)
-corner_h_tilde = np.array([interpolate(b, few_anchors, few_h(few_anchors)) for b in corners])
+corner_h = few_h(corners > 0)
+corner_h_tilde = np.array([interpolate(b, few_anchors, few_h(few_anchors > 0)) for b in corners])
 corner_error = np.abs(corner_h_tilde - corner_h)
 for b, anchor, h, h_tilde in zip(corners, is_anchor, corner_h, corner_h_tilde, strict=True):
     print(f"{b}  {'anchor' if anchor else '      '}  h = {h:.4f}  h~ = {h_tilde:.4f}")

@@ -28,7 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from uniloss_ref import UniLoss, surrogate, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, surrogate, tutorial
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.interpolation import squared_distances
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
@@ -58,10 +58,11 @@ lesson = tutorial.setup(__name__, "03", "Chapter 3: anchors, where the interpola
 # negative (setting its row moves that positive above all negatives); for PCK below, one
 # candidate pixel's comparisons against every pixel outside the target radius.
 #
-# `UniLoss(metric, current=1, row=4).inspect(scores, labels)` draws one set of anchors
-# as a training step would (here the paper's 49, one `current` and four `row` anchors,
-# as many as the batch below has positives) and returns every intermediate: the
-# anchors, their `kinds`, values, distances and normalised weights `w_k / sum_j w_j`.
+# `UniLoss(metric, sampler=AnchorSampler(current=1, row=4)).inspect(scores, labels)`
+# draws one set of anchors as a training step would (here the paper's 49, one `current`
+# and four `row` anchors, as many as the batch below has positives) and returns every
+# intermediate: the anchors, their `kinds`, values, distances and normalised weights
+# `w_k / sum_j w_j`.
 
 # %%
 AP = AveragePrecision()
@@ -98,7 +99,8 @@ def kind_table(evaluation: Any) -> dict[str, dict[str, float]]:
 
 # %%
 example_scores, example_labels = ap_batch(np.random.default_rng(0))
-example = UniLoss(AP, current=1, row=4, seed=0).inspect(example_scores, example_labels)
+with_rows = AnchorSampler(current=1, row=4)  # the paper's 49, one current, four row anchors
+example = UniLoss(AP, sampler=with_rows, seed=0).inspect(example_scores, example_labels)
 print(f"h~ = {example.surrogate:.4f}, true batch AP = {example.batch_metric:.4f}")
 print("kind     count  mean v_k  mean d_k  total weight")
 for kind, row in kind_table(example).items():
@@ -209,7 +211,7 @@ def ap_study(batches: int, seed: int = 0) -> dict:
     sum_error = 0.0
     for _ in range(batches):
         scores, labels = ap_batch(rng)
-        evaluation = UniLoss(AP, current=1, row=4, seed=rng).inspect(scores, labels)
+        evaluation = UniLoss(AP, sampler=with_rows, seed=rng).inspect(scores, labels)
         full, parts = kind_contributions(AP, scores, labels, evaluation)
         total = sum(parts.values())
         sum_error = max(sum_error, float(np.abs(total - full).max() / np.abs(full).max()))
@@ -336,7 +338,8 @@ def pck_study(batches: int, seed: int = 1) -> dict:
     example, goal_signs = None, []
     for _ in range(batches):
         scores, targets = pck_batch(rng)
-        evaluation = UniLoss(metric, current=1, seed=rng).inspect(scores, targets)
+        sampler = AnchorSampler(current=1, **metric.default_anchors)
+        evaluation = UniLoss(metric, sampler=sampler, seed=rng).inspect(scores, targets)
         full, parts = kind_contributions(metric, scores, targets, evaluation)
         if example is None:
             example = {"scores": scores, "targets": targets, "parts": parts}
@@ -478,7 +481,8 @@ def train_heatmaps(bad: int, seed: int, steps: int = 100) -> dict:
     """
     scores, targets = pck_batch(np.random.default_rng(seed), n=4)
     metric = PCK()
-    loss = UniLoss(metric, temperature=0.3, current=1, bad=bad, seed=seed)
+    sampler = AnchorSampler(current=1, bad=bad, row=16)  # PCK's 16 row anchors, as by default
+    loss = UniLoss(metric, sampler=sampler, temperature=0.3, seed=seed)
     gradient = autograd.grad(loss)
     spread = lambda s: float(s.reshape(-1, 64).std(axis=1).mean())
     first, second, record = np.zeros_like(scores), np.zeros_like(scores), {}
@@ -574,7 +578,8 @@ print(f"mean value of the bad anchors for ROC AUC: {exercise_2:.3f}")
 # %%
 accuracy_scores = np.tile([0.0, 1.0, 2.0, 3.0], (8, 1))  # class 3 wins every sample
 accuracy_targets = np.array([3, 3, 3, 0, 1, 2, 0, 1])  # so samples 0, 1 and 2 are right
-seen = UniLoss(Accuracy(), row=16, seed=0).inspect(accuracy_scores, accuracy_targets)
+row_anchors = UniLoss(Accuracy(), sampler=AnchorSampler(row=16), seed=0)
+seen = row_anchors.inspect(accuracy_scores, accuracy_targets)
 exercise_3 = np.unique(seen.values[seen.kinds == "row"])
 print(f"batch accuracy {seen.batch_metric:.3f}; values of the row anchors: {exercise_3}")
 

@@ -292,7 +292,7 @@ def uniloss_step(scores, metric, rng, temperature=1.0, power=1.0, **counts):
 # chapter trains with. You should see every difference below **1e-12**.
 
 # %%
-from uniloss_ref import UniLoss, inspect, surrogate
+from uniloss_ref import AnchorSampler, UniLoss, inspect, surrogate
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets
 
 rng = np.random.default_rng(0)
@@ -311,7 +311,8 @@ batches = {  # name: package metric, ours, scores, labels, temperature, anchor c
 package_differences = {}
 for name, (metric, ours, scores, labels, tau, counts) in batches.items():
     theirs = KeypointTargets(**labels, heatmap_shape=(8, 8)) if name == "PCK" else labels
-    anchors = UniLoss(metric, seed=1, **counts).draw_anchors(scores, theirs).configurations
+    anchors = UniLoss(metric, sampler=AnchorSampler(**counts), seed=1).draw_anchors(scores, theirs)
+    anchors = anchors.configurations
     reference = inspect(scores, theirs, metric, anchors, temperature=tau)
 
     def reference_loss(s, theirs=theirs, metric=metric, anchors=anchors, tau=tau):
@@ -335,18 +336,19 @@ for name, (metric, ours, scores, labels, tau, counts) in batches.items():
 # The sampler is the one piece that cannot match bit for bit: it draws from the random
 # generator in its own order. It plugs into the package all the same. A sampler is any
 # function `(c, refactoring, rng) -> Anchors`, so the package's `UniLoss` can train with
-# ours (`Anchors.from_configurations` wraps a `(K, l)` array). Given the same seed, the
+# ours (`DenseAnchors` holds a `(K, l)` array written out). Given the same seed, the
 # package's loss with our sampler and our own `uniloss_step` draw the same anchors and
 # agree. You should see the two losses equal to rounding (difference below **1e-12**),
 # and our anchors' values: `truth` worth 1, every `good` anchor worth 0.95 (chapter 3's
 # exercise), and `bad` ones worth 0.
 
 # %%
-from uniloss_ref import Anchors
+from uniloss_ref import DenseAnchors
 
 
 def our_sampler(c, refactoring, rng):
-    return Anchors.from_configurations(draw_anchors(c, refactoring.row_starts, rng, current=1))
+    anchors = draw_anchors(c, refactoring.row_starts, rng, current=1)
+    return DenseAnchors(anchors > 0, np.full(len(anchors), "ours"))
 
 
 metric, ours, scores, labels, _, _ = batches["AP"]
@@ -423,6 +425,34 @@ def port(case):
 # %%
 report = verify(port)
 print(report)
+
+# %% [markdown]
+# ## Check 3: the package's own plain statement
+#
+# The package keeps a page like this one, `uniloss_ref/plain.py`: the method written
+# directly, every anchor a row of a `(K, l)` matrix, which its fast path is tested equal
+# to. Its sampler draws the package's anchors from a seed, so here both versions take
+# the same anchors: `plain.draw_anchors` draws them, and our `uniloss` and `plain.loss`
+# (which draws them itself, from a generator seeded alike) compute the loss and its
+# gradient. You should see both differences below **1e-12**: two independent texts of the
+# method, one number.
+
+# %%
+from uniloss_ref import plain
+
+metric, ours, scores, labels, _, _ = batches["AP"]
+mine = ours(scores.shape, labels)
+c_ap = scores[mine[0]] - scores[mine[1]]
+plain_anchors = plain.draw_anchors(c_ap, mine[2], np.random.default_rng(11), current=1)
+plain_loss = lambda s: plain.loss(s, labels, metric, np.random.default_rng(11),
+                                  sampler={"current": 1})  # fmt: skip
+plain_differences = {
+    "loss": abs(uniloss(scores, mine, plain_anchors) - plain_loss(scores)),
+    "gradient": np.abs(
+        autograd.grad(uniloss)(scores, mine, plain_anchors) - autograd.grad(plain_loss)(scores)
+    ).max(),
+}
+print(", ".join(f"{key} differs by {value:.1e}" for key, value in plain_differences.items()))
 
 # %% [markdown]
 # ## Exercises: predict, then run

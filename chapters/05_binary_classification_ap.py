@@ -31,7 +31,7 @@ import numpy as np
 from autograd.misc import flatten
 from matplotlib.figure import Figure
 
-from uniloss_ref import UniLoss, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, tutorial
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.experiments.plots import LOSS_COLOURS, precision_recall_points
 from uniloss_ref.experiments.tasks import task_scores
@@ -255,7 +255,9 @@ scores, labels = trained[batch], data.y_test[batch]
 # The same anchors for every evaluation (a fixed seed), so only the scores change.
 measure = {
     "AP": lambda s: metric.evaluate(s, labels),
-    "UniLoss": lambda s: float(UniLoss(metric, current=1, seed=3)(s, labels)),
+    "UniLoss": lambda s: float(
+        UniLoss(metric, sampler=AnchorSampler(current=1), seed=3)(s, labels)
+    ),
     "UniLoss, standardised": lambda s: float(
         UniLoss(metric, standardise=True, temperature=3.0, seed=3)(s, labels)
     ),

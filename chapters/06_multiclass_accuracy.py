@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from uniloss_ref import UniLoss, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, tutorial
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.experiments.plots import LOSS_COLOURS
 from uniloss_ref.experiments.training import TrainConfig, fit, prepare
@@ -159,7 +159,7 @@ lesson.show(fig, "06_training_curves.png")
 # %%
 init_params = setups["uniloss"].model.init_params(np.random.default_rng(0))
 data = setups["uniloss"].data
-probe = UniLoss(Accuracy(), temperature=0.3, seed=1, **ANCHORS)
+probe = UniLoss(Accuracy(), sampler=AnchorSampler(**ANCHORS), temperature=0.3, seed=1)
 batch_rng = np.random.default_rng(1)
 start = []  # one Evaluation per batch
 for _ in range(10):
@@ -322,7 +322,7 @@ exercise_2 = {}
 for k in (1, 2):
     test_refactoring = Accuracy(top_k=k).refactor(test_scores.shape, data.y_test)
     b = test_refactoring.comparisons(test_scores) > 0
-    exercise_2[k] = float(test_refactoring.h(b[None, :])[0])
+    exercise_2[k] = float(test_refactoring.h(b[None, :] > 0)[0])
 print(f"top-1 {exercise_2[1]:.4f}, top-2 {exercise_2[2]:.4f}")
 
 # %% [markdown]
@@ -341,7 +341,8 @@ print(f"top-1 {exercise_2[1]:.4f}, top-2 {exercise_2[2]:.4f}")
 right = np.flatnonzero(test_scores.argmax(axis=1) == data.y_test)[:32]
 exercise_3 = {}
 for factor in (1.0, 5.0):
-    evaluation = UniLoss(Accuracy(), temperature=0.3, current=1, row=16, seed=4).inspect(
+    probe_4 = UniLoss(Accuracy(), sampler=AnchorSampler(current=1, row=16), temperature=0.3, seed=4)
+    evaluation = probe_4.inspect(
         factor * test_scores[right], data.y_test[right]
     )
     exercise_3[factor] = {"accuracy": evaluation.batch_metric, "loss": evaluation.loss}

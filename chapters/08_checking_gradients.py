@@ -42,6 +42,7 @@ from matplotlib.figure import Figure
 
 from uniloss_ref import UniLoss, tutorial
 from uniloss_ref.experiments.authors_gradient import (
+    AuthorsUniLoss,
     authors_idw_gradient,
     corrected_idw_gradient,
     interpolate_with_authors_gradient,
@@ -198,8 +199,7 @@ print(f"  ten ascent steps raise h~: ours in {random_ours_rise_fraction:.0%}, au
 # expect the authors' formula, though still wrong, to point uphill more often. We check
 # that on AP batches (16 samples, 4 positives), now differentiating with respect to the
 # *scores*: `interpolate_with_authors_gradient` is `interpolate` with the authors'
-# formula as its gradient, the drop-in that `UniLoss(...,
-# interpolation=interpolate_with_authors_gradient)` uses.
+# formula as its gradient, what `AuthorsUniLoss` (UniLoss with their gradient) uses.
 #
 # You should see (100 batches; 30 in quick mode) the authors' score gradient much closer
 # to the truth than on random problems, **median cosine about 0.8**, and ascent along it
@@ -216,7 +216,7 @@ for _ in range(30 if lesson.quick else 100):
     scores = rng.normal(size=16)
     refactoring = metric.refactor(scores.shape, labels)
     anchors = UniLoss(metric, seed=rng).draw_anchors(scores, labels)
-    values = anchors.values(refactoring.h)
+    values = anchors.values(refactoring)
 
     def ours(s, anchors=anchors, values=values, refactoring=refactoring):
         return interpolate(relaxed_binary(refactoring.comparisons(s)), anchors, values)
@@ -285,13 +285,13 @@ def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]
 # pulling `b~` towards the corners of the cube, which means larger scores.
 
 # %%
-INTERPOLATIONS = {"true": interpolate, "authors'": interpolate_with_authors_gradient}
+LOSSES = {"true": UniLoss, "authors'": AuthorsUniLoss}
 linear_runs = {}
-for name, interpolation in INTERPOLATIONS.items():
+for name, uniloss in LOSSES.items():
     rng = np.random.default_rng(3)  # the same data, start and batches for both
     X, y = make_data(rng, 2000)
     X_test, y_test = make_data(rng, 2000)
-    loss = UniLoss(metric, seed=int(rng.integers(2**32)), interpolation=interpolation)
+    loss = uniloss(metric, seed=int(rng.integers(2**32)))
     step_gradient = autograd.grad(lambda w, Xb, yb, loss=loss: loss(Xb @ w, yb))
     w = 0.1 * rng.normal(size=10)
     history = [(0, metric.evaluate(X_test @ w, y_test))]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import UniLoss, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, tutorial
 from uniloss_ref.check import check_metric, format_table
 from uniloss_ref.experiments.plots import LOSS_COLOURS
 from uniloss_ref.experiments.tasks import task_scores
@@ -143,7 +143,7 @@ metric = PrecisionAtK(k=3)
 example_scores, example_labels = np.array([0.9, 0.8, 0.4, 0.3, -0.2]), np.array([1, 0, 1, 1, 0])
 example = metric.refactor(example_scores.shape, example_labels)
 example_b = hard_binary(example.comparisons(example_scores))
-example_h = float(example.h(example_b[None, :])[0])
+example_h = float(example.h(example_b[None, :] > 0)[0])
 example_evaluate = metric.evaluate(example_scores, example_labels)
 print(f"{metric}: scores {example_scores}, labels {example_labels}")
 print(f"  c = {example.comparisons(example_scores)}")
@@ -200,10 +200,10 @@ for order in itertools.permutations(range(brute_labels.size)):
     scores = np.empty(brute_labels.size)
     scores[list(order)] = np.arange(brute_labels.size, 0, -1)  # the first sample highest
     b = hard_binary(brute.comparisons(scores))
-    brute_mismatches += int(brute.h(b[None, :])[0] != direct)
+    brute_mismatches += int(brute.h(b[None, :] > 0)[0] != direct)
     brute_orders += 1
 every = np.array(list(itertools.product([-1.0, 1.0], repeat=brute.length)))
-brute_h_range = (float(brute.h(every).min()), float(brute.h(every).max()))
+brute_h_range = (float(brute.h(every > 0).min()), float(brute.h(every > 0).max()))
 brute_configurations = len(every)
 print(f"{brute_mismatches} mismatches in {brute_orders} orders; h over all "
       f"{brute_configurations} configurations in [{brute_h_range[0]:.3f}, "
@@ -239,8 +239,8 @@ def make_setup(loss: str, temperature: float = 1.0, seed: int = 0, **anchors: in
                          batches="random")  # fmt: skip
     setup = prepare(config)
     if loss == "uniloss":
-        ours = UniLoss(PrecisionAtK(K), temperature=temperature, seed=setup.streams["anchors"],
-                       **anchors)  # fmt: skip
+        ours = UniLoss(PrecisionAtK(K), sampler=AnchorSampler(**anchors), temperature=temperature,
+                       seed=setup.streams["anchors"])  # fmt: skip
         setup = replace(setup, loss=ours)
     return setup
 
@@ -311,7 +311,7 @@ def one_flip_raises(setup, metric: Metric, batch: int) -> float:
         The mean share over ten batches whose metric is below 1.
     """
     params = setup.model.init_params(np.random.default_rng(0))
-    loss = UniLoss(metric, current=1, seed=1)
+    loss = UniLoss(metric, sampler=AnchorSampler(current=1), seed=1)
     rng, shares = np.random.default_rng(1), []
     while len(shares) < 10:
         index = rng.choice(len(setup.data.X_train), batch, replace=False)
@@ -458,8 +458,8 @@ all_wrong = -np.ones((1, 12))
 cycle = np.ones((1, 12))
 cycle[0, [0, 1]] = -1
 cycle[0, [6, 7]] = -1
-exercise_1_all_wrong = float(at_3.h(all_wrong)[0])
-exercise_1_cycle = float(at_3.h(cycle)[0])
+exercise_1_all_wrong = float(at_3.h(all_wrong > 0)[0])
+exercise_1_cycle = float(at_3.h(cycle > 0)[0])
 print(f"all -1: h = {exercise_1_all_wrong:.4f}; the cycle: h = {exercise_1_cycle:.4f}")
 
 # %% [markdown]

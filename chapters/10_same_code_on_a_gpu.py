@@ -24,7 +24,7 @@ import time
 import autograd
 import numpy as np
 
-from uniloss_ref import UniLoss, surrogate_steps, tutorial
+from uniloss_ref import UniLoss, tutorial
 from uniloss_ref import device as backend
 from uniloss_ref.check import default_metrics, random_batch
 from uniloss_ref.experiments.nn import mlp
@@ -189,12 +189,7 @@ print(f"time per step: NumPy {1e3 * reference['seconds']:.2f} ms, "
 # %%
 metric = AveragePrecision()
 scores, labels = random_batch(metric, np.random.default_rng(5))
-refactoring = metric.refactor(scores.shape, labels)
-steps_on_device = surrogate_steps(
-    backend.to_device(scores, device),
-    refactoring,
-    lambda c: UniLoss(metric, seed=0).sampler(c, refactoring, np.random.default_rng(0)),
-)
+steps_on_device = UniLoss(metric, seed=0).steps(backend.to_device(scores, device), labels)
 exercise_1 = {
     "comparisons": backend.device_of(steps_on_device.comparisons),
     "relaxed": backend.device_of(steps_on_device.relaxed),

@@ -212,6 +212,7 @@ def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
     for differences in result["package_differences"].values():
         assert max(differences.values()) < 1e-12
     assert result["sampler_difference"] < 1e-12
+    assert max(result["plain_differences"].values()) < 1e-12
     values = result["our_values"]
     assert values[0] == 1.0
     assert values[1:17] == pytest.approx([0.95] * 16, **EXACT)

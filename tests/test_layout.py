@@ -1,6 +1,7 @@
 """The package's layout: importing the method loads the method and nothing else."""
 
 from benchmarks.core_size import loaded
+from uniloss_ref import plain
 
 
 def test_importing_the_method_loads_no_device_layer_harness_or_authors_gradient():
@@ -9,3 +10,9 @@ def test_importing_the_method_loads_no_device_layer_harness_or_authors_gradient(
     for absent in ("uniloss_ref.device", "uniloss_ref.experiments", "uniloss_ref.conformance"):
         assert not any(name == absent or name.startswith(absent + ".") for name in names)
     assert "uniloss_ref.check" not in names and "uniloss_ref.tutorial" not in names
+
+
+def test_the_plain_statement_fits_on_one_page():
+    # uniloss_ref.plain is the method to read in one sitting: at most 160 lines.
+    with open(plain.__file__, encoding="utf-8") as file:
+        assert sum(1 for _ in file) <= 160

@@ -15,9 +15,10 @@ from tests.strategies import (
     separated_scores,
     tie_free_scores,
 )
-from uniloss_ref import UniLoss, surrogate
+from uniloss_ref import AnchorSampler, UniLoss, surrogate
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, RocAuc
 
+with_current = lambda metric: AnchorSampler(current=1, **metric.default_anchors)
 small_scores = lambda shape: tie_free_scores(shape).map(lambda s: s / 100.0)  # |c| of order 1
 
 METRIC_BATCHES = {
@@ -44,7 +45,7 @@ def separated_batches(name):
 
 def fixed_anchor_surrogate(metric, scores, targets, seed=0, **settings):
     """h~ as a function of the scores alone, with this batch's anchors held fixed."""
-    anchors = UniLoss(metric, seed=seed, current=1).draw_anchors(scores, targets)
+    anchors = UniLoss(metric, sampler=with_current(metric), seed=seed).draw_anchors(scores, targets)
     return lambda s: surrogate(s, targets, metric, anchors, **settings)
 
 
@@ -172,7 +173,7 @@ def test_surrogate_tends_to_batch_metric_as_temperature_goes_to_zero(name):
         truth = metric.evaluate(scores, targets)
         gaps = []
         for temperature in (1.0, 0.1, 0.01, 0.001):
-            loss = UniLoss(metric, seed=0, current=1, temperature=temperature)
+            loss = UniLoss(metric, sampler=with_current(metric), seed=0, temperature=temperature)
             gaps.append(abs(loss.inspect(scores, targets).surrogate - truth))
         # |c| >= 0.25, so at tau = 0.001 every tanh(c / 2 tau) rounds to +-1: the relaxed
         # binaries sit on the current anchor and the surrogate is the batch metric exactly.
@@ -199,7 +200,7 @@ def test_inspect_exposes_every_step_consistently():
     rng = np.random.default_rng(2)
     scores, labels = rng.normal(size=10), np.array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0])
     metric = AveragePrecision()
-    ev = UniLoss(metric, seed=4, current=1).inspect(scores, labels)
+    ev = UniLoss(metric, sampler=with_current(metric), seed=4).inspect(scores, labels)
     k, length = ev.anchors.shape
     assert length == 3 * 7 and k == 1 + 16 * 3 + 1
     np.testing.assert_array_equal(ev.hard, np.where(ev.comparisons > 0, 1.0, -1.0))
@@ -213,7 +214,7 @@ def test_inspect_exposes_every_step_consistently():
     assert ev.batch_metric == metric.evaluate(scores, labels)
     np.testing.assert_array_equal(ev.anchors[ev.kinds == "current"][0], ev.hard)
     # The same seed called once gives the same loss as inspect reported.
-    assert UniLoss(metric, seed=4, current=1)(scores, labels) == ev.loss
+    assert UniLoss(metric, sampler=with_current(metric), seed=4)(scores, labels) == ev.loss
 
 
 def test_loss_decreases_along_negative_gradient():

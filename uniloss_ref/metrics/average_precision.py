@@ -26,6 +26,13 @@ from .._validation import check_comparisons, check_scores, check_shape, labels_0
 from .refactoring import Metric, Refactoring
 
 
+def ranking_length(shape: Any, targets: Any) -> int:
+    """``l = P N``, the (positive, negative) pairs of checked 0/1 ``targets``."""
+    (n,) = check_shape(shape, 1)
+    positives = int(labels_01(targets, n).sum())
+    return positives * (n - positives)
+
+
 def ranking_pairs(shape: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked 0/1 ``targets`` and every (positive, negative) pair ``(i, j)``, positive-major."""
     (n,) = check_shape(shape, 1)
@@ -110,9 +117,12 @@ class AveragePrecision(Metric):
             return ap
 
         rows = np.arange(positives + 1) * negatives
-        return Refactoring(
-            shape, i, j, row_starts=rows, h_rows=h_rows, columns=negatives if zero else None
+        return Refactoring.built(
+            shape, i, j, row_starts=rows, h_rows=h_rows, row_length=negatives if zero else None
         )
+
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        return ranking_length(shape, targets)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         """AP of ``scores (n,)``; in ``O(n log n)`` time and ``O(n)`` memory.

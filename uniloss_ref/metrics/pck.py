@@ -63,14 +63,9 @@ class KeypointTargets:
         n, joints = xy.shape[:2]
         for name, arr, want in (("visible", visible, (n, joints)), ("scale", scale, (n,))):
             if arr.shape != want:
-                raise ValueError(
-                    f"{name} must have shape {want} to match xy of shape {xy.shape}, "
-                    f"got {arr.shape}"
-                )
+                raise ValueError(f"{name} must have shape {want} to match xy, got {arr.shape}")
         if xy.dtype.kind not in "iuf" or scale.dtype.kind not in "iuf":
-            raise TypeError(
-                f"xy and scale must be real numeric arrays, got dtypes {xy.dtype}, {scale.dtype}"
-            )
+            raise TypeError(f"xy and scale must be real numbers, got {xy.dtype}, {scale.dtype}")
         if visible.dtype != bool:
             raise TypeError(f"visible must be a bool array, got dtype {visible.dtype}")
         hw = tuple(self.heatmap_shape)
@@ -150,6 +145,11 @@ class PCK(Metric):
         radius = self.threshold * targets.scale[:, None, None]
         return d2 <= radius**2, targets.visible & inside
 
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        positive, counted = self.positives(shape, targets)
+        npos = positive.sum(axis=-1)
+        return int((npos * (positive.shape[-1] - npos))[counted].sum())
+
     def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
         positive, counted = self.positives(shape, targets)
         pixels = positive.shape[-1]
@@ -181,7 +181,7 @@ class PCK(Metric):
                 correct += np.logical_or.reduceat(lost == 0, joint_starts, axis=1).sum(axis=1)
             return correct / total
 
-        return Refactoring(shape, i, j, row_starts=row_starts, h_rows=h_rows)
+        return Refactoring.built(shape, i, j, row_starts=row_starts, h_rows=h_rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         """PCK of heatmaps ``(n, J, H, W)``, a few samples at a time.

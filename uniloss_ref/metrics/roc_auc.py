@@ -9,7 +9,7 @@ import numpy as np
 
 from .._arrays import to_numpy
 from .._validation import check_scores, labels_01
-from .average_precision import ranking_pairs
+from .average_precision import ranking_length, ranking_pairs
 from .refactoring import Metric, Refactoring
 
 
@@ -34,7 +34,10 @@ class RocAuc(Metric):
 
         positives = int(labels.sum())
         rows = np.arange(positives + 1) * (labels.size - positives)
-        return Refactoring(shape, i, j, row_starts=rows, h_rows=h_rows)
+        return Refactoring.built(shape, i, j, row_starts=rows, h_rows=h_rows)
+
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        return ranking_length(shape, targets)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         """AUC of ``scores (n,)``; in ``O(n log n)`` time and ``O(n)`` memory.
