@@ -61,11 +61,15 @@ class Lesson:
         Folder for the figures; None saves nothing (a notebook shows them inline instead).
     options : mapping of str to Any
         The chapter's own options (e.g. ``device``), defaults updated by the caller.
+    script : bool
+        Whether the chapter runs as a script: then a figure that cannot be saved ends it
+        with one line and exit status 2 instead of a traceback.
     """
 
     quick: bool
     out: Path | None
     options: Mapping[str, Any] = field(default_factory=dict)
+    script: bool = False
 
     def show(self, figure: Any, name: str) -> None:
         """Save ``figure`` as ``out / name`` (when ``out`` is set); in a notebook, display it.
@@ -82,7 +86,13 @@ class Lesson:
         path = None
         if self.out is not None:
             path = self.out / name
-            write_atomically(path, png)
+            try:
+                write_atomically(path, png)
+            except OSError as err:
+                if not self.script:
+                    raise
+                print(f"{sys.argv[0]}: error: cannot save {path}: {_reason(err)}", file=sys.stderr)
+                raise SystemExit(2) from None
         if in_kernel():
             from IPython.display import Image, display
 
@@ -156,11 +166,20 @@ def _from_command_line(chapter: str, title: str, defaults: dict[str, Any]) -> Le
         )
         parser.add_argument(f"--{option}", type=kind, default=default, help=f"default: {default}")
     args = vars(parser.parse_args())
-    return Lesson(
-        quick=args.pop("quick"),
-        out=Path(args.pop("out")),
-        options=MappingProxyType(args),
-    )
+    out = Path(args.pop("out"))
+    try:  # before any cell runs: a figure that cannot be saved would end the chapter late
+        out.mkdir(parents=True, exist_ok=True)
+        outputs.write_atomically(out / ".write-test", lambda file: file.write(b"x"))
+        (out / ".write-test").unlink()
+    except OSError as err:
+        parser.exit(
+            2, f"{parser.prog}: error: --out {out} cannot hold the figures: {_reason(err)}\n"
+        )
+    return Lesson(quick=args.pop("quick"), out=out, options=MappingProxyType(args), script=True)
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err)
 
 
 def run_chapter(
