@@ -137,11 +137,73 @@ def pck(shape, targets, *, threshold: float) -> Metric:
     return (torch.cat(i) if i else empty), (torch.cat(j) if j else empty), h
 
 
+# %% [markdown]
+# The metrics at a threshold compare each sample with a constant `t`: the pairs index
+# `z = (s, t)`, so index `n` is `t`, and these metrics return `t` as a fourth value.
+# Precision and recall at k use the pairs of AP and count the positives in the top k.
+
+
+# %%
+def threshold_pairs(labels, negatives: bool = True):
+    """Each sample (positives only for recall) against t = index n, in sample order."""
+    labels = torch.as_tensor(labels)
+    samples = torch.nonzero((labels == 1) | negatives).flatten()
+    positive, n = labels[samples] == 1, len(labels)
+    return torch.where(positive, samples, n), torch.where(positive, n, samples), positive
+
+
+def ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
+    """numerator / denominator, and 1 where the denominator is 0."""
+    some = denominator > 0
+    return torch.where(some, numerator / torch.where(some, denominator, 1), 1.0)
+
+
+def at_threshold(value, negatives: bool = True):
+    """A metric of (TP, FP, FN): a lost positive is a false negative, a lost negative a
+    false positive."""
+
+    def metric(shape, labels, *, threshold: float, **params) -> Metric:
+        i, j, positive = threshold_pairs(labels, negatives)
+
+        def h(b: Tensor) -> Tensor:
+            lost = (b <= 0).to(b.dtype)  # counts in the scores' dtype, not float32
+            fn, fp = lost[:, positive].sum(1), lost[:, ~positive].sum(1)
+            return value(positive.sum() - fn, fp, fn, **params)
+
+        return i, j, h, [threshold]
+
+    return metric
+
+
+def f_score(tp, fp, fn, beta):
+    return ratio((1 + beta**2) * tp, (1 + beta**2) * tp + beta**2 * fn + fp)
+
+
+def at_k(value):
+    def metric(shape, labels, *, k: int) -> Metric:
+        i, j, positives, negatives = ranking_pairs(torch.as_tensor(labels))
+
+        def h(b: Tensor) -> Tensor:
+            above = (b <= 0).reshape(len(b), positives, negatives).sum(2)
+            places = torch.arange(1, positives + 1) + above.sort(1).values
+            hits = (places <= k).sum(1).to(b.dtype)
+            return value(hits, positives, min(k, positives + negatives))
+
+        return i, j, h
+
+    return metric
+
+
 METRICS = {
     "AveragePrecision": average_precision,
     "RocAuc": roc_auc,
     "Accuracy": accuracy,
     "PCK": pck,
+    "FScore": at_threshold(f_score),
+    "Precision": at_threshold(lambda tp, fp, fn: ratio(tp, tp + fp)),
+    "Recall": at_threshold(lambda tp, fp, fn: ratio(tp, tp + fn), negatives=False),
+    "PrecisionAtK": at_k(lambda hits, positives, top: hits / top),
+    "RecallAtK": at_k(lambda hits, positives, top: hits / positives if positives else 1 + 0 * hits),
 }
 
 # %% [markdown]
@@ -184,21 +246,24 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 
 
 # %%
-def standardised(s: Tensor) -> Tensor:
-    """``s / sd(s)`` over the whole batch (population sd); equal scores stay as they are."""
+def standardised(s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    """``s / sd(s)`` over the whole batch (population sd), and the constants ``t / sd(s)``
+    (so ``(s - t) / sd`` keeps its sign); equal scores stay as they are."""
     top = s.detach().abs().max()
     if not top > 0:
-        return s
+        return s, t
     unit = s / top  # no square overflows; the constant cancels
     sd = unit.std(correction=0)
-    return unit / sd if sd > 0 else s
+    return (unit / sd, t / top / sd) if sd > 0 else (s, t)
 
 
 def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
     scores = torch.tensor(case["scores"], dtype=dtype, requires_grad=True)
     anchors = torch.as_tensor(case["anchors"], dtype=dtype)
-    i, j, h = METRICS[case["metric"]](scores.shape, case["targets"], **case["params"])
-    flat = (standardised(scores) if case["standardise"] else scores).reshape(-1)
+    i, j, h, *t = METRICS[case["metric"]](scores.shape, case["targets"], **case["params"])
+    t = torch.tensor(t[0] if t else [], dtype=dtype)
+    z, t = standardised(scores, t) if case["standardise"] else (scores, t)
+    flat = torch.cat([z.reshape(-1), t])  # the scores, then the constants
     c = flat[i] - flat[j]
     hard = (c > 0).to(dtype) * 2 - 1
     b = torch.tanh(c / (2 * case["temperature"]))

@@ -131,7 +131,16 @@ def test_the_wrong_ports_are_usable_from_the_command_line(vectors):
     ],
     ids=lambda p: p.__name__,
 )
-def test_standardisation_mistakes_fail_only_the_standardised_cases(report_of, port):
+def test_standardisation_mistakes_fail_only_the_standardised_cases(vectors, report_of, port):
     report = report_of(port)
     failing = {c.case for c in report.checks if c.status in ("fail", "error")}
-    assert failing == {"ap/standardised", "accuracy/standardised", "pck/standardised"}
+    standardised = {case["name"] for case in vectors["cases"] if case.get("standardise")}
+    assert failing == standardised
+    assert {"ap/standardised", "accuracy/standardised", "pck/standardised"} < standardised
+
+
+def test_a_threshold_left_in_raw_units_fails_only_where_scores_are_standardised(report_of):
+    # t = 20 against scores of spread about 30: s / sd - t has other signs than s - t.
+    report = report_of(wrong_ports.ThresholdNotStandardised)
+    failing = {c.case for c in report.checks if c.status in ("fail", "error")}
+    assert failing == {"f1/standardised"}
