@@ -50,7 +50,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from ..anchors import KINDS, AnchorSampler
-from ..metrics import PCK, Accuracy, AveragePrecision, Metric
+from ..metrics import PCK, Accuracy, AveragePrecision, FScore, Metric
 from ..surrogate import UniLoss
 from .authors_gradient import AuthorsUniLoss
 from .data import Dataset, KeypointTargets, load_dataset, one_vs_rest
@@ -209,8 +209,26 @@ def check_loss(task: Task, loss: str) -> str:
     return loss
 
 
-def make_metric(task: Task) -> Metric:
-    """The metric the task is evaluated with (and UniLoss optimises)."""
+BINARY_METRICS: dict[str, tuple[str, Callable[[], Metric]]] = {
+    "ap": ("average precision", AveragePrecision),
+    "f1": ("F1 at threshold 0", FScore),
+}
+"""What the binary task (``ap``) may be evaluated with and UniLoss trained on (``--metric``):
+a name for tables and the metric. F1 predicts positive where the score is above 0; a loss
+without a threshold of its own has it chosen on validation
+(:mod:`uniloss_ref.experiments.thresholds`)."""
+
+
+def make_metric(task: Task, name: str | None = None) -> Metric:
+    """The metric the task is evaluated with (and UniLoss optimises): the task's own, or
+    for the binary task one of :data:`BINARY_METRICS` by ``name``."""
+    if name is not None and name != "ap":
+        if task.name != "ap" or name not in BINARY_METRICS:
+            raise ValueError(
+                f"metric {name!r} is not one of task {task.name!r}; the binary task 'ap' takes "
+                f"{', '.join(BINARY_METRICS)}"
+            )
+        return BINARY_METRICS[name][1]()
     if task.name == "ap":
         return AveragePrecision()
     if task.name == "accuracy":
