@@ -230,6 +230,8 @@ def test_chapter_09_precision_at_k_passes_the_checker_and_brute_force(run):
     assert result["brute_mismatches"] == 0
     assert result["brute_configurations"] == 4096
     assert result["brute_h_range"] == (0.0, 1.0)
+    assert result["package_difference"] == 0.0  # "agree on every one of 500 random batches"
+    assert result["beyond_batch"] == pytest.approx(3 / 5, **EXACT)
     assert_figures(out, "09_choosing_tau_and_anchors.png")
 
 

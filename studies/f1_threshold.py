@@ -1,0 +1,168 @@
+"""F1 at a threshold, Fashion-MNIST shirt against the rest: UniLoss trained on F1 at t = 0
+against binary cross-entropy read at the threshold best on validation.
+
+Protocol (``docs/reproduction.md``, "F1 at a threshold"):
+
+1. ``screen``: each loss gets six settings, the same budget: UniLoss tau in {0.5, 1, 2} x
+   learning rate in {0.01, 0.03}; BCE learning rate in {0.001, 0.003, 0.01, 0.03, 0.1, 0.3}.
+   12,000 training images (10,800 to train, 1,200 to validate), seeds 0 and 1 (paired: the
+   same data, initialisation and batches for both losses), 10 epochs. A setting's score is
+   its mean validation F1 (UniLoss at t = 0, BCE at its validation-best t); the best is kept.
+   The test split is not read: screening runs evaluate 100 test images and drop the number.
+2. ``heldout``: the kept settings at full size (54,000 / 6,000 validation / 10,000 test),
+   held-out seeds from 20 on, the test split read once per run.
+3. ``table``: the markdown table of ``docs/reproduction.md`` from the held-out log.
+
+Every run is one JSON line in ``studies/logs/f1_<stage>.jsonl`` (its configuration, status,
+validation curve and readings); a run already logged is skipped, so a stage resumes where
+it stopped. One process, one BLAS thread::
+
+    export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=.
+    nice -n 10 python -m studies.f1_threshold screen
+    nice -n 10 python -m studies.f1_threshold heldout --seeds 10
+    python -m studies.f1_threshold table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uniloss_ref.experiments.outputs import write_text
+from uniloss_ref.experiments.training import Diverged, TrainConfig, train
+
+LOGS = Path(__file__).resolve().parent / "logs"
+FASHION = {"task": "ap", "metric": "f1", "data": "fashion-mnist", "positive": 6, "epochs": 10}
+SCREEN = {"n_train": 12_000, "n_test": 100}
+SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "uniloss": {
+        f"tau {tau:g}, lr {lr:g}": {"temperature": tau, "lr": lr}
+        for tau in (0.5, 1.0, 2.0)
+        for lr in (0.01, 0.03)
+    },
+    "bce": {f"lr {lr:g}": {"lr": lr} for lr in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)},
+}
+READINGS = ("threshold", "val_metric", "tuned_threshold", "val_metric_tuned")
+
+
+def logged(stage: str) -> list[dict[str, Any]]:
+    path = LOGS / f"f1_{stage}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def log(stage: str, record: dict[str, Any]) -> None:
+    """Append one line, by rewriting the file atomically: never half a line."""
+    path = LOGS / f"f1_{stage}.jsonl"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    write_text(path, old + json.dumps(record, allow_nan=False) + "\n")
+
+
+def run(stage: str, loss: str, setting: str, seed: int, options: dict[str, Any]) -> None:
+    done = {(r["loss"], r["setting"], r["seed"]) for r in logged(stage)}
+    if (loss, setting, seed) in done:
+        return
+    config = TrainConfig(loss=loss, seed=seed, **FASHION, **options)
+    started = time.perf_counter()
+    try:
+        results = train(config, show_progress=False).results
+    except Diverged as err:
+        results = err.run.results
+    keep = READINGS + (("test_metric", "test_metric_tuned") if stage == "heldout" else ())
+    record = {
+        "stage": stage,
+        "loss": loss,
+        "setting": setting,
+        "seed": seed,
+        "status": results["status"],
+        **{key: results.get(key) for key in keep},
+        "val_curve": [epoch["val_metric"] for epoch in results["history"]],
+        "config": results["config"],
+        "data": results["data"],
+        "seconds": time.perf_counter() - started,
+    }
+    log(stage, record)
+    shown = {key: record[key] for key in keep if record[key] is not None}
+    print(loss, setting, seed, record["status"], shown, f"{record['seconds']:.0f} s", flush=True)
+
+
+def chosen() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each loss's setting with the best mean validation F1 over the screening seeds."""
+    scores: dict[tuple[str, str], list[float]] = {}
+    for r in logged("screen"):
+        value = r["val_metric"] if r["status"] == "completed" else float("-inf")
+        scores.setdefault((r["loss"], r["setting"]), []).append(value)
+    best = {}
+    for loss, settings in SETTINGS.items():
+        means = {name: np.mean(scores.get((loss, name), [float("-inf")])) for name in settings}
+        name = max(means, key=means.get)
+        best[loss] = (name, settings[name])
+    return best
+
+
+def table() -> str:
+    """Held-out test F1 in points, mean +- sd over seeds, and UniLoss - BCE paired by seed."""
+    runs = [r for r in logged("heldout") if r["status"] == "completed"]
+    by = {(r["loss"], r["seed"]): r for r in runs}
+    seeds = sorted({seed for loss, seed in by if (("bce", seed) in by and ("uniloss", seed) in by)})
+    rows = [
+        ("UniLoss on F1, read at t = 0", "uniloss", "test_metric"),
+        ("UniLoss on F1, t chosen on validation", "uniloss", "test_metric_tuned"),
+        ("BCE, t chosen on validation", "bce", "test_metric"),
+    ]
+    lines = [
+        f"Test F1 in points over held-out seeds {seeds[0]}-{seeds[-1]} ({len(seeds)} seeds).",
+        "",
+        "| loss, reading | setting | mean ± sd | min – max |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    for label, loss, key in rows:
+        values = 100 * np.array([by[(loss, s)][key] for s in seeds])
+        setting = by[(loss, seeds[0])]["setting"]
+        lines.append(
+            f"| {label} | {setting} | {values.mean():.2f} ± {values.std(ddof=1):.2f} | "
+            f"{values.min():.2f} – {values.max():.2f} |"
+        )
+    diff = 100 * np.array([by[("uniloss", s)]["test_metric"] - by[("bce", s)]["test_metric"]
+                           for s in seeds])  # fmt: skip
+    below = int((diff < 0).sum())
+    lines += [
+        "",
+        f"UniLoss (t = 0) − BCE (validation t), paired by seed: {diff.mean():+.2f} ± "
+        f"{diff.std(ddof=1):.2f} points, UniLoss below on {below} of {len(seeds)} seeds.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("stage", choices=("screen", "heldout", "table"))
+    parser.add_argument("--seeds", type=int, default=10, help="held-out seeds from 20 (10)")
+    args = parser.parse_args(argv)
+    LOGS.mkdir(exist_ok=True)
+    if args.stage == "screen":
+        for seed in (0, 1):
+            for loss, settings in SETTINGS.items():
+                for name, options in settings.items():
+                    run("screen", loss, name, seed, {**SCREEN, **options})
+        for loss, (name, _) in chosen().items():
+            print(f"chosen for {loss}: {name}")
+    elif args.stage == "heldout":
+        best = chosen()
+        for seed in range(20, 20 + args.seeds):
+            for loss, (name, options) in best.items():
+                run("heldout", loss, name, seed, options)
+    else:
+        print(table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
