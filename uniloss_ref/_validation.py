@@ -101,6 +101,24 @@ def positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def finite_float(value: Any, name: str) -> float:
+    """A finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def positive_int(value: Any, name: str) -> int:
+    """An integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {_describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
 def flag(value: Any, name: str) -> bool:
     """True or False (NumPy's booleans included)."""
     if not isinstance(value, bool | np.bool_):

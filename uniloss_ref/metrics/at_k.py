@@ -16,14 +16,13 @@ formula is applied to its rows' counts.
 
 from __future__ import annotations
 
-import numbers
 from abc import abstractmethod
 from typing import Any
 
 import numpy as np
 
 from .._arrays import to_numpy
-from .._validation import check_scores, labels_01
+from .._validation import check_scores, labels_01, positive_int
 from .average_precision import ranking_length, ranking_pairs
 from .refactoring import Metric, Refactoring
 
@@ -49,11 +48,7 @@ class RankingAtK(Metric):
     """
 
     def __init__(self, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise TypeError(f"k must be a positive integer, got {k!r:.60}")
-        if k < 1:
-            raise ValueError(f"k must be a positive integer, got {k}")
-        self.k = int(k)
+        self.k = positive_int(k, "k")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(k={self.k})"

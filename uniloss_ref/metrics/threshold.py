@@ -20,14 +20,13 @@ metric everywhere. Recall does not depend on the negatives and compares the posi
 
 from __future__ import annotations
 
-import numbers
 from abc import abstractmethod
 from typing import Any
 
 import numpy as np
 
 from .._arrays import to_numpy
-from .._validation import check_scores, check_shape, labels_01
+from .._validation import check_scores, check_shape, finite_float, labels_01, positive_float
 from .refactoring import Metric, Refactoring
 
 
@@ -58,11 +57,7 @@ class ThresholdMetric(Metric):
     uses_negatives = True
 
     def __init__(self, threshold: float = 0.0) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-            raise TypeError(f"threshold must be a real number, got {threshold!r:.60}")
-        if not np.isfinite(threshold):
-            raise ValueError(f"threshold must be finite, got {threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = finite_float(threshold, "threshold")
 
     @abstractmethod
     def value(self, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
@@ -120,12 +115,8 @@ class FScore(ThresholdMetric):
     """
 
     def __init__(self, beta: float = 1.0, threshold: float = 0.0) -> None:
-        if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-            raise TypeError(f"beta must be a real number, got {beta!r:.60}")
-        if not (np.isfinite(beta) and beta > 0):
-            raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
         super().__init__(threshold)
-        self.beta = float(beta)
+        self.beta = positive_float(beta, "beta")
 
     def __repr__(self) -> str:
         return f"FScore(beta={self.beta}, threshold={self.threshold})"
