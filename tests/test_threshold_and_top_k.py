@@ -17,6 +17,7 @@ from sklearn.metrics import f1_score, fbeta_score, precision_score, recall_score
 
 from tests import oracles
 from tests.strategies import binary_batches, separated_scores, thresholds
+from uniloss_ref import plain
 from uniloss_ref.metrics import FScore, Precision, PrecisionAtK, Recall, RecallAtK
 
 APPROX = {"rel": 1e-12, "abs": 1e-12}
@@ -229,3 +230,17 @@ def test_degenerate_and_tied_batches_at_k_have_their_documented_values(
 def test_bad_parameters_and_labels_are_refused_with_a_clear_error(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@given(binary_batches(min_n=2), st.integers(0, 15))
+def test_standardising_keeps_a_score_on_the_threshold_tied(batch, pick):
+    # t / sd(s) is computed as the scores are (over max|s|, then over the spread), so a
+    # score equal to t stays equal to it bit for bit, in the package and in plain.py alike.
+    scores, labels = batch
+    m = pick % scores.size
+    metric = FScore(threshold=float(scores[m]))
+    refactoring = metric.refactor(scores.shape, labels)
+    for c in (refactoring.comparisons(scores, standardise=True),
+              plain.comparisons(scores, refactoring, standardise=True)):  # fmt: skip
+        assert c[m] == 0.0
+        assert refactoring.batch_metric(c) == metric.evaluate(scores, labels)

@@ -1123,6 +1123,19 @@ class ThresholdNotStandardised(Port):
         return t
 
 
+@wrong("hard")
+class ThresholdOverSdInOneStep(Port):
+    """``t / (max|s| sd)`` where the scores are ``(s / max|s|) / sd``: an ulp apart, so a
+    score equal to ``t`` is no longer tied with it."""
+
+    def standardise_constants(self, t, s):
+        top = np.max(np.abs(getval(s)))
+        if not top > 0:
+            return t
+        sd = self.spread(s / top)
+        return t / (top * sd) if getval(sd) > 0 else t
+
+
 @wrong("comparisons")
 class ScoresCentred(Port):
     """The scores standardised as z-scores, ``(s - mean) / sd``, the threshold as ``t / sd``:

@@ -695,7 +695,7 @@ def _threshold_cases(seed: int) -> list[Draft]:
             params = {"beta": metric.beta, **params}
         if anchors is None:
             anchors = _sampled(metric, scores, labels, rng)
-        if (scores == metric.threshold).any() != name.endswith("/ties"):
+        if (scores == metric.threshold).any() != ("ties" in name):
             raise RuntimeError(f"{name}: only the ties case may have a score equal to t")
         drafts.append(_draft(name, text, metric, params, scores, labels, anchors, **kwargs))
 
@@ -791,6 +791,17 @@ def _threshold_cases(seed: int) -> list[Draft]:
         Recall(0.0),
         _scores(rng, (4,)),
         np.zeros(4, dtype=int),
+    )
+    add(
+        "f1/ties-standardised",
+        "Standardised, with a positive and a negative exactly at t = 1.5: t / sd(s) must be "
+        "computed as the scores are (divided by max|s|, then by the spread), so that the ties "
+        "stay exact (c = 0, hard -1); t / (max|s| spread) is an ulp off and breaks them.",
+        FScore(threshold=1.5),
+        np.array([1.5, 1.5, 3.25, -0.75, 2.0, 0.5, -2.5]),
+        np.array([1, 0, 1, 0, 0, 1, 0]),
+        temperature=2.0,
+        standardise=True,
     )
     return drafts
 
