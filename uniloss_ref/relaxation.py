@@ -96,8 +96,9 @@ def standardised_constants(constants: Any, scores: Any) -> Any:
     """``t / sd(s)``: constants ``t`` (thresholds) on the scale of :func:`standardised` scores.
 
     A score compared with a constant after standardising both, ``s_i / sd - t / sd =
-    (s_i - t) / sd``, keeps the sign of ``s_i - t``: the metric is unchanged and the
-    threshold stays in the units of the raw scores. Unchanged where :func:`standardised`
+    (s_i - t) / sd``, keeps the sign of ``s_i - t`` (short of underflow, within 1e-308
+    ``max|s|``): the metric is unchanged and the threshold stays in the units of the raw
+    scores. Unchanged where :func:`standardised`
     leaves the scores unchanged. Differentiable in ``s`` through ``sd``: with ``u = t / sd``
     the gradient is ``-y sum(g u) / (n sd)`` (``y`` as in :func:`standardised`). Computed
     as the scores are, ``t / max|s| / spread``, so a score equal to a constant stays equal

@@ -124,7 +124,7 @@ class Refactoring:
         Constants the scores are compared with, such as a threshold ``t`` (``s_m - t`` is the
         pair ``(m, n)``). They are data: no gradient flows to them. With standardised scores
         they are divided by ``sd(s)`` too (:meth:`comparisons`), so ``(s_m - t) / sd(s)``
-        keeps its sign and the threshold stays in the units of the raw scores. None by
+        keeps its sign and the threshold stays in the units of the raw scores. Empty by
         default.
     """
 
