@@ -326,7 +326,7 @@ def test_the_tuned_threshold_is_the_best_of_every_threshold(batch, beta):
 
 def test_f1_trains_uniloss_at_t_0_and_reads_bce_at_the_validation_threshold():
     runs = {
-        loss: train(tiny("ap", loss, metric="f1", temperature=1.0), show_progress=False)
+        loss: train(tiny("ap", loss, metric="f1"), show_progress=False)
         for loss in ("uniloss", "bce")
     }
     for loss, run in runs.items():
@@ -342,3 +342,12 @@ def test_f1_trains_uniloss_at_t_0_and_reads_bce_at_the_validation_threshold():
     bce = runs["bce"].results
     assert bce["threshold"] == bce["tuned_threshold"]
     assert bce["val_metric"] == bce["val_metric_tuned"] >= bce["history"][-1]["val_metric"]
+
+
+def test_f1_has_its_own_defaults_for_uniloss_and_bce():
+    uniloss = TrainConfig(task="ap", loss="uniloss", metric="f1").resolved()
+    bce = TrainConfig(task="ap", loss="bce", metric="f1").resolved()
+    assert (uniloss.temperature, uniloss.lr, bce.lr) == (0.5, 0.03, 0.01)
+    assert uniloss.tune_threshold is False and bce.tune_threshold is True
+    ap = TrainConfig(task="ap", loss="uniloss").resolved()
+    assert (ap.temperature, ap.lr) == (TASKS["ap"].temperature, TASKS["ap"].lr["uniloss"])

@@ -136,8 +136,9 @@ class TrainConfig:
         End the network in a sigmoid, so UniLoss compares scores in (0, 1): the authors'
         MNIST network. For the UniLoss rows only.
     metric : {"ap", "f1"}, optional
-        What the binary task is evaluated with and UniLoss trained on
-        (:data:`~uniloss_ref.experiments.tasks.BINARY_METRICS`); the task's own when omitted.
+        What the binary task is evaluated with and UniLoss trained on, with its own defaults
+        of ``temperature`` and ``lr`` (:data:`~uniloss_ref.experiments.tasks.BINARY_METRICS`);
+        the task's own when omitted.
     tune_threshold : bool, optional
         For a metric at a threshold (F1): read the run at the threshold that is best on the
         validation split instead of the metric's (``t = 0``). By default yes for the
@@ -174,13 +175,18 @@ class TrainConfig:
         """This config with every default filled in from the task, after checking it."""
         task = get_task(self.task)
         check_loss(task, self.loss)
+        make_metric(task, self.metric)  # a ValueError names the choices
+        lr, temperature = task.lr[self.loss], task.temperature
+        if self.metric:  # the binary task's other metrics have defaults of their own
+            own = BINARY_METRICS[self.metric]
+            lr, temperature = own.lr.get(self.loss, lr), own.temperature or temperature
         config = replace(
             self,
             data=task.data if self.data is None else self.data,
             epochs=task.epochs if self.epochs is None else self.epochs,
             batch_size=task.batch_size if self.batch_size is None else self.batch_size,
-            lr=task.lr[self.loss] if self.lr is None else self.lr,
-            temperature=task.temperature if self.temperature is None else self.temperature,
+            lr=lr if self.lr is None else self.lr,
+            temperature=temperature if self.temperature is None else self.temperature,
             anchors={**task.anchors, **self.anchors},
             standardise=task.standardise if self.standardise is None else self.standardise,
             nearby_rule=task.nearby_rule if self.nearby_rule is None else self.nearby_rule,
@@ -193,7 +199,6 @@ class TrainConfig:
                 else self.tune_threshold
             ),
         )
-        make_metric(task, config.metric)  # a ValueError names the choices
         if not isinstance(config.tune_threshold, bool):
             raise TypeError(f"tune_threshold must be True or False, got {config.tune_threshold!r}")
         if config.batches not in BATCHES:
@@ -532,7 +537,7 @@ def _results(
         "status": status,
         "config": asdict(setup.config),
         "task": setup.task.name,
-        "metric": BINARY_METRICS[setup.config.metric][0]
+        "metric": BINARY_METRICS[setup.config.metric].title
         if setup.config.metric
         else setup.task.metric_name,
         "data": {
