@@ -12,8 +12,10 @@ EXACT = {"rel": 1e-12, "abs": 1e-15}
 
 
 def load(stem: str, out_dir: Path, **options: Any) -> dict[str, Any]:
-    """Run ``chapters/<stem>.py`` in quick mode; its global variables (uncached: see ``run``)."""
-    return tutorial.run_chapter(CHAPTERS / f"{stem}.py", quick=True, out_dir=out_dir, **options)
+    """Run ``chapters/<stem>.py`` in quick mode with the shipped solutions in the learner's
+    cells; its global variables (uncached: see ``run``)."""
+    path = CHAPTERS / f"{stem}.py"
+    return tutorial.run_chapter(path, quick=True, out_dir=out_dir, solutions=True, **options)
 
 
 def assert_figures(out: Path, *names: str) -> None:

@@ -201,18 +201,14 @@ def test_chapter_03_exercise_answers(run):
 # ----- 4. Build it yourself -----
 
 
-def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
+def test_chapter_04_the_solutions_are_short_and_pass_every_step_check(run):
     result, _ = run("04_build_it_yourself")
-    text = (CHAPTERS / "04_build_it_yourself.py").read_text(encoding="utf-8")
-    method = text[text.index("## 1. The metric") : text.index("## Check 1")].splitlines()
-    code = [line for line in method if line.strip() and not line.lstrip().startswith("#")]
-    assert len(code) <= 120  # "about 100 lines"
+    text = (CHAPTERS / "solutions" / "04_build_it_yourself.py").read_text(encoding="utf-8")
+    body = text[text.index("# ----- 1.") :].splitlines()
+    code = [line for line in body if line.strip() and not line.lstrip().startswith("#")]
+    assert 80 <= len(code) <= 120  # "about 100 lines"
     assert result["ap_1"] == pytest.approx(13 / 18, **EXACT)  # 0.7222
-    assert set(result["package_differences"]) == {"AP", "accuracy", "PCK"}
-    for differences in result["package_differences"].values():
-        assert max(differences.values()) < 1e-12
     assert result["sampler_difference"] < 1e-12
-    assert max(result["plain_differences"].values()) < 1e-12
     values = result["our_values"]
     assert values[0] == 1.0
     assert values[1:17] == pytest.approx([0.95] * 16, **EXACT)
@@ -239,7 +235,7 @@ def test_chapter_04_passes_every_conformance_case(run):
     result, _ = run("04_build_it_yourself")
     report = result["report"]
     assert report.passed
-    assert len({check.case for check in report.checks}) == len(load_vectors()["cases"])
+    assert len({check.case for check in report.checks}) == len(load_vectors()["cases"]) == 61
     assert not report.by_status("skip") and not report.by_status("fail")
 
 
@@ -247,14 +243,35 @@ def test_chapter_04_exercise_answers(run):
     result, _ = run("04_build_it_yourself")
     epsilon = result["exercise_1"]
     assert {q for _, q in epsilon} == {"surrogate", "loss", "gradient"}
-    near = {"near-anchor", "very-near-anchor"}
-    assert {case.split("/")[1] for case, _ in epsilon} == {"extreme-on-anchor", *near}
+    assert len(result["exercise_1_cases"]) == 12
+    kinds = {case.split("/")[1] for case in result["exercise_1_cases"]}
+    assert kinds == {"extreme-on-anchor", "near-anchor", "very-near-anchor"}
     assert all(case.endswith("extreme-on-anchor") for case, q in epsilon if q == "gradient")
+    near = result["exercise_1_near"]
+    assert len(near) == 6
+    assert [case for case, ratio in near.items() if ratio < 1] == ["ap-counts/very-near-anchor"]
+    assert round(min(near.values()), 2) == 0.50 and round(max(near.values()), 2) == 3.68
     expanded = result["exercise_2"]
-    assert {case.split("/")[1] for case, _ in expanded} == near
+    assert {case.split("/")[1] for case, _ in expanded} == {"near-anchor", "very-near-anchor"}
     assert "distances" in {q for _, q in expanded}
     assert result["exercise_3_gradient"][1:].tolist() == [0.0, 0.0]
     assert result["exercise_3_warnings"] == ["overflow encountered in cosh"]
+
+
+def test_chapter_04_without_solutions_stops_at_the_first_check_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(CHAPTERS / "04_build_it_yourself.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    first, hint = done.stderr.strip().splitlines()
+    assert first.startswith("✗ ranking_pairs") and "write its body" in first
+    assert hint.startswith("  hint: ") and "positive-major" in hint
 
 
 # ----- The chapters' runtime -----

@@ -63,12 +63,18 @@ class Passed:
 # ---------------------------------------------------------------------------------------
 
 
+NOT_WRITTEN = "returned None (the cell still holds `...`: write its body)"
+
+
 def _fail(name: str, where: str, what: str, hint: str) -> CheckFailed:
     return CheckFailed(f"✗ {name} {where}: {what}\n  hint: {hint}")
 
 
 def _short(value: Any) -> str:
-    text = np.array2string(np.asarray(value), precision=6, threshold=12, edgeitems=3)
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return f"{float(value):.10g}"
+    text = np.array2string(value, precision=6, threshold=12, edgeitems=3)
     return " ".join(text.split())
 
 
@@ -76,7 +82,7 @@ def _difference(got: Any, expected: Any, rtol: float, atol: float) -> tuple[floa
     """The largest difference beyond ``atol + rtol |expected|`` scaled to 1 (0 = equal) and,
     when ``got`` fails, what is wrong with it."""
     if got is None:
-        return np.inf, "returned None (the cell still holds `...`: write its body)"
+        return np.inf, NOT_WRITTEN
     try:
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
@@ -220,9 +226,8 @@ def check_pairs(ranking_pairs: Callable) -> Passed:
         reference = metric.refactor(case["scores"].shape, targets)
         got = _call(name, case["name"], PAIR_HINT, ranking_pairs, case["targets"])
         if got is None or len(got) != 3:
-            raise _fail(
-                name, f"on case {case['name']}", "should return (i, j, row_starts)", PAIR_HINT
-            )
+            what = NOT_WRITTEN if got is None else "should return (i, j, row_starts)"
+            raise _fail(name, f"on case {case['name']}", what, PAIR_HINT)
         for part, mine, theirs in zip(
             ("i", "j", "row_starts"),
             got,
@@ -236,7 +241,8 @@ def check_pairs(ranking_pairs: Callable) -> Passed:
 METRIC_HINTS = {
     "AveragePrecision": (
         "n_p = the number of -1 in positive p's row; sort them, n_(1) <= ... <= n_(P); "
-        "h = mean over j of j / (j + n_(j))"
+        "h = mean over j of j / (j + n_(j)); with unrealisable='zero', h = 0 unless each "
+        "row's set of -1, rows sorted by n_p, contains the previous row's (nested)"
     ),
     "RocAuc": "h = the fraction of +1 entries of b; with no comparisons (l = 0) h = 1",
     "Accuracy": (
@@ -310,7 +316,8 @@ def check_metric(metric: str, function: Callable) -> Passed:
             name, label, hint, function, case["scores"].shape, case["targets"], **case["params"]
         )
         if got is None or len(got) != 4 or not callable(got[3]):
-            raise _fail(name, f"on case {label}", "should return (i, j, row_starts, h)", hint)
+            what = NOT_WRITTEN if got is None else "should return (i, j, row_starts, h)"
+            raise _fail(name, f"on case {label}", what, hint)
         i, j, rows, h = got
         for part, mine, theirs in (("i", i, reference.i), ("j", j, reference.j),
                                    ("row_starts", rows, reference.row_starts)):  # fmt: skip
@@ -524,7 +531,7 @@ def check_weights(weights: Callable) -> Passed:
         got = _call(name, label, WEIGHT_HINT, weights, d2, power)
         reference = plain.weights(d2, power)
         if got is None:
-            raise _fail(name, f"on case {label}", "returned None", WEIGHT_HINT)
+            raise _fail(name, f"on case {label}", NOT_WRITTEN, WEIGHT_HINT)
         shares = np.asarray(got, dtype=float) / np.sum(got)
         expected = reference / reference.sum()
         gap = _compare(f"{name} (w / sum w)", label, shares, expected, WEIGHT_HINT, rtol=1e-12)
