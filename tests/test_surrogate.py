@@ -289,3 +289,34 @@ def test_standardise_must_be_a_bool():
         UniLoss(AveragePrecision(), standardise="yes")
     with pytest.raises(TypeError, match="standardise must be True or False"):
         surrogate(np.zeros(2), np.array([0, 1]), AveragePrecision(), np.ones((1, 1)), standardise=1)
+
+
+@pytest.mark.parametrize("kind", ["ap", "accuracy", "pck"])
+def test_memory_estimate_bounds_the_measured_peak(kind):
+    # UniLoss refuses a batch whose estimate exceeds memory_limit; the estimate must not
+    # be below what one loss and gradient really allocate (tracemalloc sees NumPy's buffers).
+    import tracemalloc
+
+    from uniloss_ref.metrics import KeypointTargets
+    from uniloss_ref.surrogate import memory_estimate
+
+    rng = np.random.default_rng(0)
+    if kind == "ap":
+        metric, scores = AveragePrecision(), rng.normal(size=1000)
+        targets = (np.arange(1000) % 10 == 0).astype(int)
+    elif kind == "accuracy":
+        metric, scores = Accuracy(), rng.normal(size=(128, 100))
+        targets = rng.integers(100, size=128)
+    else:
+        metric, scores = PCK(), rng.normal(size=(2, 4, 32, 32))
+        xy = rng.uniform(0, 31, size=(2, 4, 2))
+        targets = KeypointTargets(xy, np.ones((2, 4), bool), np.array([8.0, 8.0]), (32, 32))
+    loss = UniLoss(metric, seed=0)
+    step = autograd.value_and_grad(loss)
+    step(scores, targets)
+    tracemalloc.start()
+    step(scores, targets)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    length = metric.length(scores.shape, targets)
+    assert peak <= memory_estimate(length, loss.sampler.total, loss.sampler.bad)

@@ -154,7 +154,7 @@ def test_uniloss_variants_differ_only_in_the_gradient_rule():
         ({"lr": -1.0}, "lr must be a positive number"),
         ({"anchors": {"random": 3}}, "unknown kinds"),
         ({"data": "keypoints"}, "needs class labels"),
-        ({"positive": 10}, "positive must be a class of 'digits', 0 to 9"),
+        ({"positive": 10}, "positive 10 is not a class label of 'digits'; its labels are 0, 1"),
         ({"batches": "sorted"}, "batches must be one of random, stratified"),
         ({"momentum": 1.0}, r"momentum must be in \[0, 1\)"),
         ({"loss": "bce", "sigmoid_output": True}, "sigmoid_output is for the UniLoss rows"),

@@ -44,11 +44,13 @@ def memory_estimate(length: int, anchors: int, random_bases: int) -> float:
     """Bytes one loss and gradient takes, about, for ``l`` comparisons and ``K`` anchors.
 
     Per comparison: its pair ``(i, j)`` (16 bytes), a dozen float64 vectors of length ``l``
-    alive in the forward and backward passes (``c``, ``b~``, ``(1 -+ b~)^2``, cotangents, the
-    masks' float blocks: 104 bytes) and a byte per base configuration (the truth, ``sign(c)``,
-    each random anchor); per anchor, a few hundred bytes. ``benchmarks/surrogate_speed.py``
-    measures peaks below this."""
-    return length * (120.0 + 2 + random_bases) + 200.0 * anchors
+    alive in the forward and backward passes (``c``, ``b~``, ``(1 -+ b~)^2``, cotangents:
+    104 bytes), a byte per base configuration (the truth, ``sign(c)``, each random anchor),
+    and the bases as floats, 16 bytes each, up to 64 MiB (beyond that they are converted a
+    block at a time); per anchor, a few hundred bytes. The tests check it against
+    tracemalloc's peak."""
+    bases = 2 + random_bases
+    return length * (120.0 + bases) + min(16.0 * bases * length, 2**26) + 200.0 * anchors
 
 
 @dataclass(frozen=True)

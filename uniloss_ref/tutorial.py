@@ -79,12 +79,16 @@ class Lesson:
     solutions : Path or None
         The chapter's solutions file (``chapters/solutions/NN_name.py``) when the learner's
         cells are to be replaced by the shipped solutions; None runs the learner's code.
+    script : bool
+        Whether the chapter runs as a script: then a figure that cannot be saved ends it
+        with one line and exit status 2 instead of a traceback.
     """
 
     quick: bool
     out: Path | None
     options: Mapping[str, Any] = field(default_factory=dict)
     solutions: Path | None = None
+    script: bool = False
 
     def yours(self, function: Callable) -> Callable:
         """Mark ``function`` as the learner's: returned as it is, or, with the solutions on,
@@ -117,7 +121,13 @@ class Lesson:
         path = None
         if self.out is not None:
             path = self.out / name
-            write_atomically(path, png)
+            try:
+                write_atomically(path, png)
+            except OSError as err:
+                if not self.script:
+                    raise
+                print(f"{sys.argv[0]}: error: cannot save {path}: {_reason(err)}", file=sys.stderr)
+                raise SystemExit(2) from None
         if in_kernel():
             from IPython.display import Image, display
 
@@ -230,6 +240,15 @@ def _from_command_line(chapter: str, title: str, defaults: dict[str, Any]) -> Le
         )
         parser.add_argument(f"--{option}", type=kind, default=default, help=f"default: {default}")
     args = vars(parser.parse_args())
+    out = Path(args.pop("out"))
+    try:  # before any cell runs: a figure that cannot be saved would end the chapter late
+        out.mkdir(parents=True, exist_ok=True)
+        outputs.write_atomically(out / ".write-test", lambda file: file.write(b"x"))
+        (out / ".write-test").unlink()
+    except OSError as err:
+        parser.exit(
+            2, f"{parser.prog}: error: --out {out} cannot hold the figures: {_reason(err)}\n"
+        )
     solutions = None
     if args.pop("solutions"):
         try:
@@ -239,10 +258,15 @@ def _from_command_line(chapter: str, title: str, defaults: dict[str, Any]) -> Le
     sys.excepthook = _one_line_for_failed_checks
     return Lesson(
         quick=args.pop("quick"),
-        out=Path(args.pop("out")),
+        out=out,
         options=MappingProxyType(args),
         solutions=solutions,
+        script=True,
     )
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err)
 
 
 def run_chapter(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
+import os
 import sys
 
+from ..experiments.console import one_line
 from . import vectors
-from .verify import DEFAULT_LOAD_TIMEOUT, DEFAULT_TIMEOUT, verify
+from .verify import DEFAULT_LOAD_TIMEOUT, DEFAULT_TIMEOUT, MAX_TIMEOUT, check_seconds, verify
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,6 +27,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument(
         "--output", metavar="PATH", help="where to write them (default: the packaged file)"
+    )
+    generate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing file at --output (the packaged file is always replaced)",
     )
     generate.add_argument(
         "--check",
@@ -80,12 +86,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _seconds(text: str) -> float:
     try:
-        value = float(text)
+        return check_seconds(float(text), "the time limit")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, at most {MAX_TIMEOUT:g} (a day), got {text!r}"
+        ) from None
 
 
 def _error(message: str) -> int:
@@ -98,16 +103,20 @@ def _generate(args: argparse.Namespace) -> int:
         try:
             committed = vectors.load(args.output)
         except (OSError, ValueError) as err:
-            return _error(str(err))
+            return _error(one_line(err))
         differences = vectors.compare(committed, vectors.generate())
         for line in differences:
             print(line)
         print("the vectors match the reference" if not differences else "the vectors differ")
         return 1 if differences else 0
+    if args.output is not None and not args.overwrite and os.path.lexists(args.output):
+        return _error(
+            f"{args.output} exists; pass --overwrite to replace it, or choose another path"
+        )
     try:
-        path = vectors.write(args.output)
+        path = vectors.write(args.output, overwrite=args.output is None or args.overwrite)
     except OSError as err:
-        return _error(f"cannot write {args.output or vectors.default_path()}: {err}")
+        return _error(f"cannot write {args.output or vectors.default_path()}: {one_line(err)}")
     print(f"wrote {path}")
     return 0
 
@@ -125,6 +134,6 @@ def _verify(args: argparse.Namespace) -> int:
             load_timeout=args.load_timeout,
         )
     except (OSError, ValueError, TypeError) as err:
-        return _error(str(err))
+        return _error(one_line(err))
     print(report.format())
     return 0 if report.passed else 1

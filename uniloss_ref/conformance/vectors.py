@@ -7,17 +7,20 @@ recovers every float64 exactly. Anchors and ``hard`` are written as the integers
 
 from __future__ import annotations
 
+import errno
 import importlib.resources
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..experiments.inputs import read_regular
 from ..experiments.outputs import write_text
 from .cases import build_cases
-from .reference import METRICS
+from .reference import METRICS, case_inputs, reference_metric
 
 FORMAT = "uniloss-ref conformance vectors"
 FORMAT_VERSION = 1
@@ -212,9 +215,17 @@ def dumps(document: Mapping[str, Any]) -> str:
     return _dump(dict(document), 0) + "\n"
 
 
-def write(path: str | Path | None = None) -> Path:
-    """Regenerate the vectors and write them to ``path`` (default: the packaged file)."""
+def write(path: str | Path | None = None, *, overwrite: bool = True) -> Path:
+    """Regenerate the vectors and write them to ``path`` (default: the packaged file).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
     path = default_path() if path is None else Path(path)
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
     # Atomically: a reader never sees half a file, and a failure leaves the old one.
     return write_text(path, dumps(generate()))
 
@@ -234,9 +245,12 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
 
     Raises
     ------
+    FileNotFoundError
+        If ``path`` does not exist.
     ValueError
-        If the file is not valid conformance vectors of a version this checker reads
-        (:func:`validate`).
+        If the file is not a regular file (a FIFO or a device would be read forever), is
+        over :data:`MAX_FILE_BYTES`, or is not valid conformance vectors of a version this
+        checker reads (:func:`validate`).
     """
     if path is None:
         text = (
@@ -247,14 +261,18 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
         source = "the packaged vectors.json"
     else:
         source = f"vectors file {str(path)!r}"
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{source} is over {MAX_FILE_BYTES >> 20} MiB; the packaged one is 1")
-        text = Path(path).read_text(encoding="utf-8")
+        raw = read_regular(path, "vectors file", MAX_FILE_BYTES)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{source} is not UTF-8 text ({err})") from None
     try:
         document = json.loads(text)
+        return validate(document, source)
     except json.JSONDecodeError as err:
         raise ValueError(f"{source} is not valid JSON: {err}") from err
-    return validate(document, source)
+    except RecursionError:
+        raise ValueError(f"{source} is nested too deeply to be conformance vectors") from None
 
 
 def _real(value: Any) -> bool:
@@ -298,6 +316,12 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
         raise ValueError(f"{where}: unknown metric {case['metric']!r}; known: {', '.join(METRICS)}")
     if not isinstance(case["params"], dict):
         raise ValueError(f"{where}: params must be an object")
+    try:
+        METRICS[case["metric"]](**case["params"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{where}: params {case['params']!r:.80} do not fit {case['metric']}: {err}"
+        ) from None
     for key in ("temperature", "power"):
         value = case[key]
         if not _real(value) or not 0 < value < float("inf"):
@@ -323,6 +347,7 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
         not _real(v) or v not in (-1, 1) for v in flat
     ):
         raise ValueError(f"{where}: anchors must be K lists of the same length l of +-1")
+    _check_targets(case, where, scores.shape, length)
     expected = case["expected"]
     if not isinstance(expected, dict) or set(expected) != set(quantities):
         raise ValueError(f"{where}: expected must give exactly {', '.join(quantities)}")
@@ -346,13 +371,54 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
     return name
 
 
+def _integers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+def _check_targets(
+    case: Mapping[str, Any], where: str, shape: tuple[int, ...], length: int
+) -> None:
+    """The targets fit the metric and the scores, and give the ``l`` the anchors have."""
+    targets = case["targets"]
+    if case["metric"] == "PCK":
+        keys = {"xy", "visible", "scale", "heatmap_shape"}
+        if not isinstance(targets, dict) or set(targets) != keys:
+            raise ValueError(
+                f"{where}: PCK targets must be an object with {', '.join(sorted(keys))}"
+            )
+        _numbers(targets["xy"], f"{where}: targets xy")
+        _numbers(targets["scale"], f"{where}: targets scale")
+        visible = np.array(targets["visible"], dtype=object)
+        if not all(isinstance(v, bool) for v in visible.ravel()):
+            raise ValueError(f"{where}: targets visible must be nested lists of true/false")
+        if not _integers(targets["heatmap_shape"]) or len(targets["heatmap_shape"]) != 2:
+            raise ValueError(f"{where}: targets heatmap_shape must be two integers [H, W]")
+    elif not _integers(targets):
+        raise ValueError(f"{where}: targets must be a list of integers, one per sample")
+    try:
+        metric, checked = reference_metric(case_inputs(case))
+        pairs = metric.refactor(shape, checked).length
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ValueError(
+            f"{where}: targets do not fit the scores of shape {shape}: {err}"
+        ) from None
+    if pairs != length:
+        raise ValueError(
+            f"{where}: the targets give l = {pairs} comparisons, the anchors have {length}"
+        )
+
+
 def validate(document: Any, source: str = "the vectors") -> dict[str, Any]:
     """Check that ``document`` is a vectors file this checker can trust, and return it.
 
     Checked: the format and version; the quantities are exactly :data:`QUANTITIES`, each
     with ``rtol`` and ``atol`` finite numbers in ``[0, MAX_TOLERANCE]``; every case has a
-    unique name, a known metric, finite positive temperature and power, finite scores of
-    the metric's number of dimensions, anchors ``(K, l)`` of ``+-1`` with ``K >= 1``, and
+    unique name, a known metric with parameters it accepts, finite positive temperature and
+    power, finite scores of the metric's number of dimensions, anchors ``(K, l)`` of ``+-1``
+    with ``K >= 1``, targets of the metric's form that fit the scores and give those ``l``
+    comparisons, and
     every expected quantity, finite and of the shape ``l``, ``K`` and the scores imply.
     Whether the expected values are right is ``generate --check``'s business.
 

@@ -44,6 +44,29 @@ Port = Callable[[dict[str, Any]], Mapping[str, Any]]
 DEFAULT_TIMEOUT = 60.0
 #: Seconds it may take to load (importing a framework on a busy machine takes a while).
 DEFAULT_LOAD_TIMEOUT = 120.0
+#: The longest time limit accepted (a day): a longer one is a typo, and beyond about 1e9
+#: seconds the platform's timers overflow.
+MAX_TIMEOUT = 86400.0
+
+
+def check_seconds(value: Any, name: str) -> float:
+    """A time limit: a real number of seconds in ``(0, MAX_TIMEOUT]``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, for anything else (NaN, infinity, 0, negative, above a day).
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT
+    ):
+        raise ValueError(
+            f"{name} must be a positive number of seconds, at most {MAX_TIMEOUT:g} (a day), "
+            f"got {value!r}"
+        )
+    return float(value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -370,7 +393,8 @@ def verify(
         If ``port`` is neither callable nor a string.
     ValueError
         If ``vectors`` is not a valid vectors file, a ``cases`` pattern matches nothing,
-        a time limit is not a positive number or is given with a callable, or a port given
+        a time limit is not a positive number of seconds up to :data:`MAX_TIMEOUT` or is
+        given with a callable, or a port given
         as a string cannot be loaded (:class:`~uniloss_ref.conformance.isolation.PortLoadError`).
     """
     if isinstance(port, str):
@@ -388,12 +412,7 @@ def verify(
                 f"{name} needs the port as a 'MODULE:FUNCTION' string: only a port run in "
                 "its own process can be stopped"
             )
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, (int, float))
-            or not 0 < limit < math.inf
-        ):
-            raise ValueError(f"{name} must be a positive number of seconds, got {limit!r}")
+        check_seconds(limit, name)
     if isinstance(vectors, Mapping):
         document = _vectors.validate(vectors)
     else:

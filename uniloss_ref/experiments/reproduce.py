@@ -18,7 +18,9 @@ end (:class:`~uniloss_ref.experiments.outputs.OutputDir`), so it holds one compl
 reproduction, never a mix of two. Ctrl-C or SIGTERM stops the queue: no further run starts,
 the running ones are sent SIGTERM (each saves its partial run, marked ``interrupted``), and
 ``results.md`` and ``results.json`` are written for the runs that finished, with
-``status: "interrupted"``.
+``status: "interrupted"``. A run's committed ``results.json`` is its outcome, whatever its
+process's exit status; every run ends when this process ends, even when it is killed
+outright (:mod:`~uniloss_ref.experiments.children`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 
 from ..device import resolve_device
 from . import plots
+from .children import child_env
 from .console import (
     add_training_options,
     fail,
@@ -51,7 +54,7 @@ from .console import (
     positive_int,
     signals,
 )
-from .outputs import OutputDir, write_json, write_text
+from .outputs import CommitRefused, OutputDir, tidy, write_json, write_text
 from .tasks import TASKS, UNILOSS_VARIANTS, get_task, load_task_data
 
 
@@ -232,7 +235,7 @@ def execute(
         the queue. Then no further run was started and the running ones were sent SIGTERM
         and waited for (killed after :data:`STOP_GRACE` seconds).
     """
-    env = dict(os.environ)
+    env = child_env()  # each run ends when this process does, even if it is killed
     for name in SINGLE_THREADED:
         env.setdefault(name, "1")
     stop = threading.Event()
@@ -262,11 +265,16 @@ def execute(
         finally:
             with lock:
                 live.pop(i, None)
+        tidy(directory)  # what a killed run left (its staging directory, its lock)
         try:
             results = json.loads((directory / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             results = {}
-        if process.returncode == 0 and results.get("status") == "completed":
+        if not isinstance(results, dict):
+            results = {}
+        # The committed results.json is the outcome: a run saved as completed is completed,
+        # whatever signal reached its process after the commit.
+        if results.get("status") == "completed":
             command = "python -m uniloss_ref " + " ".join(run["argv"])
             return {**results, "experiment": run["experiment"], "command": command}
         code = process.returncode
@@ -581,7 +589,7 @@ def _main(args: argparse.Namespace) -> int:
         resolve_device(args.device)
         output = OutputDir(args.out, overwrite=args.overwrite)
     except (ValueError, OSError, ImportError, RuntimeError) as err:
-        return fail("reproduce", err)
+        return fail("reproduce", err, debug=args.debug)
     with output:
         runs = plan(experiments, seeds, Path(args.out), args.quick, overrides)
         outcomes, interrupted = execute(runs, args.jobs, root=output.path)
@@ -630,9 +638,19 @@ def _main(args: argparse.Namespace) -> int:
                 write_text(output.path / "results.md", document)
                 write_json(output.path / "results.json", summary)
                 out = output.commit()
+            except CommitRefused as err:
+                return fail("reproduce", err, debug=args.debug)
             except OSError as err:
                 reason = f"cannot save the results in {output.out}: {one_line(err)}"
-                return fail("reproduce", reason)
+                return fail("reproduce", reason, debug=args.debug, cause=err)
+            # Saved: whatever signal comes now, the exit status says what results.json says.
+            signals.settle()
+    if output.kept is not None:
+        print(
+            f"python -m uniloss_ref reproduce: note: files that appeared in {out} while it was "
+            f"replaced are kept in {output.kept}",
+            file=sys.stderr,
+        )
     print(document)
     if interrupted:
         print(

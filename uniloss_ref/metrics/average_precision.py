@@ -125,9 +125,16 @@ class AveragePrecision(Metric):
         return ranking_length(shape, targets)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
+        """AP of ``scores (n,)``; in ``O(n log n)`` time and ``O(n)`` memory.
+
+        Each positive's count of negatives scored at or above it comes from a binary search
+        in the sorted negative scores, not from the ``P x N`` comparisons, so a test split
+        of any size is evaluated in memory proportional to it.
+        """
         s = to_numpy(check_scores(scores, 1))
         labels = labels_01(targets, s.size)
         if labels.all() or not labels.any():
             return 1.0
-        counts = (s[None, ~labels] >= s[labels, None]).sum(axis=1)
+        negatives = np.sort(s[~labels])
+        counts = negatives.size - np.searchsorted(negatives, s[labels], side="left")
         return float(average_precision(counts[None, :], self.interpolated)[0])
