@@ -164,5 +164,8 @@ def test_yours_returns_the_learner_function_or_the_shipped_solution(tmp_path):
 
     with pytest.raises(LookupError, match="no solution named 'missing'"):
         tutorial.Lesson(quick=True, out=None, solutions=path).yours(missing)
+    assert tutorial.solutions_file(tmp_path, "99") is None
+    (tmp_path / "99_a.py").touch()
+    (tmp_path / "99_b.py").touch()
     with pytest.raises(ValueError, match="one solutions file 99_"):
         tutorial.solutions_file(tmp_path, "99")

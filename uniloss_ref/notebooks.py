@@ -24,9 +24,9 @@ from typing import Any
 
 import jupytext
 import nbformat
-from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from traitlets.config import Config
 
 from .tutorial import OUT_ENV, QUICK_ENV, SOLUTIONS_ENV, ChapterError, write_atomically
 
@@ -168,11 +168,13 @@ def execute(
     cwd = Path(out) if out is not None else Path.cwd()
     cwd.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="uniloss-kernel-") as sockets:
-        manager = KernelManager(
-            kernel_name=KERNEL, transport="ipc", ip=os.path.join(sockets, "kernel")
-        )
+        local = {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}
         client = NotebookClient(
-            book, km=manager, timeout=timeout, resources={"metadata": {"path": str(cwd)}}
+            book,
+            timeout=timeout,
+            kernel_name=KERNEL,
+            resources={"metadata": {"path": str(cwd)}},
+            config=Config({"KernelManager": local}),
         )
         client.execute(env=env)
     return book

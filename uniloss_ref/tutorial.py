@@ -177,6 +177,7 @@ def setup(name: str, chapter: str, title: str, options: Mapping[str, Any] | None
             raise TypeError(
                 f"chapter {chapter} has no option {sorted(unknown)}; it has {sorted(defaults)}"
             )
+        # run_chapter passes the solutions' folder; the lesson holds the chapter's file.
         solutions = None if given.solutions is None else solutions_file(given.solutions, chapter)
         options = MappingProxyType({**defaults, **given.options})
         return Lesson(given.quick, given.out, options, solutions)
@@ -191,20 +192,20 @@ def setup(name: str, chapter: str, title: str, options: Mapping[str, Any] | None
     )
 
 
-def solutions_file(folder: Path, chapter: str) -> Path:
-    """The solutions of chapter ``chapter`` (``"04"``) in ``folder``: ``folder/04_*.py``.
+def solutions_file(folder: Path, chapter: str) -> Path | None:
+    """The solutions of chapter ``chapter`` (``"04"``) in ``folder``: ``folder/04_*.py``, or
+    None when the chapter has none (no cell of it is the learner's).
 
     Raises
     ------
     ValueError
-        If there is not exactly one such file.
+        If there are several such files.
     """
     found = sorted(Path(folder).glob(f"{chapter}_*.py"))
-    if len(found) != 1:
-        raise ValueError(
-            f"expected one solutions file {chapter}_*.py in {folder}, found {len(found)}"
-        )
-    return found[0]
+    if len(found) > 1:
+        names = ", ".join(path.name for path in found)
+        raise ValueError(f"expected one solutions file {chapter}_*.py in {folder}, found {names}")
+    return found[0] if found else None
 
 
 @functools.cache
