@@ -3,16 +3,16 @@
 #
 # Chapter 5 trained a ranking. Here the metric is the most common one of all: top-1
 # **accuracy** of a 10-class classifier, on the scikit-learn digits. Chapter 1 wrote it as
-# comparisons: each image gives `C - 1 = 9` comparisons, its true class's score minus each
-# other class's score, and it counts as correct iff all nine are positive. In `b` that is
-# a row of nine `+1`s, and `h(b)` is the fraction of such rows.
+# comparisons: each image gives $C - 1 = 9$ comparisons, its true class's score minus each
+# other class's score, and it counts as correct iff all nine are positive. In $b$ that is
+# a row of nine $+1$s, and `h(b)` is the fraction of such rows.
 #
 # That structure is what makes accuracy harder for UniLoss than AP. An image is worth
 # nothing until its *last* wrong comparison flips, so most anchors one flip away from the
 # current configuration are worth exactly what it is worth. We measure that below, and
 # then test the two choices the reproduction made because of it: **row anchors**
 # (copies of the current configuration with one image's whole row set right) and a lower
-# **temperature**, `tau = 0.3`, the value chapter 2 warned can give negative slopes.
+# **temperature**, $\tau = 0.3$, the value chapter 2 warned can give negative slopes.
 #
 # The network is a small CNN: two stages of [3x3 convolution, ReLU, 2x2 max pool] with 16
 # and 32 channels, a 64-unit hidden layer and 10 outputs. We train it from the same
@@ -80,7 +80,7 @@ print(f"UniLoss: temperature={uniloss.temperature}, anchors {anchor_mix} "
 # ## Training both
 #
 # Each epoch the training code records the mean training loss, the mean hard accuracy of
-# the training batches, for UniLoss the surrogate `h~ = 1 - loss` of those same batches,
+# the training batches, for UniLoss the surrogate $\tilde h = 1 - loss$ of those same batches,
 # and the accuracy on the validation split.
 #
 # You should see both losses learn the ten digits: test accuracy **above 0.5** in quick
@@ -98,12 +98,12 @@ for loss, run in runs.items():
 # %% [markdown]
 # ## The surrogate against the accuracy it interpolates
 #
-# `h~` is a smoothed accuracy, not the accuracy itself. Early on, images with most
+# $\tilde h$ is a smoothed accuracy, not the accuracy itself. Early on, images with most
 # comparisons right already earn part of their credit through the relaxed
-# `b~ = tanh(c / 2 tau)`; late, a relaxed comparison reaches `+1` only in the limit, so
-# `h~` falls short of the accuracy it interpolates.
+# $\tilde b = \tanh(c / 2 \tau)$; late, a relaxed comparison reaches $+1$ only in the limit, so
+# $\tilde h$ falls short of the accuracy it interpolates.
 #
-# You should see `h~` rise with training and stay within `[0, 1]`, **above the hard batch
+# You should see $\tilde h$ rise with training and stay within `[0, 1]`, **above the hard batch
 # accuracy in the first epoch and below it in the last**.
 
 # %%
@@ -145,7 +145,7 @@ lesson.show(fig, "06_training_curves.png")
 # You should see:
 #
 # * `truth` and `good` always above: they are the ideal configuration and its one-flip
-#   neighbours, worth about 1. They pull every comparison toward `+1`.
+#   neighbours, worth about 1. They pull every comparison toward $+1$.
 # * `nearby` (the current configuration with one wrong comparison set right) almost
 #   **never** above: an image with several wrong comparisons stays wrong after one flip.
 # * `row` (one image's whole row set right) almost always above: one more image right.
@@ -189,7 +189,7 @@ for kind in KINDS:
 # measurement found: `docs/reproduction.md` (30 epochs, tau 0.3, several seeds) measured
 # 97.40% with 16 row anchors, 96.19% without and 96.01% with 64, no consistent effect,
 # and concluded that row anchors did not measurably matter for accuracy or PCK at these
-# sizes. The truth and good anchors already point every comparison toward `+1`, and
+# sizes. The truth and good anchors already point every comparison toward $+1$, and
 # once most of a row is right, a nearby anchor completes it.
 
 # %%
@@ -207,15 +207,15 @@ row_effect = ablation["row 16"]["test_metric"] - ablation["row 0"]["test_metric"
 # ## Why tau = 0.3, when chapter 2 warned about it
 #
 # Chapter 2 moved one positive's score along a path through a two-comparison toy whose
-# only anchors were the four corners, and found that at `tau = 0.1` and `0.3` the slope
-# of `h~` turns negative near a corner: the gradient says "lower the positive". Does
+# only anchors were the four corners, and found that at $\tau = 0.1$ and `0.3` the slope
+# of $\tilde h$ turns negative near a corner: the gradient says "lower the positive". Does
 # that happen on real batches, with this task's anchors? We compute the slope
-# `d h~ / d c_m` of every comparison at three temperatures and count the *wrong*
-# comparisons (`c_m <= 0`) whose slope is negative: the gradient would push them further
+# $d \tilde h / d c_m$ of every comparison at three temperatures and count the *wrong*
+# comparisons ($c_m \le 0$) whose slope is negative: the gradient would push them further
 # wrong. We use the ten batches and anchors of the section before.
 #
 # You should see negative slopes on a small share of the wrong comparisons at
-# `tau = 0.3` (a few per cent), at least as many at `0.1`, and **none** at `1.0`:
+# $\tau = 0.3$ (a few per cent), at least as many at `0.1`, and **none** at `1.0`:
 # chapter 2's warning holds on real batches.
 
 # %%
@@ -288,9 +288,9 @@ lesson.show(fig, "06_anchors_and_temperature.png")
 #
 # Write down your prediction before you run each cell; then open the answer.
 #
-# **Exercise 1.** A batch of 32 images and 10 classes: how many comparisons `l` does it
+# **Exercise 1.** A batch of 32 images and 10 classes: how many comparisons $l$ does it
 # have, how many rows, and how many comparisons in a row? How many of the 66 anchors are
-# within one flip of the ground truth (all `+1`)?
+# within one flip of the ground truth (all $+1$)?
 
 # %%
 refactoring = Accuracy().refactor((32, 10), data.y_train[:32])
@@ -304,7 +304,7 @@ print(f"l = {exercise_1_length}, {exercise_1_rows} rows of {exercise_1_row_lengt
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# `l = 32 x 9 =` **288** comparisons in **32** rows of **9**, one row per image. Within
+# $l = 32 \times 9 =$ **288** comparisons in **32** rows of **9**, one row per image. Within
 # one flip of the truth: the truth itself and the 16 `good` anchors, **17**, unless the
 # current configuration happens to be almost right (it is not, at the start). Every other
 # anchor is far from the truth, so the 17 carry most of the "go toward +1" signal.
@@ -312,8 +312,8 @@ print(f"l = {exercise_1_length}, {exercise_1_rows} rows of {exercise_1_row_lengt
 # </details>
 #
 # **Exercise 2.** Top-2 accuracy counts an image right when at most one of its nine
-# comparisons is `-1`. Without retraining, is the UniLoss network's top-2 test accuracy
-# above or below its top-1? Compute both from the same configuration `b` of the test
+# comparisons is $-1$. Without retraining, is the UniLoss network's top-2 test accuracy
+# above or below its top-1? Compute both from the same configuration $b$ of the test
 # split.
 
 # %%
@@ -328,14 +328,14 @@ print(f"top-1 {exercise_2[1]:.4f}, top-2 {exercise_2[2]:.4f}")
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# **Top-2 is at least top-1**, always: a row with no `-1` also has at most one. The
-# configuration is the same; only `h` changes, which is all it takes to train on top-2
+# **Top-2 is at least top-1**, always: a row with no $-1$ also has at most one. The
+# configuration is the same; only $h$ changes, which is all it takes to train on top-2
 # accuracy instead (`UniLoss(Accuracy(top_k=2))`).
 #
 # </details>
 #
 # **Exercise 3.** Take 32 test images that the trained UniLoss network classifies right.
-# Is the UniLoss loss `1 - h~` zero on them? What if every score is multiplied by 5?
+# Is the UniLoss loss $1 - \tilde h$ zero on them? What if every score is multiplied by 5?
 
 # %%
 right = np.flatnonzero(test_scores.argmax(axis=1) == data.y_test)[:32]
@@ -352,10 +352,10 @@ for factor in (1.0, 5.0):
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# **No**: the batch accuracy is 1, but `b~ = tanh(c / 2 tau)` reaches `+1` only in the
-# limit, so `b~` sits a little inside the cube, some distance from the truth anchor, and
-# `h~ < 1`. Multiplying the scores by 5 moves `b~` toward the corner and the loss toward
-# 0. This is why `h~` ends below the batch accuracy in the training curves, and why
+# **No**: the batch accuracy is 1, but $\tilde b = \tanh(c / 2 \tau)$ reaches $+1$ only in the
+# limit, so $\tilde b$ sits a little inside the cube, some distance from the truth anchor, and
+# $\tilde h < 1$. Multiplying the scores by 5 moves $\tilde b$ toward the corner and the loss toward
+# 0. This is why $\tilde h$ ends below the batch accuracy in the training curves, and why
 # UniLoss keeps pushing the margins of images it already gets right.
 #
 # </details>

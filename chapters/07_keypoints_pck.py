@@ -20,7 +20,7 @@
 #   radius beats every pixel outside it, so the comparisons are (pixel inside, pixel
 #   outside) pairs, one row per inside pixel. Nothing asks for a shape; only the order of
 #   the pixels matters. As for accuracy (chapter 6), the task's defaults add the current
-#   configuration and 16 row anchors and use `tau = 0.3`.
+#   configuration and 16 row anchors and use $\tau = 0.3$.
 #
 # Both train through the package's code (`uniloss_ref.experiments.training`) from the
 # same seed: same images, initial network and batches. This chapter then looks at *what*
@@ -80,10 +80,10 @@ height, width = targets.heatmap_shape
 #
 # Training fixes the threshold at 0.3, but the same heatmaps can be scored at any radius:
 # a tight one asks for the exact pixel, a loose one only for the right region. We score
-# the test heatmaps with `PCK(threshold=t)` for `t` from 0.05 to 1 torso lengths.
+# the test heatmaps with `PCK(threshold=t)` for $t$ from 0.05 to 1 torso lengths.
 #
 # You should see that **PCK never decreases as the threshold grows** (a larger radius can
-# only add pixels to a joint's inside set), that at `t = 0.3` the curve is exactly the
+# only add pixels to a joint's inside set), that at $t = 0.3$ the curve is exactly the
 # test PCK reported by training, and that both losses are **above 0.7 at 1 torso
 # length**.
 

@@ -1,18 +1,18 @@
 # %% [markdown]
 # # 8. Checking a gradient
 #
-# UniLoss's loss is `1 - h~`, where `h~` interpolates the metric from its values `v_k` at
-# anchor configurations `a_k` (chapters 2-4):
+# UniLoss's loss is $1 - \tilde h$, where $\tilde h$ interpolates the metric from its values $v_k$
+# at anchor configurations $a_k$ (chapters 2-4):
 #
 #     d_k = || b~ - a_k ||,    w_k = d_k ** (-p),    W = sum_k w_k,    h~ = sum_k w_k v_k / W.
 #
-# Training needs the gradient of `h~` with respect to the relaxed binaries `b~` (and,
+# Training needs the gradient of $\tilde h$ with respect to the relaxed binaries $\tilde b$ (and,
 # by the chain rule, the scores). There are three ways to get it:
 #
-# 1. **Finite differences**: nudge one coordinate of `b~` by `+-eps` and divide the
-#    change in `h~` by `2 eps`. Slow (two evaluations per coordinate) and only accurate
-#    to about `eps^2` plus rounding, but it needs no calculus, so it is the referee.
-# 2. **Automatic differentiation**: this package writes `h~` in `autograd.numpy` and
+# 1. **Finite differences**: nudge one coordinate of $\tilde b$ by `+-eps` and divide the
+#    change in $\tilde h$ by `2 eps`. Slow (two evaluations per coordinate) and only accurate
+#    to about $eps^{2}$ plus rounding, but it needs no calculus, so it is the referee.
+# 2. **Automatic differentiation**: this package writes $\tilde h$ in `autograd.numpy` and
 #    lets `autograd.grad` apply the chain rule. It is exact up to rounding.
 # 3. **A closed form** by hand. The quotient rule gives
 #
@@ -60,7 +60,7 @@ lesson = tutorial.setup(
 # ## Finite differences
 #
 # Central differences, one coordinate at a time. The error of the formula is of order
-# `eps^2` times the third derivative; rounding adds about `1e-16 / eps`. `eps = 1e-6`
+# $eps^{2}$ times the third derivative; rounding adds about `1e-16 / eps`. $eps = 1e-6$
 # balances the two, so a correct gradient agrees to about `1e-9`.
 #
 # (The package's own tests use `autograd.test_util.check_grads`, which compares along
@@ -96,16 +96,16 @@ def cosine(u: np.ndarray, v: np.ndarray) -> float:
 # %% [markdown]
 # ## Random interpolation problems
 #
-# First, problems with no structure at all, as a unit test would draw them: `l = 30`
-# relaxed binaries uniform in `[-0.5, 0.5]`, `K = 49` random anchors (the paper's
+# First, problems with no structure at all, as a unit test would draw them: $l = 30$
+# relaxed binaries uniform in `[-0.5, 0.5]`, $K = 49$ random anchors (the paper's
 # number), values uniform in `[0, 1]`. For each we compare the gradients with finite
-# differences and check the identity `authors = true + 2 h~ grad(log W)`.
+# differences and check the identity $authors = true + 2 \tilde h \nabla(\log W)$.
 #
 # A true gradient also has one guarantee: a small enough step along it raises the
-# function. The authors' formula has none; a step along it raises `h~` only when its
+# function. The authors' formula has none; a step along it raises $\tilde h$ only when its
 # angle with the true gradient is below 90 degrees. So we also take ten steps of gradient
-# ascent on `h~` with each (anchors fixed, `b~` kept inside the cube, every step of
-# length 0.05 so that only the direction matters) and record whether `h~` went up.
+# ascent on $\tilde h$ with each (anchors fixed, $\tilde b$ kept inside the cube, every step of
+# length 0.05 so that only the direction matters) and record whether $\tilde h$ went up.
 
 
 # %%
@@ -151,10 +151,10 @@ def ascent(b: np.ndarray, a: np.ndarray, v: np.ndarray, gradient: Callable, step
 # * autograd and the corrected closed form agree with finite differences: every cosine
 #   is 1 to at least nine decimals, and the largest difference, relative to the
 #   gradient's largest entry, is **below `1e-6`** (finite differences are the less
-#   accurate side). The identity `authors = true + 2 h~ grad(log W)` holds to `1e-12`.
+#   accurate side). The identity $authors = true + 2 \tilde h \nabla(\log W)$ holds to `1e-12`.
 # * the authors' formula fails the check: its cosine with the true gradient has a median
 #   of about **0.15** and is negative in about **one problem in six**. Ten ascent steps
-#   along the true gradient raise `h~` in **every** problem; along the authors' formula,
+#   along the true gradient raise $\tilde h$ in **every** problem; along the authors' formula,
 #   only in about **80%**.
 
 # %%
@@ -193,8 +193,8 @@ print(f"  ten ascent steps raise h~: ours in {random_ours_rise_fraction:.0%}, au
 # ## With UniLoss's own anchors
 #
 # Random anchors are the worst case. In UniLoss the anchors are not random: a third of
-# them sit at or next to the ground truth (all `+1`) and have high values (chapter 3).
-# The error term `2 h~ grad(log W)` pulls `b~` towards the anchors, the nearer ones more,
+# them sit at or next to the ground truth (all $+1$) and have high values (chapter 3).
+# The error term `2 h~ grad(log W)` pulls $\tilde b$ towards the anchors, the nearer ones more,
 # and so largely towards the ground truth, which is also uphill. So on real batches we
 # expect the authors' formula, though still wrong, to point uphill more often. We check
 # that on AP batches (16 samples, 4 positives), now differentiating with respect to the
@@ -203,7 +203,7 @@ print(f"  ten ascent steps raise h~: ours in {random_ours_rise_fraction:.0%}, au
 #
 # You should see (100 batches; 30 in quick mode) the authors' score gradient much closer
 # to the truth than on random problems, **median cosine about 0.8**, and ascent along it
-# raise `h~` in almost every batch (**at least 90%**); along the true gradient, in every
+# raise $\tilde h$ in almost every batch (**at least 90%**); along the true gradient, in every
 # batch.
 
 # %%
@@ -263,7 +263,7 @@ lesson.show(fig, "08_angles.png")
 # %% [markdown]
 # ## Training with each: a linear scorer
 #
-# What would the authors have seen? First the smallest model: a linear scorer `s = X w`
+# What would the authors have seen? First the smallest model: a linear scorer $s = X w$
 # on generated data (10 features, 20% positives, shifted by 1 in three features), trained
 # with `UniLoss(AveragePrecision())` on mini-batches of 32 by plain gradient descent, once
 # with the true gradient and once with the authors', tracking AP on held-out data.
@@ -282,7 +282,7 @@ def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]
 # You should see (300 steps; 150 in quick mode) **both gradients train the linear
 # scorer** to a similar held-out AP, about 0.7 from 0.16 at the start, and the authors'
 # run end with **weights several times larger** (more than 3x): the error term keeps
-# pulling `b~` towards the corners of the cube, which means larger scores.
+# pulling $\tilde b$ towards the corners of the cube, which means larger scores.
 
 # %%
 LOSSES = {"true": UniLoss, "authors'": AuthorsUniLoss}
@@ -314,9 +314,9 @@ linear_weight_norm = {name: run["weight_norm"] for name, run in linear_runs.item
 # Now the paper's network for AP, the task of chapter 5: the MLP 64-500-300-1 on the
 # digits, digit 8 against the rest, through the package's training code. The training
 # code's loss `uniloss-authors` is UniLoss with the authors' formula; everything else is
-# shared. Two set-ups: the paper's comparisons of **raw scores** at `tau = 1` (with the
+# shared. Two set-ups: the paper's comparisons of **raw scores** at $\tau = 1$ (with the
 # current anchor, random batches), and the AP task's default, **standardised scores**
-# `s / sd(s)` at `tau = 3` (chapter 6).
+# $s / \mathrm{sd}(s)$ at $\tau = 3$ (chapter 6).
 #
 # You should see, with raw scores, the true gradient reach a test AP **above 0.8** and the
 # authors' stay **below 0.4**, near the 0.1 that a random ranking scores (60 epochs; 3 in
@@ -380,8 +380,8 @@ lesson.show(fig, "08_training.png")
 #
 # Write down your prediction before you run each cell; then open the answer.
 #
-# **Exercise 1.** Give every anchor the same value, `v_k = 0.5`. What is the true
-# gradient of `h~`? What is the authors'?
+# **Exercise 1.** Give every anchor the same value, $v_k = 0.5$. What is the true
+# gradient of $\tilde h$? What is the authors'?
 
 # %%
 rng = np.random.default_rng(4)
@@ -396,7 +396,7 @@ print(f"largest entry of the true gradient: {exercise_1_true:.1e}; "
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# With equal values `h~ = 0.5` everywhere, so the true gradient is **0** (to rounding).
+# With equal values $\tilde h = 0.5$ everywhere, so the true gradient is **0** (to rounding).
 # The authors' is `2 h~ grad(log W)`, which does not depend on the values at all: it is
 # **not zero**, and points toward the nearest anchors. A gradient that pushes when the
 # function is flat is the error in its plainest form.
@@ -426,8 +426,8 @@ print(f"largest relative difference {exercise_2_error:.1e}; cosine {exercise_2_c
 #
 # </details>
 #
-# **Exercise 3.** With power `p = 2` instead of 1, does the identity
-# `authors = true + 2 h~ grad(log W)` still hold (now with `W = sum_k d_k^-2`)?
+# **Exercise 3.** With power $p = 2$ instead of 1, does the identity
+# $authors = true + 2 \tilde h \nabla(\log W)$ still hold (now with $W = \sum_k d_k^{-2}$)?
 
 # %%
 h2 = lambda x: interpolate(x, a, v, 2.0)

@@ -77,7 +77,7 @@ print(f"device: {device}: {reason}")
 #
 # Two things make the results comparable. The anchors are drawn on the *host*, with a
 # NumPy generator, whatever device the scores are on, so the same seed draws the same
-# anchors everywhere; and `h` (integer logic on a few dozen anchors) is evaluated on the
+# anchors everywhere; and $h$ (integer logic on a few dozen anchors) is evaluated on the
 # host too. The device does the part that grows with the batch: comparisons,
 # relaxation, distances and the interpolation, forward and backward. Expect agreement,
 # not bit-identity: a GPU sums in a different order.
@@ -183,8 +183,8 @@ print(f"time per step: NumPy {1e3 * reference['seconds']:.2f} ms, "
 # Write down your prediction before you run each cell; then open the answer.
 #
 # **Exercise 1.** One evaluation on the chosen device: on which device does each
-# intermediate live, the comparisons `c`, the relaxed `b~`, the anchors, their values
-# `v_k` and `h~`?
+# intermediate live, the comparisons $c$, the relaxed $\tilde b$, the anchors, their values
+# $v_k$ and $\tilde h$?
 
 # %%
 metric = AveragePrecision()
@@ -202,9 +202,9 @@ print(exercise_1)
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# On a GPU: `c`, `b~` and `h~` live on the **device** (they grow with the batch and
+# On a GPU: $c$, $\tilde b$ and $\tilde h$ live on the **device** (they grow with the batch and
 # carry the gradient); the anchors and their values stay on the **host** (`cpu`): they
-# are drawn with a NumPy generator from a host copy of `sign(c)` and evaluated by `h`,
+# are drawn with a NumPy generator from a host copy of $\mathrm{sign}(c)$ and evaluated by $h$,
 # integer logic on a few dozen configurations, and enter the gradient only as constants.
 # On a machine without a GPU everything prints `cpu`.
 #

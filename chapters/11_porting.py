@@ -40,10 +40,10 @@ Metric = tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]
 # ## 1. Comparisons and the metric at binary configurations
 #
 # Each metric gives its pairs `(i, j)` into the flattened scores, so that
-# `c = s[i] - s[j] > 0` is the desired outcome, and `h`, the metric at a stack of
+# `c = s[i] - s[j] > 0` is the desired outcome, and $h$, the metric at a stack of
 # configurations `(K, l)` of ±1. The pairs must come in the reference's order (the
 # anchors' columns refer to it); the order is stated in the vectors' `"metrics"` entry.
-# A tie, `c == 0`, is a comparison *not* won: everywhere below a win is `b > 0`.
+# A tie, $c == 0$, is a comparison *not* won: everywhere below a win is $b > 0$.
 
 
 # %%
@@ -147,17 +147,17 @@ METRICS = {
 # %% [markdown]
 # ## 2. Relaxation and interpolation
 #
-# `b~ = tanh(c / 2 tau)`. PyTorch differentiates `tanh` through its output, `1 - b~^2`,
-# which cannot overflow (autograd's NumPy rule divides by `cosh^2`, which overflows once
+# $\tilde b = \tanh(c / 2 \tau)$. PyTorch differentiates `tanh` through its output, $1 - \tilde
+# b^{2}$, which cannot overflow (autograd's NumPy rule divides by $cosh^{2}$, which overflows once
 # |c| / tau > 710).
 #
 # Two traps in the inverse distance weighting. First, the squared distance is a sum of
 # non-negative terms, `sum_{a=+1} (1 - b~)^2 + sum_{a=-1} (1 + b~)^2`: expanding it as
 # `|b~|^2 - 2 a.b~ + l` cancels, and near an anchor loses every digit. Second, exactness at
-# an anchor comes from branching on `d == 0`, not from an epsilon: `h~` is then that
+# an anchor comes from branching on `d == 0`, not from an epsilon: $\tilde h$ is then that
 # anchor's value, and `0 * sum(b~)` keeps the graph so the gradient is an honest zero. The
 # weights are formed in the log domain, shifted by their (constant) maximum, so no
-# `d^-p` overflows.
+# $d^{-p}$ overflows.
 
 
 # %%
@@ -179,7 +179,7 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 # %% [markdown]
 # ## 3. The port: one case in, every quantity out
 #
-# The gradient is PyTorch's autograd on `1 - h~`; the anchors and their values are
+# The gradient is PyTorch's autograd on $1 - \tilde h$; the anchors and their values are
 # constants. `dtype` is a parameter only so that section 4 can show what float32 costs.
 
 
@@ -268,7 +268,7 @@ for quantity in dict.fromkeys(check.quantity for check in single.checks):
 #
 # Write down your prediction before you run each cell; then open the answer.
 #
-# **Exercise 1.** A port that gets the temperature wrong by 1% (it divides by `1.01 tau`):
+# **Exercise 1.** A port that gets the temperature wrong by 1% (it divides by $1.01 \tau$):
 # which of the returned quantities fail, and which still pass?
 
 
@@ -305,7 +305,7 @@ print(f"fail: {exercise_2 or 'none'}")
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Only **`comparisons`**. `(s_i + 100) - (s_j + 100)` differs from `s_i - s_j` by the
+# Only **`comparisons`**. `(s_i + 100) - (s_j + 100)` differs from $s_i - s_j$ by the
 # rounding of numbers near 100 (up to a few times `1e-14`), and the comparisons are checked to
 # `1e-14`, a few dozen ulps: IEEE subtraction is correctly rounded, so a port that computes
 # `s[i] - s[j]` of raw float64 scores gets the same bits as the reference (the tolerance is

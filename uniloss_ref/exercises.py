@@ -67,7 +67,7 @@ NOT_WRITTEN = "returned None (the cell still holds `...`: write its body)"
 
 
 def _fail(name: str, where: str, what: str, hint: str) -> CheckFailed:
-    return CheckFailed(f"✗ {name} {where}: {what}\n  hint: {hint}")
+    return CheckFailed(f"✗ {' '.join(filter(None, (name, where)))}: {what}\n  hint: {hint}")
 
 
 def _short(value: Any) -> str:
