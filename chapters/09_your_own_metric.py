@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 9. Your own metric, and how to choose tau and the anchors for it
+# # 9. Your own metric, and how to choose $\tau$ and the anchors for it
 #
 # Any metric that can be written as scores -> comparisons -> binaries -> $h$ can be
 # trained with UniLoss: the relaxation, the anchors and the interpolation never look
@@ -15,8 +15,9 @@
 # 5. choose the temperature $\tau$ and the anchor mix for it: a one-batch diagnostic, a
 #    measured sweep, and a rule of thumb you can apply to the next metric.
 #
-# Run it cell by cell as a notebook, or as a script:
-# `python chapters/09_your_own_metric.py` (`--quick` for a short run, `--help`).
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/09_your_own_metric.py` (`--quick` for a short run,
+# `--help` for the options).
 
 # %%
 import itertools
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import AnchorSampler, UniLoss, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, exercises, tutorial
 from uniloss_ref.check import check_metric, format_table
 from uniloss_ref.experiments.plots import LOSS_COLOURS
 from uniloss_ref.experiments.tasks import task_scores
@@ -53,7 +54,7 @@ lesson = tutorial.setup(
 # entries in positive $p$'s row (negatives above it) and sort the counts
 # `n_(1) <= ... <= n_(P)`. The $j$-th best positive sits at rank `j + n_(j)`, so
 #
-#     h(b) = (1/k) * #{ j : j + n_(j) <= k }.
+# $$h(b) = \frac{1}{k}\, \#\{\, j : j + n_{(j)} \le k \,\}.$$
 #
 # For a configuration no ranking produces (chapter 1), the same formula still gives a
 # number in `[0, 1]`; we use it there too, so $h$ is defined everywhere.
@@ -269,7 +270,7 @@ for loss, value in final_precision.items():
 print(f"  the best any ranking can do on these batches: {ideal_precision:.3f}")
 
 # %% [markdown]
-# ## 5. Choosing tau and the anchor mix for a new metric
+# ## 5. Choosing $\tau$ and the anchor mix for a new metric
 #
 # Chapter 6 found $\tau = 0.3$ best for accuracy, `docs/reproduction.md` found $\tau = 1$
 # best for AP on raw scores (3 on standardised ones, below) and 0.3 for PCK, and row
@@ -352,7 +353,7 @@ for name, share in one_flip_share.items():
 # You should see **tau = 0.3 best**: $\tau = 1$ a little below it, $\tau = 3$ clearly below
 # (the relaxation is so soft that $\tilde h$ hardly tells good rankings from bad), and
 # $\tau = 0.1$ below 0.3 on average but **swinging with the seed** far more than 0.3
-# does (in a full run one seed ended at 0.61, another at 0.89). The anchor mix at
+# does (in a full run one seed ended near 0.6, another near 0.9). The anchor mix at
 # $\tau = 0.3$ makes little difference: **within 0.03** of the paper's mix.
 
 # %%
@@ -393,7 +394,10 @@ tau_ax.axhline(ideal_precision, color="black", ls=":", label="best possible")
 tau_ax.set_xscale("log")
 tau_ax.set_xticks(temperatures, [f"{t:g}" for t in temperatures])
 tau_ax.set(xlabel="temperature tau (dots: single seeds)", ylabel=f"held-out precision at {K}",
-           title="temperature", ylim=(0.4, 1))  # fmt: skip
+           title="temperature")  # fmt: skip
+# Every seed's dot inside the axes: the lower limit follows the lowest one.
+lowest = min(min(values) for values in sweep_seeds.values())
+tau_ax.set_ylim(min(0.4, np.floor(10 * lowest - 0.5) / 10), 1)
 tau_ax.legend(fontsize=8, loc="lower left")
 mix_ax.bar(range(3), [sweep[m] for m in mixes], color=colour, alpha=0.6)
 for position, name in enumerate(mixes):
@@ -407,7 +411,7 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # Across the four metrics the diagnostic and the measured best temperature line up:
 #
-# | metric | one flip raises it | best tau measured | where |
+# | metric | one flip raises it | best $\tau$ measured | where |
 # | --- | --- | --- | --- |
 # | AP, raw scores | often | 1 (0.3 and 3 worse) | `docs/reproduction.md` |
 # | AP, standardised scores | often | 3 (1 and 0.3 worse; 10 worse) | `docs/reproduction.md` |
@@ -442,9 +446,10 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
-# **Exercise 1.** Precision at $k$ with `k = P`, the number of positives in the batch, is
+# **Exercise 1.** Precision at $k$ with $k = P$, the number of positives in the batch, is
 # called R-precision. In a batch of 7 with 3 positives, what is $h$ for the configuration
 # "every comparison $-1$" (every negative above every positive)? And for the cycle
 # configuration in which no ranking exists? Compute both with our $h$.
@@ -524,3 +529,59 @@ print(f"precision at 5: {exercise_3_metric:.2f}; UniLoss: {exercise_3_loss:.4f}"
 # would be a different metric, and a one-line change to $h$ and `evaluate`.
 #
 # </details>
+#
+# **Exercise 4 (code): a metric's refactoring.** Write that normalised metric's $h$:
+# `normalised_precision_h(b, P, N, k)` takes a `(K, P * N)` stack of $\pm 1$
+# configurations in the pair order of this chapter and returns
+# $\#\{j : j + n_{(j)} \le k\} / \min(k, P)$ for each. The check builds, for every one
+# of the 5040 orders of a batch with 3 positives and 4 negatives, the configuration the
+# order produces, and compares your $h$ with the fraction of the top $k$ places that
+# positives fill out of the most they could, for $k = 2, 3, 5$.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def normalised_precision_h(b, P, N, k):
+    """``(K, P * N)`` configurations of +-1 -> ``(K,)`` precisions at k over ``min(k, P)``."""
+    ...
+
+
+# %%
+orders = np.array(list(itertools.permutations(range(brute_labels.size))))
+order_scores = np.empty(orders.shape)
+np.put_along_axis(order_scores, orders, np.arange(brute_labels.size, 0, -1)[None, :], axis=1)
+order_b = np.array([hard_binary(brute.comparisons(row)) for row in order_scores])
+exercise_4 = {}
+for k in (2, 3, 5):
+    top_k_positives = brute_labels[orders[:, :k]].sum(axis=1)
+    exercise_4[k] = exercises.agree(
+        f"normalised_precision_h at k = {k} on all {len(orders)} orders",
+        normalised_precision_h(order_b, 3, 4, k),
+        top_k_positives / min(k, 3),
+        hint="n_p = the number of -1 in row p of the (K, P, N) reshape; sort; count the j "
+        "(from 1) with j + n_(j) <= k; divide by min(k, P)",
+        rtol=1e-12,
+    )
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/09_your_own_metric.py`) is this chapter's $h$
+# with the one change: the count of positives placed in the top $k$ divided by
+# $\min(k, P)$. A batch whose positives all lead now scores 1, whatever $k$ and $P$; the
+# pairs, rows and anchors stay as they were.
+#
+# </details>
+#
+# ## What you learned
+#
+# * A new metric for UniLoss is a `Metric` with `refactor` (pairs, rows and $h$) and
+#   `evaluate`; the package's checker and a brute force over small batches verify it.
+# * A one-batch diagnostic, the share of nearby anchors that raise the metric, separates
+#   metrics that respond to single comparisons (AP) from those that move only when a group
+#   flips (accuracy, PCK, precision at $k$).
+# * For the latter, start at $\tau = 0.3$, for AP-like metrics at $\tau = 1$ (3 on
+#   standardised scores), and check with a short sweep over seeds.
+#
+# **Next**, chapter 10 runs the same code on a GPU.

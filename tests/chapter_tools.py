@@ -41,7 +41,7 @@ def assert_figures(out: Path, *names: str) -> None:
 NUMBER = re.compile(r"(?<![\w.^/-])(\d+(?:\.\d+)?(?:e-?\d+)?)(%?)(?![\w/])")
 BOUND = re.compile(
     r"(?:above|below|under|over|at least|at most|more than|less than|fewer than|within|up to"
-    r"|beyond|past|exceeds?|[<>≤≥])\s*\**\s*$",
+    r"|beyond|past|passes|exceeds?|[<>≤≥])\s*\**\s*$",
     flags=re.IGNORECASE,
 )
 
