@@ -110,11 +110,12 @@ def unshown_numbers(stem: str, printed: str, cited: dict[str, str]) -> list[str]
                 if small_integer and not percent:
                     continue
                 before = sentence[: match.start()]
-                if BOUND.search(before[-30:]) or token in cited:
+                if BOUND.search(before[-30:]) or f"{token}{match.group(2)}" in cited:
                     continue
                 if _shown(token, percent, values + percents):
                     continue
-                if not percent and re.search(rf"(?<![\w.]){re.escape(token)}(?![\w])", settings):
+                setting = f"{float(token) / 100:g}" if percent else token
+                if re.search(rf"(?<![\w.]){re.escape(setting)}(?![\w])", settings):
                     continue
                 missing.append(f"{token}{match.group(2)}: {' '.join(sentence.split())[:160]}")
     return missing

@@ -9,9 +9,38 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from tests.chapter_tools import CHAPTERS, EXACT, assert_figures
+from tests.chapter_tools import CHAPTERS, EXACT, PRINTED, assert_figures, unshown_numbers
 from uniloss_ref import tutorial
 from uniloss_ref.conformance import load as load_vectors
+
+# ----- Every number the prose states is one the outputs show -----
+
+CITED = {
+    "01_metric_as_comparisons": {},
+    "02_relax_and_interpolate": {
+        "97.40%": "docs/reproduction.md: the accuracy CNN at tau 0.3, 30 epochs",
+        "94.52%": "docs/reproduction.md: the same at tau 1",
+    },
+    "03_anchors": {"90.49": "docs/reproduction.md: the keypoint network with random anchors"},
+    "04_build_it_yourself": {
+        "100": "the lines of chapters/solutions/04_build_it_yourself.py, counted by a test below"
+    },
+}
+
+
+@pytest.mark.parametrize("stem", list(CITED))
+def test_chapter_prose_states_only_numbers_its_outputs_show(run, stem):
+    result, _ = run(stem)
+    assert unshown_numbers(stem, result[PRINTED], CITED[stem]) == []
+
+
+def test_the_prose_check_catches_a_number_the_outputs_do_not_show(run):
+    result, _ = run("01_metric_as_comparisons")
+    printed = result[PRINTED].replace("0.7222", "0.7223").replace("10 stayed", "9 stayed")
+    missing = unshown_numbers("01_metric_as_comparisons", printed, {})
+    assert any(line.startswith("0.7222:") for line in missing)
+    assert unshown_numbers("01_metric_as_comparisons", result[PRINTED], {}) == []
+
 
 # ----- 1. A metric is a function of comparisons -----
 
@@ -55,6 +84,9 @@ def test_chapter_01_a_cycle_is_unreachable_and_most_configurations_are(run):
 def test_chapter_01_exercise_answers(run):
     result, _ = run("01_metric_as_comparisons")
     assert result["exercise_1_counts"].tolist() == [1, 0, 1]
+    assert result["exercise_1_changed"] == 2  # the other 10 of 12 stay
+    assert result["exercise_1_ap"] - result["ap_h"] == pytest.approx(0.083, abs=5e-4)
+    assert set(result["exercise_4"]) == {(3, 4), (2, 2)}
     assert result["exercise_1_ap"] == pytest.approx(29 / 36, **EXACT)  # 0.8056
     assert result["exercise_2_auc"] == pytest.approx(8 / 12, **EXACT)  # 0.6667
     assert result["exercise_2_direct"] == pytest.approx(8 / 12, **EXACT)
@@ -130,6 +162,7 @@ def test_chapter_02_exercise_answers(run):
     assert result["exercise_3_corner"] == pytest.approx(corner, **EXACT)
     assert round(corner, 4) == 0.6306
     assert result["exercise_3_min"] == pytest.approx(0.5, **EXACT)
+    assert result["exercise_4"].cases == 150 and result["exercise_4"].worst < 1e-12
 
 
 # ----- 3. Anchors -----
@@ -140,8 +173,9 @@ def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     ap = result["ap"]
     kinds = ap["kinds"]
     assert ap["sum_error"] < 1e-9
-    assert 0.75 < kinds["truth"]["share"] + kinds["good"]["share"] < 0.95  # about 85%
-    assert kinds["good"]["cosine"] == pytest.approx(0.96, abs=0.03)
+    assert 0.75 < result["goal_share"] < 0.95  # "more than 75%"
+    assert result["goal_share"] == kinds["truth"]["share"] + kinds["good"]["share"]
+    assert kinds["good"]["cosine"] > 0.93
     assert kinds["good"]["up"] >= 0.95 and kinds["truth"]["up"] >= 0.95
     assert kinds["bad"]["value"] < 0.01  # all but a handful are worth 0
     assert 0.3 < kinds["nearby"]["value_positive"] < 0.7  # about half worth 0
@@ -155,6 +189,8 @@ def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     for kind in ("row", "bad"):
         assert near < table[kind]["distance"] < far  # "in between"
     assert max(table, key=lambda kind: table[kind]["weight"]) == "nearby"
+    assert round(table["nearby"]["weight"], 3) == 0.436  # the largest share, not most
+    assert round(result["near_weight"], 3) == 0.465 < 0.5  # with the current anchor
     assert result["example"].surrogate > result["example"].batch_metric
     assert_figures(out, "03_anchor_kinds.png", "03_pck_pulls.png")
 
@@ -183,10 +219,8 @@ def test_chapter_03_without_random_anchors_the_heatmaps_flatten(run):
         assert dropped["contrast"] < dropped["contrast_0"] and dropped["contrast"] < 0.6
         assert kept["pck_25"] > dropped["pck_25"]
         assert kept["pck"] >= 0.75  # high after 100 steps
-    assert np.mean([r["contrast"] for r in with_bad]) == pytest.approx(1.5, abs=0.2)
-    assert np.mean([r["contrast"] for r in without]) == pytest.approx(0.45, abs=0.1)
-    assert np.mean([r["pck_25"] for r in with_bad]) == pytest.approx(0.7, abs=0.1)
-    assert np.mean([r["pck_25"] for r in without]) == pytest.approx(0.25, abs=0.1)
+    assert np.mean([r["pck_25"] for r in with_bad]) > 0.6
+    assert np.mean([r["pck_25"] for r in without]) < 0.35
     caught_up = np.mean([r["pck"] for r in without])  # about 0.7 after 100 steps
     assert 0.55 <= caught_up <= np.mean([r["pck"] for r in with_bad])
 
@@ -196,6 +230,9 @@ def test_chapter_03_exercise_answers(run):
     assert result["exercise_1"] == pytest.approx([(1 + 2 / 3) / 2], **EXACT)  # 0.8333
     assert result["exercise_2"] == pytest.approx(0.5, abs=0.02)
     assert result["exercise_3"] == pytest.approx([0.375, 0.5], **EXACT)
+    assert result["exercise_4"].cases == 200
+    worth = result["exercise_4_worth"]
+    assert worth["margin"] == 1.0 and 0.3 < worth["random"] < 0.7  # "about half"
 
 
 # ----- 4. Build it yourself -----
