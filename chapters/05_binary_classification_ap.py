@@ -296,8 +296,8 @@ for name, row in exercise_3.items():
 # its samples with `rng` and give its $m$-th of $M$ samples the position
 # $(m + u) / M$, with one random offset $u \in [0, 1)$ per class; then sort all samples by
 # position. The check cuts your order into batches of 16 and counts the eights in each:
-# you should see every full batch with one or two, against the plain random order, where
-# about one batch in five has none.
+# one or two in every full batch, where the plain random order leaves about one batch in
+# five with none.
 
 
 # %%
