@@ -85,13 +85,15 @@ print(f"scores (0.5, 0, 1): c = {example_c}, b~ = {np.round(example_relaxed, 4)}
 # %% [markdown]
 # ## Exact at the anchors, bounded in between
 #
-# At an anchor one distance is 0 and its weight $0^{-p}$ is infinite; the package handles
-# that case so that $\tilde h(a_k)$ is $v_k$ *exactly*, not approximately. A point a small
-# distance $\delta$ away from an anchor gets a value about $\delta^p$ away from $v_k$: with
-# $p = 1$ the surface has a cone at each anchor, with larger $p$ it is flat there (see the
-# figure below). At the centre of the square, $\tilde b = (0, 0)$, all four anchors are
-# equally far, so $\tilde h$ is their plain mean $(1 + \tfrac12 + \tfrac12 + \tfrac13) / 4$,
-# whatever the power.
+# The package computes $\tilde h$ with `interpolate(b, anchors, values, power)` (from
+# `uniloss_ref.interpolation`), and the whole chain from the scores, at given anchors, with
+# `surrogate(scores, labels, metric, anchors, temperature=..., power=...)`; chapter 4 has you write
+# both. At an anchor one distance is 0 and its weight $0^{-p}$ is infinite; the package handles that
+# case so that $\tilde h(a_k)$ is $v_k$ *exactly*, not approximately. A point a small distance
+# $\delta$ away from an anchor gets a value about $\delta^p$ away from $v_k$: with $p = 1$ the
+# surface has a cone at each anchor, with larger $p$ it is flat there (see the figure below). At the
+# centre of the square, $\tilde b = (0, 0)$, all four anchors are equally far, so $\tilde h$ is
+# their plain mean $(1 + \tfrac12 + \tfrac12 + \tfrac13) / 4$, whatever the power.
 #
 # You should see, for each power $p$, the largest error at the anchors (exactly **0**),
 # the error a distance $10^{-9}$ from an anchor (about $(10^{-9})^p$: **3.5e-5** for
