@@ -117,6 +117,8 @@ def test_notebooks_start_in_quick_mode_with_one_blas_thread(tmp_path, capsys):
     solutions = (CHAPTERS / "solutions").resolve().as_posix()
     assert f'# os.environ["UNILOSS_TUTORIAL_SOLUTIONS"] = "{solutions}"' in first.source
     assert book.metadata["title"] == "4. Build it yourself: UniLoss from scratch"
+    titled = notebooks.notebook(CHAPTERS / "09_your_own_metric.py").metadata["title"]
+    assert titled == "9. Your own metric, and how to choose τ and the anchors for it"
     # As the learner opens it: the settings cell, then the chapter, stopping at the first
     # cell marked theirs with the check's message and no traceback.
     with pytest.raises(CellExecutionError, match=r"ranking_pairs.*write its body"):

@@ -61,12 +61,22 @@ def notebook(path: str | os.PathLike) -> Any:
     return book
 
 
+PLAIN_SYMBOLS = {r"\tau": "τ", r"\tilde h": "h̃", r"\tilde b": "b̃"}
+"""TeX in a heading, as plain text for a page title."""
+
+
 def title(book: Any, default: str) -> str:
-    """The chapter's title: the first ``# heading`` of its first prose cell (else ``default``)."""
+    """The chapter's title: the first ``# heading`` of its first prose cell (else ``default``),
+    its maths as plain text."""
     for cell in book.cells:
         if cell.cell_type == "markdown":
             found = re.search(r"^#\s+(.+)$", cell.source, flags=re.MULTILINE)
-            return found.group(1).strip() if found else default
+            if not found:
+                return default
+            text = found.group(1).strip()
+            for tex, plain in PLAIN_SYMBOLS.items():
+                text = text.replace(tex, plain)
+            return text.replace("$", "")
     return default
 
 
