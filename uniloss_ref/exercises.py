@@ -589,9 +589,10 @@ def check_loss(loss: Callable, metrics: Mapping[str, Callable]) -> Passed:
     ----------
     loss : callable
     metrics : mapping of str to callable
-        The learner's metric function for each metric name of the cases.
+        The learner's metric function for each metric name; the cases of these metrics are
+        checked.
     """
-    name, worst, cases = "loss", 0.0, _cases()
+    name, worst, cases = "loss", 0.0, _cases(*metrics)
     for case in cases:
         label = case["name"]
         metric = metrics[case["metric"]](case["scores"].shape, case["targets"], **case["params"])
