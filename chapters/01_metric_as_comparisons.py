@@ -496,6 +496,7 @@ for positives, negatives in ((3, 4), (2, 2)):
         truth,
         hint="sort the rows by their number of -1 entries (a stable sort); each row's -1 "
         "positions must include every -1 position of the row before it",
+        required=False,
     )
 
 # %% [markdown]

@@ -644,6 +644,7 @@ exercise_4 = exercises.agree_on(
     margin_inputs,
     hint="for each row r, the wrong ones are c[row_starts[r]:row_starts[r + 1]] <= 0; take "
     "the largest of them (np.argmax gives the first of equals) as an index into c",
+    required=False,
 )
 
 # %% [markdown]

@@ -270,6 +270,7 @@ exercise_3 = exercises.agree_on(
     },
     hint="collect max(abs(to_numpy(a) - to_numpy(b))) of every pair of leaves (tree_map "
     "takes two trees), then the largest of those",
+    required=False,
 )
 
 # %% [markdown]

@@ -421,5 +421,6 @@ def test_chapter_11_exercise_answers(run):
     result, _ = run("11_porting")
     assert result["exercise_1"] == ["distances", "gradient", "loss", "relaxed", "surrogate"]
     assert result["exercise_2"] == ["comparisons"]
+    assert result["exercise_3"].cases == 3
     assert result["exercise_3_failed"] == [] and result["sigmoid_report"].passed
     assert result["port_lines"] == 110  # "about 110 lines"

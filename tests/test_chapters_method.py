@@ -371,3 +371,12 @@ def test_every_chapter_file_is_listed_in_the_chapters_readme():
     readme = (CHAPTERS / "README.md").read_text(encoding="utf-8")
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.py")):
         assert path.name in readme, path.name
+
+
+def test_an_exercise_left_unwritten_does_not_stop_its_chapter(tmp_path, capsys):
+    path = CHAPTERS / "01_metric_as_comparisons.py"
+    result = tutorial.run_chapter(path, quick=True, out_dir=tmp_path)
+    assert result["exercise_4"] == {(3, 4): None, (2, 2): None}
+    assert "from_a_ranking on every configuration of 3 + 4: not written yet" in (
+        capsys.readouterr().out
+    )
