@@ -33,16 +33,17 @@ from autograd.tracer import getval
 from . import metrics
 
 
-def standardised(s, t):
-    """``(s / sd(s), t / sd(s))``, population sd over the batch, differentiated through ``sd``
-    (``(s_i - t) / sd`` keeps its sign). Divided by ``max|s|`` first (a constant that cancels),
-    so no square overflows; a batch whose ``sd`` is 0 or subnormal is left unchanged."""
-    top = np.max(np.abs(getval(s)))
-    unit = s / top if top > 0 else s
-    spread = anp.sqrt(anp.mean((unit - anp.mean(unit)) ** 2))
-    if not top * getval(spread) >= np.finfo(float).tiny:
-        return s, t
-    return unit / spread, t / top / spread
+def standardised(z, n=None):
+    """``z / sd(s)``, ``s = z[:n]`` the scores (all of ``z`` by default) and any constants
+    ``t`` after them, so ``(s_i - t) / sd`` keeps its sign: population sd over the batch,
+    differentiated through ``sd``. Divided by ``max|s|`` first (a constant that cancels), so
+    no square overflows; a batch whose ``sd`` is 0 or subnormal is left unchanged."""
+    top = np.max(np.abs(getval(z[:n])))
+    if not top > 0:
+        return z
+    unit = z / top
+    spread = anp.sqrt(anp.mean((unit[:n] - anp.mean(unit[:n])) ** 2))
+    return unit / spread if getval(spread) * top >= np.finfo(float).tiny else z
 
 
 @primitive
@@ -111,8 +112,8 @@ def interpolate(b, anchors, values, power=1.0):
 
 def comparisons(scores, refactoring, standardise=False):
     """``c = z[i] - z[j]``, ``z`` the flattened scores then the constants, standardised or not."""
-    s, t = anp.reshape(scores, -1), refactoring.constants
-    z = anp.concatenate(standardised(s, t) if standardise else (s, t))
+    z = anp.concatenate([anp.reshape(scores, -1), refactoring.constants])
+    z = standardised(z, np.size(scores)) if standardise else z
     return z[refactoring.i] - z[refactoring.j]
 
 
