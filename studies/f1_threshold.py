@@ -12,6 +12,9 @@ Protocol (``docs/reproduction.md``, "F1 at a threshold"):
 2. ``heldout``: the kept settings at full size (54,000 / 6,000 validation / 10,000 test),
    held-out seeds from 20 on, the test split read once per run.
 3. ``table``: the markdown table of ``docs/reproduction.md`` from the held-out log.
+4. ``batch`` (exploratory, after the table): the chosen settings on batches of 64 and 256,
+   screening size and seeds, validation only: does F1 on a batch of 16 (one or two shirts)
+   stand in for F1 on the dataset?
 
 Every run is one JSON line in ``studies/logs/f1_<stage>.jsonl`` (its configuration, status,
 validation curve and readings); a run already logged is skipped, so a stage resumes where
@@ -141,9 +144,25 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def batch_table() -> str:
+    """Mean validation F1 (points) of the chosen settings by batch size, seeds 0-1."""
+    rows = [r for r in logged("screen") + logged("batch") if r["status"] == "completed"]
+    best = {loss: name for loss, (name, _) in chosen().items()}
+    lines = ["| loss | batch | val F1, as read | val F1, t tuned |", "| --- | ---: | ---: | ---: |"]
+    for loss, name in best.items():
+        for size in (16, 64, 256):
+            setting = name if size == 16 else f"{name}, batch {size}"
+            got = [r for r in rows if r["loss"] == loss and r["setting"] == setting]
+            if got:
+                read = 100 * np.mean([r["val_metric"] for r in got])
+                tuned = 100 * np.mean([r["val_metric_tuned"] for r in got])
+                lines.append(f"| {loss} ({name}) | {size} | {read:.2f} | {tuned:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=("screen", "heldout", "table"))
+    parser.add_argument("stage", choices=("screen", "heldout", "table", "batch"))
     parser.add_argument("--seeds", type=int, default=10, help="held-out seeds from 20 (10)")
     args = parser.parse_args(argv)
     LOGS.mkdir(exist_ok=True)
@@ -159,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(20, 20 + args.seeds):
             for loss, (name, options) in best.items():
                 run("heldout", loss, name, seed, options)
+    elif args.stage == "batch":
+        for seed in (0, 1):
+            for loss, (name, options) in chosen().items():
+                for size in (64, 256):
+                    setting = f"{name}, batch {size}"
+                    run("batch", loss, setting, seed, {**SCREEN, **options, "batch_size": size})
+        print(batch_table())
     else:
         print(table())
     return 0
