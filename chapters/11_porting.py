@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from fnmatch import fnmatch
 
 import numpy as np
 
 from uniloss_ref import exercises, tutorial
-from uniloss_ref.conformance import verify
+from uniloss_ref.conformance import load, verify
 
 lesson = tutorial.setup(__name__, "11", "Chapter 11: a PyTorch port, verified against the vectors.")
 
@@ -350,9 +351,10 @@ for quantity in dict.fromkeys(check.quantity for check in single.checks):
 
 
 # %%
-def quantities_that_fail(port: Callable[[dict], dict]) -> list[str]:
-    """The quantities that fail in at least one of this run's cases."""
-    return sorted({check.quantity for check in verify(port, cases=cases).by_status("fail")})
+def quantities_that_fail(port: Callable[[dict], dict], selected: list | None = None) -> list[str]:
+    """The quantities that fail in at least one of this run's cases (or of ``selected``)."""
+    report = verify(port, cases=cases if selected is None else selected)
+    return sorted({check.quantity for check in report.by_status("fail")})
 
 
 exercise_1 = quantities_that_fail(
@@ -370,12 +372,17 @@ print(f"fail: {exercise_1}")
 #
 # </details>
 #
-# **Exercise 2.** A port that adds 100 to every score before it starts. Which quantities
-# fail? (Every quantity depends on the scores only through `c = s[i] - s[j]`.)
+# **Exercise 2.** A port that adds 100 to every score before it starts, on the metrics that
+# compare two scores (at a threshold `s - t` moves by 100, and everything fails). Which
+# quantities fail? (Every quantity depends on the scores only through `c = s[i] - s[j]`.)
 
 # %%
+threshold_metrics = ("FScore", "Precision", "Recall")
+two_scores = [case["name"] for case in load()["cases"] if case["metric"] not in threshold_metrics
+              and (cases is None or any(fnmatch(case["name"], p) for p in cases))]  # fmt: skip
 exercise_2 = quantities_that_fail(
-    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 100.0})
+    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 100.0}),
+    two_scores,
 )
 print(f"fail: {exercise_2 or 'none'}")
 
