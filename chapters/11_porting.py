@@ -2,8 +2,8 @@
 # # 11. Porting UniLoss, and proving the port right
 #
 # The NumPy package is the reference; a port to another framework is only worth using if
-# it computes the same numbers. This chapter ports the whole surrogate to PyTorch in about
-# 140 lines (counted below) and checks it against the conformance vectors that ship with the
+# it computes the same numbers. This chapter ports the whole surrogate to PyTorch in 142
+# lines (counted below) and checks it against the conformance vectors that ship with the
 # package: named cases for every metric, each with its batch, its anchors written out
 # (so the port needs no random generator identical to NumPy's), and the reference's
 # comparisons, binaries, distances, anchor values, surrogate, loss and gradient.
