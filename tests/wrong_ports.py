@@ -323,7 +323,11 @@ class Port:
         if not top > 0:
             return t
         sd = self.spread(s / top)
-        return t / top / sd if getval(sd) > 0 else t
+        return self.divide_constants(t, top, sd) if getval(sd) > 0 else t
+
+    def divide_constants(self, t: Any, top: float, sd: Any) -> Any:
+        """As the scores are divided: by ``max|s|``, then by the spread."""
+        return t / top / sd
 
     def comparisons(self, s: Any, t: Any, i: np.ndarray, j: np.ndarray) -> Any:
         """``z[i] - z[j]`` over ``z = (s, t)``: the scores, then the constants."""
@@ -1128,23 +1132,17 @@ class ThresholdOverSdInOneStep(Port):
     """``t / (max|s| sd)`` where the scores are ``(s / max|s|) / sd``: an ulp apart, so a
     score equal to ``t`` is no longer tied with it."""
 
-    def standardise_constants(self, t, s):
-        top = np.max(np.abs(getval(s)))
-        if not top > 0:
-            return t
-        sd = self.spread(s / top)
-        return t / (top * sd) if getval(sd) > 0 else t
+    def divide_constants(self, t, top, sd):
+        return t / (top * sd)
 
 
 @wrong("comparisons")
-class ScoresCentred(Port):
+class ScoresCentred(CentredOnBothSides):
     """The scores standardised as z-scores, ``(s - mean) / sd``, the threshold as ``t / sd``:
     a mean subtracted from one side of ``s - t`` only."""
 
-    def standardise(self, s):
-        top = np.max(np.abs(getval(s)))
-        unit = s / top
-        return (unit - anp.mean(unit)) / self.spread(unit)
+    def standardise_constants(self, t, s):
+        return Port.standardise_constants(self, t, s)
 
 
 @wrong("comparisons")
