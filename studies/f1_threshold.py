@@ -12,9 +12,11 @@ Protocol (``docs/reproduction.md``, "F1 at a threshold"):
 2. ``heldout``: the kept settings at full size (54,000 / 6,000 validation / 10,000 test),
    held-out seeds from 20 on, the test split read once per run.
 3. ``table``: the markdown table of ``docs/reproduction.md`` from the held-out log.
-4. ``batch`` (exploratory, after the table): the chosen settings on batches of 64 and 256,
-   screening size and seeds, validation only: does F1 on a batch of 16 (one or two shirts)
-   stand in for F1 on the dataset?
+4. ``batch`` (added after the table, so not part of the plan above): the chosen settings on
+   batches of 64 and 256, screening size and seeds, validation only: does F1 on a batch of
+   16 (one or two shirts) stand in for F1 on the dataset? Each loss then has eight settings.
+5. ``heldout-batch``: each loss's best of its eight on validation, held-out seeds as in 2
+   (a run already in the held-out log is reused); ``table-batch`` prints its table.
 
 Every run is one JSON line in ``studies/logs/f1_<stage>.jsonl`` (its configuration, status,
 validation curve and readings); a run already logged is skipped, so a stage resumes where
@@ -78,7 +80,7 @@ def run(stage: str, loss: str, setting: str, seed: int, options: dict[str, Any])
         results = train(config, show_progress=False).results
     except Diverged as err:
         results = err.run.results
-    keep = READINGS + (("test_metric", "test_metric_tuned") if stage == "heldout" else ())
+    keep = READINGS + (("test_metric", "test_metric_tuned") if "heldout" in stage else ())
     record = {
         "stage": stage,
         "loss": loss,
@@ -96,23 +98,29 @@ def run(stage: str, loss: str, setting: str, seed: int, options: dict[str, Any])
     print(loss, setting, seed, record["status"], shown, f"{record['seconds']:.0f} s", flush=True)
 
 
-def chosen() -> dict[str, tuple[str, dict[str, Any]]]:
+def options_of(loss: str, setting: str) -> dict[str, Any]:
+    """A setting's training options from its name (``"<screened>, batch <size>"``)."""
+    name, _, size = setting.partition(", batch ")
+    return {**SETTINGS[loss][name], **({"batch_size": int(size)} if size else {})}
+
+
+def chosen(stages: tuple[str, ...] = ("screen",)) -> dict[str, tuple[str, dict[str, Any]]]:
     """Each loss's setting with the best mean validation F1 over the screening seeds."""
     scores: dict[tuple[str, str], list[float]] = {}
-    for r in logged("screen"):
+    for r in (r for stage in stages for r in logged(stage)):
         value = r["val_metric"] if r["status"] == "completed" else float("-inf")
         scores.setdefault((r["loss"], r["setting"]), []).append(value)
     best = {}
-    for loss, settings in SETTINGS.items():
-        means = {name: np.mean(scores.get((loss, name), [float("-inf")])) for name in settings}
+    for loss in SETTINGS:
+        means = {name: np.mean(v) for (kind, name), v in scores.items() if kind == loss}
         name = max(means, key=means.get)
-        best[loss] = (name, settings[name])
+        best[loss] = (name, options_of(loss, name))
     return best
 
 
-def table() -> str:
+def table(stage: str = "heldout") -> str:
     """Held-out test F1 in points, mean +- sd over seeds, and UniLoss - BCE paired by seed."""
-    runs = [r for r in logged("heldout") if r["status"] == "completed"]
+    runs = [r for r in logged(stage) if r["status"] == "completed"]
     by = {(r["loss"], r["seed"]): r for r in runs}
     seeds = sorted({seed for loss, seed in by if (("bce", seed) in by and ("uniloss", seed) in by)})
     rows = [
@@ -162,7 +170,8 @@ def batch_table() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("stage", choices=("screen", "heldout", "table", "batch"))
+    stages = ("screen", "heldout", "table", "batch", "heldout-batch", "table-batch")
+    parser.add_argument("stage", choices=stages)
     parser.add_argument("--seeds", type=int, default=10, help="held-out seeds from 20 (10)")
     args = parser.parse_args(argv)
     LOGS.mkdir(exist_ok=True)
@@ -178,6 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(20, 20 + args.seeds):
             for loss, (name, options) in best.items():
                 run("heldout", loss, name, seed, options)
+    elif args.stage == "heldout-batch":
+        reused = {(r["loss"], r["setting"], r["seed"]): r for r in logged("heldout")}
+        for seed in range(20, 20 + args.seeds):
+            for loss, (name, options) in chosen(("screen", "batch")).items():
+                done = {(r["loss"], r["setting"], r["seed"]) for r in logged("heldout-batch")}
+                if (loss, name, seed) in reused and (loss, name, seed) not in done:
+                    log("heldout-batch", reused[(loss, name, seed)])
+                run("heldout-batch", loss, name, seed, options)
+    elif args.stage == "table-batch":
+        print(table("heldout-batch"))
     elif args.stage == "batch":
         for seed in (0, 1):
             for loss, (name, options) in chosen().items():
