@@ -388,7 +388,8 @@ def standardised(s):
     top = np.max(np.abs(getval(s)))  # divide by it first so no square overflows
     unit = s / top if top > 0 else s
     sd = anp.sqrt(anp.mean((unit - anp.mean(unit)) ** 2))
-    return unit / sd if getval(sd) > 0 else s  # equal scores stay as they are
+    # Equal scores (sd = 0), or an sd so small that 1 / sd overflows, stay as they are.
+    return unit / sd if getval(sd) * top >= np.finfo(float).tiny else s
 
 
 def port(case):

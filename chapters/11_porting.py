@@ -185,13 +185,14 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 
 # %%
 def standardised(s: Tensor) -> Tensor:
-    """``s / sd(s)`` over the whole batch (population sd); equal scores stay as they are."""
+    """``s / sd(s)`` over the whole batch (population sd); a batch whose sd is 0 or below the
+    smallest normal float (where ``1 / sd`` overflows) stays as it is."""
     top = s.detach().abs().max()
     if not top > 0:
         return s
     unit = s / top  # no square overflows; the constant cancels
     sd = unit.std(correction=0)
-    return unit / sd if sd > 0 else s
+    return unit / sd if top * sd >= torch.finfo(torch.float64).tiny else s
 
 
 def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:

@@ -20,10 +20,9 @@ from .cli import register
 from .isolation import PortLoadError
 from .reference import case_inputs, reference_port
 from .report import Check, Report
+from .tolerances import MAX_TOLERANCE, QUANTITIES, standardised_tolerances, tolerance
 from .vectors import (
     FORMAT_VERSION,
-    MAX_TOLERANCE,
-    QUANTITIES,
     compare,
     dumps,
     generate,
@@ -51,7 +50,9 @@ __all__ = [
     "load_port",
     "reference_port",
     "register",
+    "standardised_tolerances",
     "to_numpy",
+    "tolerance",
     "validate",
     "verify",
     "write",

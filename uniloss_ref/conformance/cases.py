@@ -30,6 +30,7 @@ import numpy as np
 from ..anchors import AnchorSampler
 from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from .reference import case_inputs, reference_port
+from .tolerances import standardised_tolerances
 
 # ---------------------------------------------------------------------------------------
 # Inputs
@@ -123,10 +124,11 @@ def _draft(
         "power": float(power),
         "scores": scores.tolist(),
         "targets": encoded,
+        "standardise": standardise,
         # Anchors are +-1; integers keep the file short and are exact in any reader.
         "anchors": np.asarray(anchors).astype(int).tolist(),
-        # Only the cases that standardise say so: a file without the key compares raw scores.
-        **({"standardise": True} if standardise else {}),
+        # Standardised comparisons are good to a few ulps of the largest |z|, not exact.
+        **({"tolerances": standardised_tolerances(scores, temperature)} if standardise else {}),
     }
 
 
@@ -672,6 +674,193 @@ def _standardised_cases(seed: int) -> list[Draft]:
     return drafts
 
 
+def _significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (short in the file at any scale)."""
+    rounded = [float(f"{v:.{digits - 1}e}") for v in np.ravel(values)]
+    return np.array(rounded, dtype=float).reshape(np.shape(values))
+
+
+def _standardisation_guard_cases(seed: int) -> list[Draft]:
+    """Standardised batches at the edges of ``s / sd(s)``: ``sd = 0``, ``max|s| = 0``, an
+    ``sd`` below the smallest normal float, scores whose squares overflow or underflow, and
+    scores that are all negative."""
+    rng = np.random.default_rng(seed)
+    ap, voc, auc, top1 = (
+        AveragePrecision(),
+        AveragePrecision(interpolated=True),
+        RocAuc(),
+        Accuracy(),
+    )
+    drafts = []
+
+    def add(name, text, metric, params, scores, targets, **settings):
+        anchors = _sampled(metric, scores, targets, rng)
+        drafts.append(
+            _draft(
+                name, text, metric, params, scores, targets, anchors, standardise=True, **settings
+            )
+        )
+
+    labels = np.array([1, 0, 0, 1, 0, 1, 0])
+    add(
+        "roc-auc/standardised-equal",
+        "Every score 0.625: sd = 0, so the batch stays as it is (no 0 / 0); every c = 0.",
+        auc,
+        {},
+        np.full(7, 0.625),
+        labels,
+    )
+    add(
+        "accuracy/standardised-zeros",
+        "Every score 0: max|s| = 0 and sd = 0, so the batch stays as it is; every c = 0.",
+        top1,
+        {"top_k": 1},
+        np.zeros((4, 3)),
+        np.array([0, 2, 1, 2]),
+    )
+    # One score of 6e-308 among 24 zeros: sd = 1.2e-308 is below the smallest normal float
+    # (2.2e-308), where 1 / sd overflows, so the batch stays as it is. Every c and b~ is a
+    # normal float or 0, so a platform that flushes subnormals to zero computes the same.
+    scores = np.zeros(24)
+    scores[5] = 6e-308
+    labels = np.zeros(24, dtype=int)
+    labels[[1, 5, 17]] = 1
+    add(
+        "roc-auc/standardised-subnormal-sd",
+        "One score 6e-308, 23 zeros: sd = 1.2e-308 is below 2.2e-308 (subnormal), so the "
+        "batch stays as it is; a guard on sd > 0 alone standardises it. tau = 0.5.",
+        auc,
+        {},
+        scores,
+        labels,
+        temperature=0.5,
+    )
+    scores, labels = _significant(1e200 * rng.normal(size=9)), _labels(9, 4, rng)
+    add(
+        "ap/standardised-huge",
+        "Scores of order 1e200, standardised: their squares overflow unless divided by "
+        "max|s| first.",
+        ap,
+        _AP,
+        scores,
+        labels,
+    )
+    scores, labels = _significant(1e-200 * rng.normal(size=9)), _labels(9, 3, rng)
+    add(
+        "ap-voc/standardised-tiny",
+        "Scores of order 1e-200, standardised: their squares underflow to 0 unless divided by "
+        "max|s| first.",
+        voc,
+        {**_AP, "interpolated": True},
+        scores,
+        labels,
+        temperature=0.5,
+    )
+    scores = -3.0 - np.abs(_scores(rng, (5, 4)))
+    add(
+        "accuracy/standardised-negative",
+        "Every score negative, standardised: dividing by max(s) instead of max|s| flips the "
+        "sign of every comparison.",
+        top1,
+        {"top_k": 1},
+        scores,
+        rng.integers(4, size=5),
+        power=2.0,
+    )
+    return drafts
+
+
+def _parameter_cases(seed: int) -> list[Draft]:
+    """A large power next to an anchor, PCK at another threshold, a PCK batch with counted
+    joints but no comparisons, and VOC AP with cycles valued by their counts."""
+    rng = np.random.default_rng(seed)
+    drafts = []
+    ap, top1 = AveragePrecision(), Accuracy()
+    labels = np.array([1, 1, 0, 0, 1, 0, 1])
+    centres = np.array([16.0, 16.0, 0.0, 0.0, -16.0, 0.0, -16.0])
+    scores = centres + np.round(rng.uniform(-0.5, 0.5, size=7), 3)
+    drafts.append(
+        _draft(
+            "ap/large-power",
+            "The near-anchor batch (b~ within 1e-6 of the current anchor) at p = 64: "
+            "d_k^-p overflows, weights relative to the nearest anchor do not.",
+            ap,
+            _AP,
+            scores,
+            labels,
+            _sampled(ap, scores, labels, rng),
+            power=64.0,
+        )
+    )
+    scores = np.array([[0.0, -23.5, -200.0, 150.0], [400.0, -100.0, 0.0, -300.0]])
+    targets = np.array([0, 2])
+    drafts.append(
+        _draft(
+            "accuracy/large-power",
+            "The very-near-anchor batch (the current anchor at d = 1.2e-10) at p = 40: "
+            "d_k^-p is 1e397.",
+            top1,
+            {"top_k": 1},
+            scores,
+            targets,
+            _sampled(top1, scores, targets, rng),
+            power=40.0,
+        )
+    )
+    pck = PCK(threshold=0.75)
+    targets = _keypoints(
+        [[[1.3, 2.1], [3.4, 0.8]], [[2.2, 1.7], [0.6, 2.9]]],
+        [[True, True], [True, True]],
+        [2.0, 1.6],
+        (4, 5),
+    )
+    scores = _scores(rng, (2, 2, 4, 5))
+    drafts.append(
+        _draft(
+            "pck/threshold",
+            "PCK at threshold 0.75 (radii 1.5 and 1.2 px): 2 samples, 2 joints on 4x5 maps.",
+            pck,
+            {"threshold": 0.75},
+            scores,
+            targets,
+            _sampled(pck, scores, targets, rng),
+        )
+    )
+    pck = PCK(threshold=0.5)
+    # Sample 0 (radius 0.3): two joints between pixel centres, with no positive pixel.
+    # Sample 1 (radius 10): one joint with no negative pixel, one invisible.
+    targets = _keypoints(
+        [[[1.5, 1.5], [0.5, 2.5]], [[1.0, 2.0], [2.0, 1.0]]],
+        [[True, True], [True, False]],
+        [0.6, 20.0],
+        (4, 3),
+    )
+    scores = _scores(rng, (2, 2, 4, 3))
+    drafts.append(
+        _draft(
+            "pck/no-comparisons",
+            "No comparisons (l = 0), but three counted joints: two with no positive pixel "
+            "(never correct) and one with no negative pixel (always correct): PCK 1/3, not 1.",
+            pck,
+            {"threshold": 0.5},
+            scores,
+            targets,
+            _sampled(pck, scores, targets, rng),
+        )
+    )
+    params = {"interpolated": True, "unrealisable": "counts"}
+    drafts.append(
+        _every_configuration_case(
+            "ap-voc-counts",
+            AveragePrecision(**params),
+            params,
+            rng,
+            " VOC AP with a cycle valued by the AP formula applied to its rows' counts.",
+        )
+    )
+    return drafts
+
+
 def build_cases() -> list[dict[str, Any]]:
     """Every conformance case with its expected outputs, computed by this package.
 
@@ -701,6 +890,8 @@ def build_cases() -> list[dict[str, Any]]:
         *_pck_cases(seed=5),
         *_pck_more_cases(seed=15),
         *_standardised_cases(seed=17),
+        *_standardisation_guard_cases(seed=18),
+        *_parameter_cases(seed=19),
     ]
     cases = []
     for draft in drafts:
