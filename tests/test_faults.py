@@ -1449,6 +1449,28 @@ runpy.run_module("uniloss_ref", run_name="__main__", alter_sys=True)
 """
 
 
+INTERRUPT_WHILE_IMPORTING_THE_PACKAGE = """
+import runpy, sys
+
+class Interrupt:  # Ctrl-C while `python -m uniloss_ref` imports the package itself
+    def find_spec(self, name, path=None, target=None):
+        if name == "uniloss_ref.surrogate":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["-m", "check"]  # as Python sets it while it locates the module
+import uniloss_ref
+"""
+
+
+def test_ctrl_c_while_the_package_loads_under_python_m_is_one_line():
+    process = start(["-c", INTERRUPT_WHILE_IMPORTING_THE_PACKAGE])
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert_one_line(stderr, "python -m uniloss_ref: interrupted while starting")
+
+
 def test_ctrl_c_while_the_commands_load_is_one_line():
     process = start(["-c", INTERRUPT_WHILE_IMPORTING])
     _, stderr = process.communicate(timeout=120)

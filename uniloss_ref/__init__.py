@@ -8,9 +8,17 @@ there (``interpolation``); :class:`UniLoss` (``surrogate``) puts the steps toget
 :mod:`uniloss_ref.plain` states the whole method in one page; ``check`` verifies its laws.
 """
 
-from .anchor_sets import Anchors, DenseAnchors
-from .anchors import AnchorSampler
-from .surrogate import Evaluation, UniLoss, inspect, surrogate
+import sys
+
+try:
+    from .anchor_sets import Anchors, DenseAnchors
+    from .anchors import AnchorSampler
+    from .surrogate import Evaluation, UniLoss, inspect, surrogate
+except KeyboardInterrupt:  # Ctrl-C while NumPy and autograd load
+    if sys.argv[:1] != ["-m"]:  # only `python -m uniloss_ref`, which imports this first
+        raise
+    print("python -m uniloss_ref: interrupted while starting", file=sys.stderr)
+    sys.exit(130)
 
 __all__ = [
     "AnchorSampler", "Anchors", "DenseAnchors", "Evaluation", "UniLoss", "inspect", "surrogate"
