@@ -20,7 +20,7 @@ from .cli import register
 from .isolation import PortLoadError
 from .reference import case_inputs, reference_port
 from .report import Check, Report
-from .tolerances import MAX_TOLERANCE, QUANTITIES, standardised_tolerances, tolerance
+from .tolerances import MAX_TOLERANCE, QUANTITIES, case_tolerances, tolerance
 from .vectors import (
     FORMAT_VERSION,
     compare,
@@ -43,6 +43,7 @@ __all__ = [
     "Report",
     "build_cases",
     "case_inputs",
+    "case_tolerances",
     "compare",
     "dumps",
     "generate",
@@ -50,7 +51,6 @@ __all__ = [
     "load_port",
     "reference_port",
     "register",
-    "standardised_tolerances",
     "to_numpy",
     "tolerance",
     "validate",

@@ -105,31 +105,47 @@ QUANTITIES: dict[str, dict[str, Any]] = {
 }
 
 
-def standardised_tolerances(scores: Any, temperature: float) -> dict[str, dict[str, float]]:
-    """The tolerances of a case that standardises ``scores`` (any shape) at ``temperature``.
+def case_tolerances(
+    scores: Any, temperature: float, standardise: bool
+) -> dict[str, dict[str, float]]:
+    """The tolerances a case states for itself, where they differ from :data:`QUANTITIES`.
 
-    With ``z = s / sd(s)`` as the reference computes it (``s`` itself where the batch stays
-    as it is): ``comparisons`` within :data:`STANDARDISED_ULPS` ulps of the largest
-    ``|z|`` (``atol = 32 eps max|z|``, ``rtol = 0``); ``relaxed`` within that divided by
-    ``2 tau``, the largest slope of ``tanh(c / 2 tau)`` (or its own ``atol`` if larger);
-    and where ``sd > 1``, ``gradient`` with its ``atol`` divided by ``sd``: the gradient
-    with respect to ``s`` is that with respect to ``z`` divided by ``sd``, and at
-    ``|s| ~ 1e200`` an absolute ``1e-13`` would accept any gradient at all.
+    ``scores`` (any shape) are the case's, ``temperature`` its ``tau``. With ``sd`` the
+    reference's ``sd(s)`` where the case standardises (1 where it does not, or where the
+    batch stays as it is) and ``z = s / sd``:
+
+    - ``gradient``: ``atol = 1e-13 / (tau sd)``. The gradient with respect to ``s`` is the
+      one with respect to ``b~`` times ``db~/dc <= 1 / (2 tau)`` times ``dc/ds = 1 / sd``, and
+      its rounding scales alike: at ``tau = 1e-4`` a correct port's gradient is off by
+      1e-11, at ``|s| ~ 1e200`` an absolute 1e-13 would accept any gradient at all.
+    - cases whose batch is standardised (not left as it is), ``comparisons``:
+      :data:`STANDARDISED_ULPS` ulps of the largest ``|z|`` (``atol = 32 eps max|z|``,
+      ``rtol = 0``); ``relaxed``: that times the largest slope of ``tanh(c / 2 tau)``,
+      ``1 / (2 tau)`` (or its own ``atol`` if larger).
     """
-    z, _, sd = _standardise(np.asarray(scores, dtype=np.float64))
-    largest = float(np.max(np.abs(z))) if np.size(z) else 0.0
-    atol = _two_digits(STANDARDISED_ULPS * float(np.finfo(np.float64).eps) * largest)
-    relaxed, gradient = QUANTITIES["relaxed"], QUANTITIES["gradient"]
-    own = {
-        "comparisons": {"rtol": 0.0, "atol": atol},
-        "relaxed": {
+    own: dict[str, dict[str, float]] = {}
+    z, moved, sd = _standardise(np.asarray(scores, dtype=np.float64))
+    if not standardise or moved is None:  # raw scores, or a batch left as it is: exact
+        sd = 1.0
+    else:
+        largest = float(np.max(np.abs(z)))
+        atol = _two_digits(STANDARDISED_ULPS * float(np.finfo(np.float64).eps) * largest)
+        relaxed = QUANTITIES["relaxed"]
+        own["comparisons"] = {"rtol": 0.0, "atol": atol}
+        own["relaxed"] = {
             "rtol": relaxed["rtol"],
             "atol": max(relaxed["atol"], _two_digits(atol / (2 * temperature))),
-        },
-    }
-    if sd > 1:
-        own["gradient"] = {"rtol": gradient["rtol"], "atol": _two_digits(gradient["atol"] / sd)}
+        }
+    scale = gradient_scale(temperature, sd)
+    if scale != 1.0:
+        gradient = QUANTITIES["gradient"]
+        own["gradient"] = {"rtol": gradient["rtol"], "atol": _two_digits(gradient["atol"] * scale)}
     return own
+
+
+def gradient_scale(temperature: float, sd: float = 1.0) -> float:
+    """``1 / (tau sd)``: the factor a case's gradient tolerance, and its ceiling, scale by."""
+    return 1.0 / (float(temperature) * float(sd))
 
 
 def _two_digits(value: float) -> float:

@@ -24,9 +24,10 @@ import numpy as np
 
 from ..experiments.inputs import read_regular
 from ..experiments.outputs import write_text
+from ..relaxation import _standardise
 from .cases import build_cases
 from .reference import METRICS, case_inputs, reference_metric
-from .tolerances import MAX_TOLERANCE, QUANTITIES, tolerance
+from .tolerances import MAX_TOLERANCE, QUANTITIES, gradient_scale, tolerance
 
 FORMAT = "uniloss-ref conformance vectors"
 FORMAT_VERSION = 2
@@ -107,17 +108,28 @@ def default_path() -> Path:
     return Path(__file__).with_name("vectors.json")
 
 
-def generate() -> dict[str, Any]:
-    """Build the whole vectors document from the reference (deterministic)."""
+def generate(fresh: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Build a vectors document from the reference (deterministic).
+
+    By default it holds the packaged, fixed cases; with ``fresh``, that many fresh cases
+    drawn from ``seed`` (:func:`uniloss_ref.conformance.fresh.draw_cases`) instead.
+    """
+    command = "python -m uniloss_ref conformance generate"
+    if fresh is None:
+        cases = build_cases()
+    else:
+        from .fresh import draw_cases
+
+        cases, command = draw_cases(fresh, seed), f"{command} --fresh {fresh} --seed {seed}"
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "generated_by": "python -m uniloss_ref conformance generate",
+        "generated_by": command,
         "description": DESCRIPTION,
         "port_signature": PORT_SIGNATURE,
         "quantities": QUANTITIES,
         "metrics": METRIC_LAYOUTS,
-        "cases": build_cases(),
+        "cases": cases,
     }
 
 
@@ -138,8 +150,15 @@ def dumps(document: Mapping[str, Any]) -> str:
     return _dump(dict(document), 0) + "\n"
 
 
-def write(path: str | Path | None = None, *, overwrite: bool = True) -> Path:
-    """Regenerate the vectors and write them to ``path`` (default: the packaged file).
+def write(
+    path: str | Path | None = None,
+    *,
+    overwrite: bool = True,
+    fresh: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Regenerate the vectors and write them to ``path`` (default: the packaged file); with
+    ``fresh``, that many fresh cases from ``seed`` instead (:func:`generate`).
 
     Raises
     ------
@@ -150,7 +169,7 @@ def write(path: str | Path | None = None, *, overwrite: bool = True) -> Path:
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
     # Atomically: a reader never sees half a file, and a failure leaves the old one.
-    return write_text(path, dumps(generate()))
+    return write_text(path, dumps(generate() if fresh is None else generate(fresh, seed)))
 
 
 def load(path: str | Path | None = None) -> dict[str, Any]:
@@ -252,9 +271,12 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
             raise ValueError(f"{where}: {key} must be a finite number > 0, got {value!r}")
     if not isinstance(case["standardise"], bool):
         raise ValueError(f"{where}: standardise must be true or false")
-    if "tolerances" in case:
-        _check_tolerances(case["tolerances"], f"{where}: tolerances", quantities)
     scores = _numbers(case["scores"], f"{where}: scores")
+    if "tolerances" in case:
+        # A gradient's tolerance scales with 1 / (tau sd), and so does its ceiling.
+        sd = _standardise(scores)[2] if case["standardise"] else 1.0
+        ceiling = MAX_TOLERANCE * gradient_scale(case["temperature"], sd)
+        _check_tolerances(case["tolerances"], f"{where}: tolerances", quantities, ceiling)
     if scores.ndim != METRICS[case["metric"]].score_ndim:
         raise ValueError(
             f"{where}: {case['metric']} scores have {METRICS[case['metric']].score_ndim} "
@@ -336,8 +358,14 @@ def _check_targets(
         )
 
 
-def _check_tolerances(tolerances: Any, where: str, quantities: Mapping[str, Any]) -> None:
-    """Each entry names a quantity and gives ``rtol`` and ``atol`` in ``[0, MAX_TOLERANCE]``."""
+def _check_tolerances(
+    tolerances: Any,
+    where: str,
+    quantities: Mapping[str, Any],
+    gradient_ceiling: float = MAX_TOLERANCE,
+) -> None:
+    """Each entry names a quantity and gives ``rtol`` and ``atol`` in ``[0, MAX_TOLERANCE]``
+    (a gradient's ``atol`` in ``[0, gradient_ceiling]``)."""
     if not isinstance(tolerances, dict):
         raise ValueError(f"{where} must be an object")
     for quantity, bounds in tolerances.items():
@@ -345,10 +373,11 @@ def _check_tolerances(tolerances: Any, where: str, quantities: Mapping[str, Any]
             raise ValueError(f"{where}: unknown quantity {quantity!r}")
         for key in ("rtol", "atol"):
             value = bounds.get(key) if isinstance(bounds, dict) else None
-            if not _real(value) or not 0 <= value <= MAX_TOLERANCE:
+            top = gradient_ceiling if (quantity, key) == ("gradient", "atol") else MAX_TOLERANCE
+            if not _real(value) or not 0 <= value <= top:
                 raise ValueError(
                     f"{where}: quantity {quantity!r} has {key} {value!r}; a tolerance must be "
-                    f"a number in [0, {MAX_TOLERANCE:g}]"
+                    f"a number in [0, {top:g}]"
                 )
 
 
