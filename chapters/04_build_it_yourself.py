@@ -417,9 +417,9 @@ def port(case):
 
 
 # %% [markdown]
-# You should see every quantity pass on all **61** cases, the degenerate ones included
+# You should see every quantity pass on all **72** cases, the degenerate ones included
 # (no positives, one class, ties, scores of `1e6`, `b~` exactly on an anchor and `1e-6`
-# from one), each quantity's worst error a small fraction of its tolerance. Three cases
+# from one), each quantity's worst error a small fraction of its tolerance. Nine cases
 # compare standardised scores `s / sd(s)`, which the AP task uses (chapter 5); the port
 # below adds that one step.
 
