@@ -492,7 +492,8 @@ for case in dict.fromkeys(case for case, _ in exercise_1):
 #
 # The **surrogate** and the **loss** fail where `b~` lies exactly on an anchor (the
 # `*/extreme-on-anchor` cases) and where it lies `1e-6` or `1e-10` from one
-# (`*/near-anchor`, `*/very-near-anchor`), and the **gradient** fails on the first. On an
+# (`*/near-anchor`, `*/very-near-anchor`, and `*/large-power`, the same at p = 64 and 40,
+# where `(d + 1e-12)^-p` overflows), and the **gradient** fails on the first and the last. On an
 # anchor the epsilon leaves the other anchors a weight of about `1e-12` of the nearest
 # one's, enough to move `h~` by more than the
 # tolerance of `1e-12`, and the gradient, which should be exactly zero there, is
@@ -530,9 +531,9 @@ for case in dict.fromkeys(case for case, _ in exercise_2):
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# The **distances** fail where `b~` comes close to an anchor (the `*/near-anchor` and
-# `*/very-near-anchor` cases, `1e-6` and `1e-10` away), and the surrogate, loss and
-# gradient with them: the expanded form
+# The **distances** fail where `b~` comes close to an anchor (the `*/near-anchor`,
+# `*/very-near-anchor` and `*/large-power` cases, `1e-6` and `1e-10` away), and the
+# surrogate, loss and gradient with them: the expanded form
 # subtracts numbers of size `l` to get one of size `1e-12` and keeps almost none of its
 # digits. Far from every anchor it is accurate enough, which is why a port can look
 # right on ordinary batches and still be wrong.
