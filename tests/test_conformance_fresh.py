@@ -273,7 +273,7 @@ def test_a_port_that_changes_its_inputs_is_reported(vectors):
     assert not report.passed
     (check,) = report.by_status("error")
     assert check.quantity == "inputs"
-    assert "changed its input scores in place" in check.detail
+    assert "changed its inputs in place: scores;" in check.detail
     assert len(report.by_status("pass")) == len(QUANTITIES)
 
 
@@ -289,7 +289,7 @@ def test_a_port_in_its_own_process_that_changes_its_inputs_is_reported(tmp_path,
     )
     report = verify(f"{path}:port", vectors=vectors, cases="pck/ordinary")
     (check,) = report.by_status("error")
-    assert "changed its input targets.xy, anchors in place" in check.detail
+    assert "changed its inputs in place: targets.xy, anchors;" in check.detail
 
 
 class _Forgetful:

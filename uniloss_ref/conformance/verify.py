@@ -165,7 +165,7 @@ def _changed(before: Any, after: Any, where: str = "") -> Iterator[str]:
     """The keys (``targets.xy`` for nested ones) whose values differ between two inputs."""
     if isinstance(before, Mapping):
         if not isinstance(after, Mapping) or set(before) != set(after):
-            yield where or "the case"
+            yield f"the keys of {where}" if where else "the keys of the case"
             return
         for key in before:
             yield from _changed(before[key], after[key], f"{where}.{key}" if where else key)
@@ -345,8 +345,8 @@ def checks_of(
     inputs = []
     if changed:
         detail = (
-            f"the port changed its input {', '.join(changed)} in place; a port must leave "
-            "its inputs as they are"
+            f"the port changed its inputs in place: {', '.join(changed)}; a port must leave "
+            "them as they are"
         )
         inputs.append(Check(name, "inputs", "error", detail=detail))
     if outcome.kind == "skip":
