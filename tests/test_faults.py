@@ -819,7 +819,7 @@ def test_one_seed_has_no_sample_standard_deviation():
     json.dumps(rows, allow_nan=False)
     table = reproduce.markdown(rows, differences, "cmd", quick=False)
     assert "± 0.00" not in table
-    assert "| 90.00 (sd n/a) |" in table and "| +10.00 (sd n/a) |" in table
+    assert "| 90.00 (1 seed) |" in table and "| +10.00 (1 seed) |" in table
 
 
 # --------------------------------------------------------------------------- claims, manifests

@@ -412,7 +412,47 @@ def summarise(
 
 
 def _plus_minus(mean: float, sd: float | None, sign: str = "") -> str:
-    return f"{mean:{sign}.2f} ± {sd:.2f}" if sd is not None else f"{mean:{sign}.2f} (sd n/a)"
+    return f"{mean:{sign}.2f} ± {sd:.2f}" if sd is not None else f"{mean:{sign}.2f} (1 seed)"
+
+
+LOSS_NAMES = {
+    "uniloss": "UniLoss, its gradient from autograd",
+    "uniloss-authors": "UniLoss with the authors' closed-form gradient (with its sign error)",
+    "bce": "binary cross-entropy",
+    "ce": "softmax cross-entropy",
+    "mse": "mean squared error on Gaussian heatmaps",
+    "hinge": "hinge loss",
+}
+
+
+def legend(rows: list[dict[str, Any]], differences: list[dict[str, Any]]) -> list[str]:
+    """What the tables' words mean, for the losses and experiments they show."""
+    losses = list(dict.fromkeys(r["loss"] for r in rows))
+    lines = [
+        "Legend:",
+        "",
+        *(f"- **{loss}**: {LOSS_NAMES.get(loss, loss)}." for loss in losses),
+        "- **mean ± sd**: over the seeds; with one seed the standard deviation is undefined "
+        'and the cell says "1 seed".',
+    ]
+    if any(d["target"] is not None for d in differences):
+        lines += [
+            "- **goal**: the least the mean difference must be for UniLoss to count as matching "
+            "the task's own loss: ≥ −0.3 means UniLoss may trail it by at most 0.3 points on "
+            "average. **met**: whether the mean difference reached the goal. Goals are for "
+            "the full run; with one seed it is one sample, not a verdict.",
+        ]
+    if any(r["experiment"] == "ap, authors' set-up" for r in rows):
+        setup = AUTHORS_SETUP
+        lines += [
+            "- **ap, authors' set-up**: the authors' own MNIST recipe: a network ending in a "
+            f"sigmoid, SGD with momentum {setup['momentum']} at learning rate {setup['lr']}, "
+            f"{setup['epochs']} epochs (unless --epochs says otherwise), raw scores, "
+            f"tau {setup['temperature']:g}, their anchors (truth 1, good 16, nearby 16, bad 16) "
+            "and random batches. It compares UniLoss's "
+            "exact gradient with the authors' formula in their setting and has no goal.",
+        ]
+    return lines
 
 
 def _seed_list(seeds: Sequence[int]) -> str:
@@ -429,11 +469,11 @@ def markdown(
     quick: bool,
     interrupted: str | None = None,
 ) -> str:
-    """The results as a Markdown document.
+    """The results as a Markdown document, with a :func:`legend` below the tables.
 
     ``interrupted``, when given, is a sentence saying which runs finished before the
     reproduction was interrupted; it goes above the tables. With one seed the standard
-    deviation is undefined and shown as "sd n/a".
+    deviation is undefined and shown as "1 seed".
     """
     seeds = sorted({s for r in rows for s in r["seeds"]})
     unseen = all(s >= HELD_OUT_SEEDS for s in seeds)
@@ -487,7 +527,24 @@ def markdown(
             f"{_plus_minus(d['mean'], d['sd'], '+')} | "
             f"{d['min']:+.2f} – {d['max']:+.2f} | {goal} | {met} |"
         )
+    lines += ["", *legend(rows, differences)]
     return "\n".join(lines) + "\n"
+
+
+def where_it_went(out: Path, runs: Sequence[Mapping[str, Any]]) -> str:
+    """The closing lines of ``reproduce``: each file it wrote, and what it holds."""
+    shown = str(out)
+    return "\n".join(
+        [
+            f"Everything is in {shown}/:",
+            f"  {shown}/results.md             the tables above, with their legend",
+            f"  {shown}/results.json           every number, and the command of each run",
+            f"  {shown}/validation_curves.png  the validation metric per epoch, per experiment",
+            f"  {shown}/runs/                  {len(runs)} runs, one directory each "
+            "(EXPERIMENT-LOSS-seedN): its results.json, curves.png (loss, h~ and the batch "
+            "metric per epoch) and, for AP, precision_recall.png; for PCK, keypoints.png",
+        ]
+    )
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -652,6 +709,7 @@ def _main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(document)
+    print(where_it_went(out, runs))
     if interrupted:
         print(
             f"python -m uniloss_ref reproduce: interrupted; {len(finished)} of {len(runs)} runs "

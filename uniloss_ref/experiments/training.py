@@ -565,7 +565,11 @@ def write_run(run: Run, out: str | os.PathLike) -> Path:
     results, data = run.results, run.setup.data
     title = f"{results['task']}, {results['config']['loss']}, seed {results['config']['seed']}"
     if results["history"]:
-        plots.training_curves(results["history"], out / "curves.png", title)
+        loss = run.setup.loss
+        relaxation = None
+        if "train_surrogate" in results["history"][0]:
+            relaxation = (float(loss.temperature), bool(loss.standardise))
+        plots.training_curves(results["history"], out / "curves.png", title, relaxation)
     if run.test_scores is not None and run.setup.task.name == "ap":
         plots.precision_recall(
             run.test_scores,
