@@ -187,8 +187,7 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 
 # %%
 def standardised(s: Tensor) -> Tensor:
-    """``s / sd(s)`` over the whole batch (population sd); a batch whose sd is 0 or below the
-    smallest normal float (where ``1 / sd`` overflows) stays as it is."""
+    """``s / sd(s)`` over the batch (population sd); as it is where sd is 0 or subnormal."""
     top = s.detach().abs().max()
     if not top > 0:
         return s
