@@ -435,7 +435,7 @@ check.check_loss(loss, {"AveragePrecision": average_precision, "RocAuc": roc_auc
 # (`docs/porting.md`). Ours is a thin wrapper around your functions; `make_port` takes the
 # interpolation and the distances as arguments so that the exercises can break one.
 #
-# You should see every quantity pass on every case of the four metrics, **61** cases, the
+# You should see every quantity pass on every case of the four metrics, **72** cases, the
 # degenerate ones included (no positives, one class, ties, scores of $10^6$, $\tilde b$
 # exactly on an anchor and $10^{-6}$ from one), each quantity's worst error a small
 # fraction of its tolerance.
@@ -560,8 +560,10 @@ print("surrogate error / tolerance on the very-near-anchor cases:",
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# 12 cases fail. The **surrogate**, the **loss** and the **gradient** fail where
-# $\tilde b$ lies exactly on an anchor (the `*/extreme-on-anchor` cases): the epsilon
+# 14 cases fail. The **surrogate**, the **loss** and the **gradient** fail where
+# $\tilde b$ lies exactly on an anchor (the `*/extreme-on-anchor` cases), and where it
+# lies next to one at a large power (`*/large-power`, $p = 64$ and 40), where
+# $(d_k + 10^{-12})^{-p}$ overflows and makes them NaN. On an anchor the epsilon
 # leaves the other anchors a weight of about $10^{-12}$ of the nearest one's, enough to
 # move $\tilde h$ by more than its tolerance, and the gradient, which should be exactly
 # zero there, is differentiated through $\sqrt{d^2}$ at $d = 0$. The surrogate and the
@@ -594,8 +596,9 @@ for case in sorted({case for case, _ in exercise_2}):
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# The **distances** fail where $\tilde b$ comes close to an anchor (the `*/near-anchor`
-# and `*/very-near-anchor` cases, $10^{-6}$ and about $10^{-10}$ away), and the surrogate,
+# The **distances** fail where $\tilde b$ comes close to an anchor (the `*/near-anchor`,
+# `*/very-near-anchor` and `*/large-power` cases, $10^{-6}$ and about $10^{-10}$ away),
+# and the surrogate,
 # loss and gradient with them: the expanded form subtracts numbers of size $l$ to get one
 # of size $10^{-12}$ and keeps almost none of its digits. Far from every anchor it is
 # accurate enough, which is why a port can look right on ordinary batches and still be

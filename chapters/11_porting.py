@@ -249,14 +249,14 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 
 # %%
 def standardised(s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-    """``s / sd(s)`` over the whole batch (population sd), and the constants ``t / sd(s)``
-    (so ``(s - t) / sd`` keeps its sign); equal scores stay as they are."""
+    """``s / sd(s)`` over the batch (population sd), and the constants ``t / sd(s)`` (so
+    ``(s - t) / sd`` keeps its sign); as they are where sd is 0 or subnormal."""
     top = s.detach().abs().max()
     if not top > 0:
         return s, t
     unit = s / top  # no square overflows; the constant cancels
     sd = unit.std(correction=0)
-    return (unit / sd, t / top / sd) if sd > 0 else (s, t)
+    return (unit / sd, t / top / sd) if top * sd >= torch.finfo(torch.float64).tiny else (s, t)
 
 
 def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
@@ -390,14 +390,14 @@ print(f"fail: {exercise_2 or 'none'}")
 # <details><summary>Answer</summary>
 #
 # Only **`comparisons`**. `(s_i + 100) - (s_j + 100)` differs from $s_i - s_j$ by the
-# rounding of numbers near 100 (up to a few times `1e-14`), and the comparisons are checked to
-# `1e-14`, a few dozen ulps: IEEE subtraction is correctly rounded, so a port that computes
-# `s[i] - s[j]` of raw float64 scores gets the same bits as the reference (the tolerance is
-# there for standardised scores, whose mean and square root round differently in each
-# framework), and anything more means it computed something else (here: different pairs,
-# a different order, or, as in this exercise, a different formula). Every later quantity
-# has a looser tolerance, and the shift's rounding is inside it. The tolerances and
-# the reason for each are in `uniloss_ref.conformance.vectors.QUANTITIES`.
+# rounding of numbers near 100 (up to a few times `1e-14`), and comparisons of raw scores
+# are checked exactly: IEEE subtraction is correctly rounded, so a port that computes
+# `s[i] - s[j]` of raw float64 scores gets the same bits as the reference, and anything
+# else means it computed something else (here: different pairs, a different order, or, as
+# in this exercise, a different formula). Only standardised cases allow the comparisons a
+# few dozen ulps, since their mean and square root round differently in each framework.
+# Every later quantity has a tolerance, and the shift's rounding is inside it. The
+# tolerances and the reason for each are in `uniloss_ref.conformance.QUANTITIES`.
 #
 # </details>
 #

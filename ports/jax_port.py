@@ -269,8 +269,9 @@ def interpolate(b: jax.Array, plus: jax.Array, values: jax.Array, power: float) 
 
 def standardised(s: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(s / sd(s), t / sd(s))`` over the whole batch (population sd): the constants ``t``
-    (thresholds) are divided by the scores' sd, so ``(s_m - t) / sd`` keeps its sign. Equal
-    scores stay as they are, and so do the constants.
+    (thresholds) are divided by the scores' sd, so ``(s_m - t) / sd`` keeps its sign. A batch
+    whose sd is 0 or below the smallest normal float (where ``1 / sd`` overflows) stays as it
+    is, and so do the constants.
 
     Written with ``where`` on both sides of each division, so that neither the value nor
     the gradient of the branch not taken is ever NaN.
@@ -280,7 +281,8 @@ def standardised(s: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
     unit = s / top
     variance = jnp.mean((unit - jnp.mean(unit)) ** 2)
     spread = jnp.sqrt(jnp.where(variance > 0, variance, 1.0))
-    return jnp.where(variance > 0, unit / spread, s), jnp.where(variance > 0, t / top / spread, t)
+    keep = (variance > 0) & (top * spread >= jnp.finfo(jnp.float64).tiny)
+    return jnp.where(keep, unit / spread, s), jnp.where(keep, t / top / spread, t)
 
 
 def uniloss(case: dict) -> dict[str, Any]:

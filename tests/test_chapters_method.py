@@ -273,7 +273,7 @@ def test_chapter_04_passes_every_conformance_case(run):
     report = result["report"]
     assert report.passed
     four = [c for c in load_vectors()["cases"] if c["metric"] in result["METRICS"]]
-    assert len({check.case for check in report.checks}) == len(four) == 61
+    assert len({check.case for check in report.checks}) == len(four) == 72
     assert not report.by_status("skip") and not report.by_status("fail")
 
 
@@ -281,16 +281,18 @@ def test_chapter_04_exercise_answers(run):
     result, _ = run("04_build_it_yourself")
     epsilon = result["exercise_1"]
     assert {q for _, q in epsilon} == {"surrogate", "loss", "gradient"}
-    assert len(result["exercise_1_cases"]) == 12
+    assert len(result["exercise_1_cases"]) == 14
     kinds = {case.split("/")[1] for case in result["exercise_1_cases"]}
-    assert kinds == {"extreme-on-anchor", "near-anchor", "very-near-anchor"}
-    assert all(case.endswith("extreme-on-anchor") for case, q in epsilon if q == "gradient")
+    assert kinds == {"extreme-on-anchor", "near-anchor", "very-near-anchor", "large-power"}
+    on_or_overflowing = ("extreme-on-anchor", "large-power")
+    assert all(case.endswith(on_or_overflowing) for case, q in epsilon if q == "gradient")
     near = result["exercise_1_near"]
     assert len(near) == 6
     assert [case for case, ratio in near.items() if ratio < 1] == ["ap-counts/very-near-anchor"]
     assert round(min(near.values()), 2) == 0.50 and round(max(near.values()), 2) == 3.68
     expanded = result["exercise_2"]
-    assert {case.split("/")[1] for case, _ in expanded} == {"near-anchor", "very-near-anchor"}
+    near_ones = {"near-anchor", "very-near-anchor", "large-power"}
+    assert {case.split("/")[1] for case, _ in expanded} == near_ones
     assert "distances" in {q for _, q in expanded}
     assert result["exercise_3_gradient"][1:].tolist() == [0.0, 0.0]
     assert result["exercise_3_warnings"] == ["overflow encountered in cosh"]

@@ -86,6 +86,7 @@ def _encode(outcome: Outcome) -> dict[str, Any]:
         "values": values,
         "dtypes": outcome.dtypes,
         "unknown": list(outcome.unknown),
+        "changed": list(outcome.changed),
     }
 
 
@@ -140,6 +141,7 @@ def _decode(message: Mapping[str, Any]) -> Outcome:
         values,
         dict(message["dtypes"]),
         tuple(message["unknown"]),
+        tuple(message["changed"]),
     )
 
 
