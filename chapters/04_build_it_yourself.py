@@ -8,8 +8,9 @@
 # docstring says what it takes and returns, and its body is `...` until you write it. The
 # cell right after it checks your function against the package's one-page statement of the
 # method, `uniloss_ref.plain`, on the **conformance cases** of that step (the named batches
-# that every port of UniLoss must pass, degenerate ones included), and prints `✓` or the
-# first case where yours differs, with a hint. Every rule you need is stated in the prose
+# that every port of UniLoss must pass, degenerate ones included), and prints `✓` with the
+# largest difference it saw (relative for values above 1) or the first case where yours
+# differs, with a hint. Every rule you need is stated in the prose
 # above the cell.
 #
 # The pieces compose as the method does (chapters 1 to 3):
@@ -32,6 +33,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, primitive
+from autograd.tracer import getval  # noqa: F401 (the cells marked yours use it)
 
 from uniloss_ref import exercises as check
 from uniloss_ref import tutorial
@@ -50,7 +52,8 @@ lesson = tutorial.setup(__name__, "04", "Chapter 4: UniLoss from scratch, checke
 #   one sample, one candidate pixel). It has one more entry than there are rows, the last
 #   being $l$;
 # * `h`, which takes $K$ configurations as a `(K, l)` array of $\pm 1$ (a tie already
-#   counted as $-1$) and returns their $K$ values.
+#   counted as $-1$) and returns their $K$ values. (The package's `h` of chapter 1 takes
+#   booleans instead; yours takes $\pm 1$, as the anchors of section 4 are written.)
 #
 # The **order of the pairs** is part of the contract: the anchors' columns refer to it.
 #
@@ -138,7 +141,8 @@ check.check_metric("AveragePrecision", average_precision)
 # $k \neq t_r$ in increasing $k$, so `i` and `j` are flat indices $rC + t_r$ and $rC + k$,
 # samples in order, $l = n(C - 1)$, and row $r$ is sample $r$'s $C - 1$ comparisons.
 # Sample $r$ is right when its row has at most `top_k - 1` entries $-1$ (top-1: none), and
-# $h$ is the fraction of samples that are right.
+# $h$ is the fraction of samples that are right. (A batch always has a sample: the package
+# refuses an empty one, so no case asks for it.)
 
 
 # %%
@@ -207,14 +211,16 @@ print(f"{i_1.size} pairs, rows start at {rows_1}, AP = h(sign(c)) = {ap_1:.4f}")
 #
 # * $\mathrm{sd}$ is the population standard deviation (divide by $n$) over **every entry**
 #   of the batch, whatever the shape of $s$; the result has the shape of $s$;
-# * compute it on $s / \max|s|$ (a constant that cancels in the ratio) so that no square
-#   overflows for huge scores;
-# * leave $s$ unchanged when $\max|s| = 0$, or when $\mathrm{sd} \cdot \max|s|$ is below
+# * compute it on $s / \max|s|$ so that no square overflows for huge scores. The factor
+#   cancels in the ratio, so take $\max|s|$ from `getval(s)`, a constant to autograd:
+#   differentiating through it would square it, and overflow again;
+# * leave $s$ unchanged when $\max|s| = 0$, or when $\mathrm{sd}(s) =
+#   \mathrm{sd}(s / \max|s|) \cdot \max|s|$ (the product, never $\mathrm{sd}(s)$ itself) is below
 #   `np.finfo(float).tiny` (all scores equal, or a spread so small that $1/\mathrm{sd}$
 #   overflows);
 # * write it with `autograd.numpy` (imported as `anp`): the gradient flows through
-#   $\mathrm{sd}$ too. Use `getval(x)` for a plain number from a traced value in a test
-#   such as `if`.
+#   $\mathrm{sd}$ too. Use `getval(x)` (imported above from `autograd.tracer`) for a plain
+#   number from a traced value, in a test such as `if` or for a constant as above.
 
 
 # %%
@@ -308,7 +314,8 @@ check.check_anchors(draw_anchors)
 # anchors of 12 comparisons: the truth worth 1, every `good` anchor worth 0.9167 (with
 # 3 positives, $(2 + 3/4) / 3$), some `nearby` and `bad` ones worth 0 (no ranking
 # produces them), the `current` one worth the batch's AP, 0.7222, and the `row` anchors
-# at least that.
+# at least that. (Which `nearby`, `bad` and `row` values appear depends on your random
+# draws and their order; the kinds' rules, not these values, are what the check holds.)
 
 # %%
 c_1 = scores_1[i_1] - scores_1[j_1]
@@ -491,7 +498,8 @@ print(report)
 # exercise): given the same seed, the package with your sampler and your own `loss` with
 # your `draw_anchors` use the same anchors and agree. You should see the two losses equal
 # to rounding (difference below **1e-12**), and your anchors' values: `truth` worth 1, every
-# `good` anchor worth 0.95 (chapter 3, exercise 1: 4 positives), and `bad` ones worth 0.
+# `good` anchor worth 0.95 (chapter 3, exercise 1: 4 positives), and `bad` ones worth 0
+# (these positions in the array hold if you drew the kinds in the order of section 4).
 
 # %%
 from uniloss_ref import DenseAnchors, UniLoss
@@ -515,7 +523,8 @@ our_anchors = draw_anchors(c_ap, ours_ap[2], np.random.default_rng(7))
 our_loss = float(loss(ap_scores, ours_ap, our_anchors, 3.0, 1.0, True))
 our_values = ours_ap[3](our_anchors)
 sampler_difference = abs(package_loss - our_loss)
-print(f"the package with your sampler: loss {package_loss:.6f}; yours: {our_loss:.6f}")
+print(f"the package with your sampler: loss {package_loss:.6f}; yours: {our_loss:.6f} "
+      f"(difference {sampler_difference:.1e})")  # fmt: skip
 print(f"values: truth {our_values[0]:.2f}, good {np.unique(our_values[1:17])}, "
       f"bad {np.unique(our_values[33:49])}")  # fmt: skip
 
@@ -598,11 +607,11 @@ for case in sorted({case for case, _ in exercise_2}):
 #
 # The **distances** fail where $\tilde b$ comes close to an anchor (the `*/near-anchor`,
 # `*/very-near-anchor` and `*/large-power` cases, $10^{-6}$ and about $10^{-10}$ away),
-# and the surrogate,
-# loss and gradient with them: the expanded form subtracts numbers of size $l$ to get one
-# of size $10^{-12}$ and keeps almost none of its digits. Far from every anchor it is
-# accurate enough, which is why a port can look right on ordinary batches and still be
-# wrong.
+# and, except on the two large-power cases (at so large a power the nearest anchor takes
+# nearly all the weight either way), the surrogate, loss and gradient with them: the
+# expanded form subtracts numbers of size $l$ to get one of size $10^{-12}$ and keeps
+# almost none of its digits. Far from every anchor it is accurate enough, which is why a
+# port can look right on ordinary batches and still be wrong.
 #
 # </details>
 #

@@ -52,6 +52,26 @@ def test_a_cell_still_holding_dots_is_reported_as_not_written():
     _rejects(exercises.check_pairs, ranking_pairs, says="write its body", hint="positive-major")
 
 
+@pytest.mark.parametrize(
+    "check", [exercises.check_anchors, exercises.check_distances, exercises.check_weights]
+)
+def test_every_step_left_unwritten_says_so(check):
+    def unwritten(*args, **kwargs): ...
+
+    with pytest.raises(tutorial.CheckFailed, match="write its body"):
+        check(unwritten)
+
+
+def test_a_huge_value_right_to_rounding_shows_a_small_relative_difference():
+    assert exercises._difference(1e300 * (1 + 1e-15), 1e300, rtol=1e-12, atol=0.0) == (
+        pytest.approx(1e-15, rel=0.5),
+        None,
+    )
+    assert exercises._difference(0.5 + 1e-13, 0.5, rtol=0.0, atol=1e-12)[0] == pytest.approx(
+        1e-13, rel=1e-3
+    )
+
+
 def test_pairs_in_the_wrong_order_are_rejected():
     def negative_major(labels):
         i, j, rows = SOLUTIONS["ranking_pairs"](labels)

@@ -80,8 +80,9 @@ def _short(value: Any) -> str:
 
 
 def _difference(got: Any, expected: Any, rtol: float, atol: float) -> tuple[float, str | None]:
-    """The largest difference beyond ``atol + rtol |expected|`` scaled to 1 (0 = equal) and,
-    when ``got`` fails, what is wrong with it."""
+    """The largest difference, relative where ``|expected| > 1`` (so a value of 1e300 that is
+    right to the last digits shows as a small number) and, when ``got`` is outside
+    ``atol + rtol |expected|``, what is wrong with it."""
     if got is None:
         return np.inf, NOT_WRITTEN
     try:
@@ -99,7 +100,7 @@ def _difference(got: Any, expected: Any, rtol: float, atol: float) -> tuple[floa
         first = np.unravel_index(np.argmax(gap - allowed), gap.shape) if gap.ndim else ()
         at = f" (first at index {tuple(map(int, first))})" if gap.ndim else ""
         return np.inf, f"is {_short(got)}, expected {_short(expected)}{at}"
-    return float(gap.max(initial=0.0)), None
+    return float((gap / np.maximum(np.abs(expected), 1.0)).max(initial=0.0)), None
 
 
 def written(name: str, got: Any) -> bool:
@@ -449,6 +450,8 @@ def check_anchors(draw_anchors: Callable) -> Passed:
         got = _call(
             name, label, ANCHOR_HINT, draw_anchors, c, rows, np.random.default_rng(0), **counts
         )
+        if got is None:
+            raise _fail(name, f"on case {label}", NOT_WRITTEN, ANCHOR_HINT)
         expected_shape = plain.draw_anchors(c, rows, np.random.default_rng(0), **counts).shape
         _compare(f"{name} (shape)", label, np.shape(got), expected_shape, ANCHOR_HINT)
         got = np.asarray(got, dtype=float)
