@@ -17,14 +17,16 @@ A case is kept only when its answer does not hinge on rounding a correct port ma
 differently (:func:`stable`): no ``|c| / 2 tau`` in ``[15, 25]``, where one library's tanh
 rounds to 1 and another's does not, and every quantity moves by at most half its tolerance
 when ``b~`` moves by up to 6 ulps (the largest difference measured between NumPy's and
-XLA's tanh), ``z = s / sd(s)`` by up to 4 ulps of ``max |z|``, or the package's fast path
-is replaced by :mod:`uniloss_ref.plain`. Any other case is drawn again.
+XLA's tanh), ``z = s / sd(s)`` (and a threshold ``t / sd(s)``) by up to 4 ulps of the
+largest, or the package's fast path is replaced by :mod:`uniloss_ref.plain`. Any other
+case is drawn again.
 
 A metric added to the package joins the fresh cases with one entry in :data:`FRESH`: a
 function ``draw(rng) -> Batch`` (and, to be drawn more or less often than 1, a weight in
-:data:`WEIGHTS`). The metrics at a threshold draw ``t`` among values the
-tied, equal and all-negative scores meet or miss exactly (ties with ``t``, nothing
-predicted positive); those at ``k`` draw ``k`` up to ``n + 2``.
+:data:`WEIGHTS`). The metrics at a threshold draw ``t`` among values that the tied, equal
+and all-negative scores meet or miss exactly (ties with ``t``, nothing predicted
+positive), or place it on one of the scores; those at ``k`` draw ``k`` beyond ``n`` or at
+the edge of a tie between a positive and a negative.
 """
 
 from __future__ import annotations
