@@ -1054,8 +1054,8 @@ def build_cases() -> list[dict[str, Any]]:
         *_standardised_cases(seed=17),
         *_standardisation_guard_cases(seed=18),
         *_parameter_cases(seed=19),
-        *_threshold_cases(seed=20),
-        *_at_k_cases(seed=21),
+        *_threshold_cases(seed=18),
+        *_at_k_cases(seed=19),
     ]
     return [with_expected(d) for d in drafts]
 
