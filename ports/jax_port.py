@@ -274,7 +274,10 @@ def standardised(s: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
     is, and so do the constants.
 
     Written with ``where`` on both sides of each division, so that neither the value nor
-    the gradient of the branch not taken is ever NaN.
+    the gradient of the branch not taken is ever NaN. The scores and the constants are
+    divided as one array, by the same operations: XLA may rewrite ``x / top / spread`` as
+    ``x / (top spread)``, an ulp apart, and must do it to both or to neither, or a score
+    equal to ``t`` is no longer tied with it.
     """
     top = jax.lax.stop_gradient(jnp.max(jnp.abs(s)))  # no square overflows; it cancels
     top = jnp.where(top > 0, top, 1.0)
@@ -282,7 +285,9 @@ def standardised(s: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
     variance = jnp.mean((unit - jnp.mean(unit)) ** 2)
     spread = jnp.sqrt(jnp.where(variance > 0, variance, 1.0))
     keep = (variance > 0) & (top * spread >= jnp.finfo(jnp.float64).tiny)
-    return jnp.where(keep, unit / spread, s), jnp.where(keep, t / top / spread, t)
+    joined = jnp.concatenate([s.reshape(-1), t])
+    scaled = jnp.where(keep, joined / top / spread, joined)
+    return scaled[: s.size].reshape(s.shape), scaled[s.size :]
 
 
 def uniloss(case: dict) -> dict[str, Any]:
