@@ -112,11 +112,7 @@ def finite_float(value: Any, name: str) -> float:
 
 def positive_int(value: Any, name: str) -> int:
     """An integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {_describe(value)}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
+    return _integer_from(value, name, 1, "a positive integer")
 
 
 def flag(value: Any, name: str) -> bool:
@@ -128,8 +124,13 @@ def flag(value: Any, name: str) -> bool:
 
 def count(value: Any, name: str) -> int:
     """A non-negative integer."""
+    return _integer_from(value, name, 0, "a non-negative integer")
+
+
+def _integer_from(value: Any, name: str, smallest: int, kind: str) -> int:
+    """An integer (not a bool) >= ``smallest``; ``kind`` names it in the error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {_describe(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        raise TypeError(f"{name} must be {kind}, got {_describe(value)}")
+    if value < smallest:
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
     return int(value)
