@@ -286,7 +286,9 @@ def standardised(s: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
     spread = jnp.sqrt(jnp.where(variance > 0, variance, 1.0))
     keep = (variance > 0) & (top * spread >= jnp.finfo(jnp.float64).tiny)
     joined = jnp.concatenate([s.reshape(-1), t])
-    scaled = jnp.where(keep, joined / top / spread, joined)
+    # Where the batch stays as it is, divide by top alone: top * spread is then subnormal,
+    # which XLA flushes to 0, and a rewritten x / (top spread) would make the slope NaN.
+    scaled = jnp.where(keep, joined / top / jnp.where(keep, spread, 1.0), joined)
     return scaled[: s.size].reshape(s.shape), scaled[s.size :]
 
 
