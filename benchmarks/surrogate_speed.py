@@ -29,11 +29,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import autograd
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks.baselines import bce, cross_entropy
 from uniloss_ref import UniLoss
