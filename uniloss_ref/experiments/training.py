@@ -40,6 +40,7 @@ from autograd.tracer import getval
 from ..anchors import KINDS, AnchorSampler
 from ..device import get_array_module, resolve_device, to_device, to_numpy
 from ..metrics import Metric
+from ..metrics.threshold import ThresholdMetric
 from . import plots
 from .console import (
     MAX_ANCHORS,
@@ -62,6 +63,7 @@ from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_leaves, tree_map, t
 from .outputs import CommitRefused, OutputDir, write_json
 from .tasks import (
     BATCHES,
+    BINARY_METRICS,
     HEATMAP_STRIDE,
     TASKS,
     Loss,
@@ -74,6 +76,7 @@ from .tasks import (
     make_metric,
     task_scores,
 )
+from .thresholds import operating_point
 
 DEFAULT_MOMENTUM = 0.9
 """SGD's momentum unless a run sets its own (the authors' MNIST script uses 0.5)."""
@@ -132,6 +135,15 @@ class TrainConfig:
     sigmoid_output : bool, default False
         End the network in a sigmoid, so UniLoss compares scores in (0, 1): the authors'
         MNIST network. For the UniLoss rows only.
+    metric : {"ap", "f1"}, optional
+        What the binary task is evaluated with and UniLoss trained on, with its own defaults
+        of ``temperature`` and ``lr`` (:data:`~uniloss_ref.experiments.tasks.BINARY_METRICS`);
+        the task's own when omitted.
+    tune_threshold : bool, optional
+        For a metric at a threshold (F1): read the run at the threshold that is best on the
+        validation split instead of the metric's (``t = 0``). By default yes for the
+        baselines, which have no threshold of their own, and no for UniLoss, which was
+        trained at ``t``; ``results.json`` holds both readings.
     device : {"cpu", "gpu", "auto"}, optional
         Where the network and its scores live (see :mod:`uniloss_ref.device`); None reads
         ``UNILOSS_DEVICE`` (the CPU when unset). Labels, metrics and anchors stay on the host.
@@ -156,25 +168,39 @@ class TrainConfig:
     momentum: float | None = None
     sigmoid_output: bool = False
     device: str | None = None
+    metric: str | None = None
+    tune_threshold: bool | None = None
 
     def resolved(self) -> TrainConfig:
         """This config with every default filled in from the task, after checking it."""
         task = get_task(self.task)
         check_loss(task, self.loss)
+        make_metric(task, self.metric)  # a ValueError names the choices
+        lr, temperature = task.lr[self.loss], task.temperature
+        if self.metric:  # the binary task's other metrics have defaults of their own
+            own = BINARY_METRICS[self.metric]
+            lr, temperature = own.lr.get(self.loss, lr), own.temperature or temperature
         config = replace(
             self,
             data=task.data if self.data is None else self.data,
             epochs=task.epochs if self.epochs is None else self.epochs,
             batch_size=task.batch_size if self.batch_size is None else self.batch_size,
-            lr=task.lr[self.loss] if self.lr is None else self.lr,
-            temperature=task.temperature if self.temperature is None else self.temperature,
+            lr=lr if self.lr is None else self.lr,
+            temperature=temperature if self.temperature is None else self.temperature,
             anchors={**task.anchors, **self.anchors},
             standardise=task.standardise if self.standardise is None else self.standardise,
             nearby_rule=task.nearby_rule if self.nearby_rule is None else self.nearby_rule,
             batches=task.batches if self.batches is None else self.batches,
             momentum=DEFAULT_MOMENTUM if self.momentum is None else self.momentum,
             device=resolve_device(self.device),
+            tune_threshold=(
+                not self.loss.startswith("uniloss")
+                if self.tune_threshold is None
+                else self.tune_threshold
+            ),
         )
+        if not isinstance(config.tune_threshold, bool):
+            raise TypeError(f"tune_threshold must be True or False, got {config.tune_threshold!r}")
         if config.batches not in BATCHES:
             raise ValueError(f"batches must be one of {', '.join(BATCHES)}, got {config.batches!r}")
         if config.batches == "stratified" and task.name == "pck":
@@ -264,7 +290,7 @@ def prepare(config: TrainConfig) -> Setup:
     )
     if len(data.X_val) == 0:
         raise ValueError(f"{data.name!r} left no validation samples; use more training data")
-    metric = make_metric(task)
+    metric = make_metric(task, config.metric)
     loss = make_loss(
         task,
         config.loss,
@@ -497,6 +523,9 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         raise Interrupted(reason, run) from None
     results = _results(setup, history, started, "completed")
     results["test_metric"] = metric.evaluate(test_scores, data.y_test)
+    if isinstance(metric, ThresholdMetric):
+        validation, test = (val_scores, data.y_val), (test_scores, data.y_test)
+        results.update(operating_point(metric, validation, test, config.tune_threshold))
     return Run(results, params, test_scores, setup)
 
 
@@ -508,7 +537,9 @@ def _results(
         "status": status,
         "config": asdict(setup.config),
         "task": setup.task.name,
-        "metric": setup.task.metric_name,
+        "metric": BINARY_METRICS[setup.config.metric].title
+        if setup.config.metric
+        else setup.task.metric_name,
         "data": {
             "name": data.name,
             "n_train": len(data.X_train),
@@ -628,6 +659,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batches", choices=BATCHES, help="mini-batches (task default)")
     parser.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
     parser.add_argument(
+        "--metric",
+        choices=list(BINARY_METRICS),
+        help="the binary task's metric, evaluated and trained on by UniLoss (ap)",
+    )
+    parser.add_argument(
+        "--tune-threshold",
+        action=argparse.BooleanOptionalAction,
+        help="F1: read the run at the validation-best threshold (default: baselines only)",
+    )
+    parser.add_argument(
         "--sigmoid-output",
         action="store_true",
         help="end the network in a sigmoid (the authors' MNIST network; UniLoss only)",
@@ -663,6 +704,8 @@ def _main(args: argparse.Namespace) -> int:
         momentum=args.momentum,
         sigmoid_output=args.sigmoid_output,
         device=args.device,
+        metric=args.metric,
+        tune_threshold=args.tune_threshold,
     )
     debug = args.debug
     try:
