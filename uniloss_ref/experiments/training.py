@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import autograd
 import numpy as np
 from autograd.tracer import getval
 
@@ -54,6 +53,7 @@ from .console import (
 from .data import Dataset
 from .heatmaps import from_heatmap_grid, heatmap_argmax
 from .nn import Model
+from .nn.backward import grads_and_aux
 from .nn.losses import sigmoid
 from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_leaves, tree_map, tree_rebuild
 from .outputs import OutputDir, write_json
@@ -61,16 +61,17 @@ from .tasks import (
     BATCHES,
     HEATMAP_STRIDE,
     TASKS,
+    UNILOSS_VARIANTS,
     Loss,
     Task,
     build_model,
     check_loss,
     get_task,
     load_task_data,
-    make_loss,
     make_metric,
     task_scores,
 )
+from .variants import make_training_loss
 
 DEFAULT_MOMENTUM = 0.9
 """SGD's momentum unless a run sets its own (the authors' MNIST script uses 0.5)."""
@@ -124,6 +125,14 @@ class TrainConfig:
     device : {"cpu", "gpu", "auto"}, optional
         Where the network and its scores live (see :mod:`uniloss_ref.device`); None reads
         ``UNILOSS_DEVICE`` (the CPU when unset). Labels, metrics and anchors stay on the host.
+    dtype : {"float64", "float32"}, default "float64"
+        Of the network's parameters and inputs. Its outputs are cast to float64 before any
+        loss: UniLoss and the baselines always compute in float64 (:func:`fit`).
+    weight_decay : float, optional
+        The optimiser's L2 weight decay (the task's, 0, when omitted).
+    memory, margin, hybrid_weight, pos_weight : optional
+        Loss variants (:mod:`uniloss_ref.experiments.variants`); the task's defaults (off)
+        when omitted.
     """
 
     task: str
@@ -145,6 +154,12 @@ class TrainConfig:
     momentum: float | None = None
     sigmoid_output: bool = False
     device: str | None = None
+    dtype: str = "float64"
+    weight_decay: float | None = None
+    memory: int | None = None
+    margin: float | None = None
+    hybrid_weight: float | None = None
+    pos_weight: float | None = None
 
     def resolved(self) -> TrainConfig:
         """This config with every default filled in from the task, after checking it."""
@@ -155,7 +170,7 @@ class TrainConfig:
             data=task.data if self.data is None else self.data,
             epochs=task.epochs if self.epochs is None else self.epochs,
             batch_size=task.batch_size if self.batch_size is None else self.batch_size,
-            lr=task.lr[self.loss] if self.lr is None else self.lr,
+            lr=task.lr.get(self.loss, task.lr["uniloss"]) if self.lr is None else self.lr,
             temperature=task.temperature if self.temperature is None else self.temperature,
             anchors={**task.anchors, **self.anchors},
             standardise=task.standardise if self.standardise is None else self.standardise,
@@ -163,11 +178,15 @@ class TrainConfig:
             batches=task.batches if self.batches is None else self.batches,
             momentum=DEFAULT_MOMENTUM if self.momentum is None else self.momentum,
             device=resolve_device(self.device),
+            **{name: getattr(task, name) for name in VARIANTS if getattr(self, name) is None},
         )
+        _check_variants(config, task)
         if config.batches not in BATCHES:
             raise ValueError(f"batches must be one of {', '.join(BATCHES)}, got {config.batches!r}")
-        if config.batches == "stratified" and task.name == "pck":
-            raise ValueError("batches 'stratified' needs class labels; task 'pck' has keypoints")
+        if config.batches != "random" and task.name == "pck":
+            raise ValueError(
+                f"batches {config.batches!r} needs class labels; task 'pck' has keypoints"
+            )
         if not (isinstance(config.momentum, int | float) and 0 <= config.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {config.momentum!r}")
         if config.sigmoid_output and not config.loss.startswith("uniloss"):
@@ -188,6 +207,36 @@ class TrainConfig:
         return config
 
 
+VARIANTS = ("weight_decay", "memory", "margin", "hybrid_weight", "pos_weight")
+"""The options of :class:`TrainConfig` whose defaults are the task's (:class:`Task`)."""
+
+DTYPES = ("float64", "float32")
+
+
+def _check_variants(config: TrainConfig, task: Task) -> None:
+    """Refuse values out of range and variants for losses or tasks that do not take them."""
+    if config.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+    for name in ("weight_decay", "margin", "hybrid_weight", "pos_weight"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    if isinstance(config.memory, bool) or not isinstance(config.memory, int) or config.memory < 0:
+        raise ValueError(f"memory must be a non-negative integer, got {config.memory!r}")
+    uniloss = config.loss.startswith("uniloss")
+    for name in ("memory", "margin"):
+        if getattr(config, name) and not uniloss:
+            raise ValueError(f"{name} is a UniLoss option; {config.loss!r} does not take it")
+        if getattr(config, name) and task.name == "pck":
+            raise ValueError(f"{name} is for the AP and accuracy tasks, not 'pck'")
+    if config.pos_weight != 1.0 and config.loss != "bce":
+        raise ValueError(f"pos_weight weighs BCE's positives; {config.loss!r} does not take it")
+    if config.pos_weight <= 0:
+        raise ValueError(f"pos_weight must be > 0, got {config.pos_weight!r}")
+
+
 @dataclass
 class Setup:
     """A resolved config with its data, network, metric and loss, ready to train."""
@@ -201,8 +250,13 @@ class Setup:
     streams: dict[str, np.random.Generator]
 
 
-def prepare(config: TrainConfig) -> Setup:
+def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
     """Check the config, load the data and build everything a run needs.
+
+    ``data``, when given, replaces the config's data source: a dataset already split and
+    shaped for the task (as :func:`~uniloss_ref.experiments.tasks.load_task_data` returns
+    it), e.g. one fold of a cross-validation. A dataset with an empty test split trains and
+    validates without ever touching a test split.
 
     Raises
     ------
@@ -215,19 +269,21 @@ def prepare(config: TrainConfig) -> Setup:
     task = get_task(config.task)
     names = ("data", "init", "order", "anchors")
     streams = dict(zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True))
-    data = load_task_data(
-        task,
-        config.data,
-        seed=streams["data"],
-        data_dir=config.data_dir,
-        n_train=config.n_train,
-        n_test=config.n_test,
-        positive=config.positive,
-    )
+    if data is None:
+        data = load_task_data(
+            task,
+            config.data,
+            seed=streams["data"],
+            data_dir=config.data_dir,
+            n_train=config.n_train,
+            n_test=config.n_test,
+            positive=config.positive,
+            dtype=config.dtype,
+        )
     if len(data.X_val) == 0:
         raise ValueError(f"{data.name!r} left no validation samples; use more training data")
     metric = make_metric(task)
-    loss = make_loss(
+    loss = make_training_loss(
         task,
         config.loss,
         metric,
@@ -236,19 +292,24 @@ def prepare(config: TrainConfig) -> Setup:
         anchors=config.anchors,
         standardise=config.standardise,
         nearby_rule=config.nearby_rule,
+        memory=config.memory,
+        margin=config.margin,
+        hybrid_weight=config.hybrid_weight,
+        pos_weight=config.pos_weight,
     )
-    return Setup(config, task, data, build_model(task, data), metric, loss, streams)
+    model = build_model(task, data, config.dtype)
+    return Setup(config, task, data, model, metric, loss, streams)
 
 
 def make_optimizer(
-    task: Task, lr: float, momentum: float = DEFAULT_MOMENTUM
+    task: Task, lr: float, momentum: float = DEFAULT_MOMENTUM, weight_decay: float = 0.0
 ) -> SGD | Adam | RMSprop:
     """The task's optimiser at learning rate ``lr`` (SGD with ``momentum``, Adam or RMSprop)."""
     if task.optimizer == "sgd":
-        return SGD(lr, momentum=momentum)
+        return SGD(lr, momentum=momentum, weight_decay=weight_decay)
     if task.optimizer == "adam":
-        return Adam(lr)
-    return RMSprop(lr)
+        return Adam(lr, weight_decay=weight_decay)
+    return RMSprop(lr, weight_decay=weight_decay)
 
 
 def predict(setup: Setup, params: Any, X: np.ndarray) -> np.ndarray:
@@ -262,7 +323,16 @@ def predict(setup: Setup, params: Any, X: np.ndarray) -> np.ndarray:
 
 
 def _scores(setup: Setup, output: Any) -> Any:
-    """The network's output as the metric's scores (through a sigmoid if the config asks)."""
+    """The network's output as the metric's scores (through a sigmoid if the config asks).
+
+    A float32 network's output is cast to float64 first (its gradient back to float32):
+    every loss computes in float64. UniLoss's comparisons are differences of scores and its
+    interpolation divides by squared distances to the anchors, which vanish next to one; in
+    float64 the surrogate keeps the precision its tests and conformance vectors check, and
+    it costs little beside the network.
+    """
+    if getval(output).dtype != np.float64:
+        output = output.astype(np.float64)
     return task_scores(setup.task, sigmoid(output) if setup.config.sigmoid_output else output)
 
 
@@ -273,11 +343,26 @@ def batch_order(y: Any, how: str, rng: np.random.Generator) -> np.ndarray:
     order, are placed at evenly spaced positions of the epoch (with a random offset per
     class), so every batch holds each class in proportion to its share, up to one sample:
     with 10% positives and batches of 16, every batch holds one or two positives.
+    ``"balanced"``: the same with every class given ``n / C`` places of the epoch, the
+    rarer classes' samples repeated (a new permutation each round) and a random part of the
+    commoner ones': every batch holds each class equally often (an AP batch of 16, eight
+    positives), and the epoch has ``n`` samples as the others.
     """
     n = len(y)
     if how == "random":
         return rng.permutation(n)
     labels = np.asarray(y)
+    if how == "balanced":
+        classes = np.unique(labels)
+        places = -(-n // classes.size)
+        drawn, position = [], []
+        for label in classes:
+            members = np.flatnonzero(labels == label)
+            rounds = [rng.permutation(members) for _ in range(-(-places // members.size))]
+            drawn.append(np.concatenate(rounds)[:places])
+            position.append((np.arange(places) + rng.random()) / places)
+        drawn, position = np.concatenate(drawn), np.concatenate(position)
+        return drawn[np.lexsort((rng.random(drawn.size), position))][:n]
     position = np.empty(n)
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
@@ -367,11 +452,12 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         parameters after the last completed step.
     """
     config, data, metric = setup.config, setup.data, setup.metric
-    uniloss = config.loss.startswith("uniloss")
+    # 1 - loss is the surrogate h~ trained (of the batch with the memory, the margin's
+    # comparisons); the hybrid's loss has a pointwise term besides.
+    uniloss = config.loss in UNILOSS_VARIANTS
 
-    # The network is differentiated with respect to the flat tuple of its arrays rather than
-    # the nested tree: autograd materialises a zero gradient of the whole container at every
-    # level it indexes, which took half of an MLP step (15 ms against 7 ms at batch 16).
+    # One backward pass gives each parameter array its gradient (nn.backward): differentiating
+    # a container of them would first write a zero gradient for every parameter at each step.
     def objective(leaves, x, y):
         scores = _scores(setup, setup.model.apply(tree_rebuild(structure, leaves), x))
         if not _all_finite(getval(scores)):
@@ -379,14 +465,14 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         value = setup.loss(scores, y)
         return value, (getval(value), getval(scores))
 
-    step_fn = autograd.grad_and_aux(objective)
+    step_fn = grads_and_aux(objective)
     device = config.device or "cpu"
     # Initialised on the host from the seed, so a seed gives the same network on every device.
     params = tree_map(
         lambda a: to_device(a, device), setup.model.init_params(setup.streams["init"])
     )
     structure = params
-    optimizer = make_optimizer(setup.task, config.lr, config.momentum)
+    optimizer = make_optimizer(setup.task, config.lr, config.momentum, config.weight_decay)
     schedule = multistep_lr(config.lr, [max(1, round(LR_DROP_AT * config.epochs))], 0.1)
     n = len(data.X_train)
     steps = math.ceil(n / config.batch_size)
@@ -407,7 +493,7 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
                 for step in range(1, steps + 1):
                     index = order[(step - 1) * config.batch_size : step * config.batch_size]
                     x, y = to_device(data.X_train[index], device), data.y_train[index]
-                    grads, (value, scores) = step_fn(tuple(tree_leaves(params)), x, y)
+                    grads, (value, scores) = step_fn(tree_leaves(params), x, y)
                     grads = tree_rebuild(structure, grads)
                     if not math.isfinite(float(value)):
                         raise _NonFinite(f"the loss is {float(value)}")
@@ -437,9 +523,10 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
                 history.append(record)
                 if bar:
                     bar.epoch(record)
-            test_scores = predict(setup, params, data.X_test)
-            if not _all_finite(test_scores):
-                raise _NonFinite("the network's test scores are not finite")
+            if len(data.X_test):
+                test_scores = predict(setup, params, data.X_test)
+                if not _all_finite(test_scores):
+                    raise _NonFinite("the network's test scores are not finite")
     except _NonFinite as err:
         if bar:
             bar.close()
@@ -458,7 +545,8 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         run = _partial(setup, params, history, started, "interrupted", *done, steps, reason)
         raise Interrupted(reason, run) from None
     results = _results(setup, history, started, "completed")
-    results["test_metric"] = metric.evaluate(test_scores, data.y_test)
+    if test_scores is not None:
+        results["test_metric"] = metric.evaluate(test_scores, data.y_test)
     return Run(results, params, test_scores, setup)
 
 
@@ -589,6 +677,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="end the network in a sigmoid (the authors' MNIST network; UniLoss only)",
     )
     parser.add_argument(
+        "--dtype", choices=DTYPES, default="float64", help="of the network (float64)"
+    )
+    parser.add_argument("--weight-decay", type=float, help="L2 weight decay (task default: 0)")
+    parser.add_argument(
+        "--memory", type=non_negative_int, help="UniLoss: remembered samples compared too (0)"
+    )
+    parser.add_argument(
+        "--margin", type=float, help="UniLoss: margin asked of every comparison (0)"
+    )
+    parser.add_argument(
+        "--hybrid-weight", type=float, help="uniloss-hybrid: weight of the pointwise loss (0.1)"
+    )
+    parser.add_argument("--pos-weight", type=float, help="BCE: weight of the positives (1)")
+    parser.add_argument(
         "--out", type=output_dir, required=True, help="directory for results.json and plots"
     )
     parser.add_argument(
@@ -619,6 +721,12 @@ def _main(args: argparse.Namespace) -> int:
         momentum=args.momentum,
         sigmoid_output=args.sigmoid_output,
         device=args.device,
+        dtype=args.dtype,
+        weight_decay=args.weight_decay,
+        memory=args.memory,
+        margin=args.margin,
+        hybrid_weight=args.hybrid_weight,
+        pos_weight=args.pos_weight,
     )
     try:
         output = OutputDir(args.out, overwrite=args.overwrite)
