@@ -28,9 +28,7 @@ def test_surrogate_of_the_extended_batch_is_exact_at_the_current_anchor(batch, d
     loss is 1 - AP of the batch and the remembered samples together."""
     scores, labels = batch
     m = data.draw(st.integers(1, len(scores) - 1))
-    loss = UniLoss(
-        AveragePrecision(), temperature=1e-3, sampler=AnchorSampler(current=1), seed=0
-    )
+    loss = UniLoss(AveragePrecision(), temperature=1e-3, sampler=AnchorSampler(current=1), seed=0)
     memory = ScoreMemory(loss, size=64)
     memory.remember(scores[:m], labels[:m])
     value = memory(scores[m:], labels[m:])
