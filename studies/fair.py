@@ -36,7 +36,7 @@ def _grid(base, loss, **axes):
     runs = [({}, loss)]
     for name, values in axes.items():
         runs = [({**o, name: v}, f"{t} {name}={v}") for o, t in runs for v in values]
-    return [run for options, tag in runs for run in _seeds(tag, **base, **options, loss=loss)]
+    return [run for options, tag in runs for run in _seeds(tag, **{**base, **options}, loss=loss)]
 
 
 def ap_shared():
@@ -59,6 +59,32 @@ def accuracy_shared():
     ]
 
 
+BEST = {
+    # stage 1 (ap_shared): the highest mean validation AP of each loss's 8 settings
+    "ap uniloss": {"lr": 0.03, "batch_size": 64},
+    "ap bce": {"lr": 0.01, "batch_size": 16},
+}
+
+
+def _best(task, loss):
+    base = AP if task == "ap" else ACCURACY
+    return {**base, **BEST[f"{task} {loss}"]}
+
+
+def _tagged(loss, tag, options):
+    return _seeds(f"{loss} {tag}", **options, loss=loss)
+
+
+def ap_sampler():
+    """Stage 2 (AP): random and balanced batches at each loss's best shared setting."""
+    return [
+        run
+        for loss in ("uniloss", "bce")
+        for batches in ("random", "balanced")
+        for run in _tagged(loss, f"batches={batches}", {**_best("ap", loss), "batches": batches})
+    ]
+
+
 def dtype_check():
     """The AP defaults of both losses in float64 beside float32 (not part of any budget)."""
     return [
@@ -68,7 +94,7 @@ def dtype_check():
     ]
 
 
-PLANS = {f.__name__: f for f in (ap_shared, accuracy_shared, dtype_check)}
+PLANS = {f.__name__: f for f in (ap_shared, ap_sampler, accuracy_shared, dtype_check)}
 
 
 def main(argv: list[str] | None = None) -> int:
