@@ -64,5 +64,5 @@ def test_study_options_are_checked_by_name():
     assert config.data == "fashion-mnist" and protocol["n_val"] == 10_000
     with pytest.raises(ValueError, match=r"unknown study options \['learning_rate'\]"):
         split_options({"task": "ap", "loss": "bce", "learning_rate": 0.1})
-    with pytest.raises(ValueError, match="protocol must be 'fashion' or 'cv'"):
+    with pytest.raises(ValueError, match="protocol must be one of fashion, cv, package"):
         split_options({"task": "ap", "loss": "bce", "protocol": "holdout"})

@@ -11,11 +11,12 @@ A study is a *plan*, a list of runs ``(tag, options)``. ``options`` are the fiel
     (``data``, default the task's) split as :func:`~uniloss_ref.experiments.tasks.load_task_data`
     splits it for the seed; its training and validation parts pooled and cut into ``folds``
     stratified folds, fold ``fold`` validating and the rest training (k-fold
-    cross-validation inside the training split).
+    cross-validation inside the training split). ``"package"``: the data exactly as
+    ``python -m uniloss_ref train`` splits it for the seed.
 ``test``
     False (default): the run has no test split at all, so selection cannot read one. True:
     the official test split (``"fashion"``) or the seeded split's test part (``"cv"``) is
-    evaluated once, after the last epoch.
+    evaluated once, after the last epoch (``"package"``: the split's test part).
 
 Every run trains with the package's own loop (:func:`~uniloss_ref.experiments.training.fit`)
 and records its options, the resolved config, the split sizes, the validation metric after
@@ -32,7 +33,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,6 +43,8 @@ from .data import Dataset, KeypointTargets, load_idx
 from .outputs import write_text
 from .tasks import get_task, load_task_data
 from .training import TrainConfig, fit, prepare
+
+PROTOCOLS = ("fashion", "cv", "package")
 
 PROTOCOL_DEFAULTS: dict[str, Any] = {
     "protocol": "fashion",
@@ -159,8 +162,10 @@ def split_options(options: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]
     if unknown:
         raise ValueError(f"unknown study options {unknown}")
     protocol = PROTOCOL_DEFAULTS | {k: v for k, v in options.items() if k in PROTOCOL_DEFAULTS}
-    if protocol["protocol"] not in ("fashion", "cv"):
-        raise ValueError(f"protocol must be 'fashion' or 'cv', got {protocol['protocol']!r}")
+    if protocol["protocol"] not in PROTOCOLS:
+        raise ValueError(
+            f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol['protocol']!r}"
+        )
     train = {k: v for k, v in options.items() if k in names}
     if protocol["protocol"] == "fashion":
         train.setdefault("data", "fashion-mnist")
@@ -168,8 +173,12 @@ def split_options(options: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]
     return config, protocol
 
 
-def study_data(config: TrainConfig, protocol: dict[str, Any]) -> Dataset:
-    """The dataset a run trains, validates (and, with ``test``, tests) on."""
+def study_data(config: TrainConfig, protocol: dict[str, Any]) -> Dataset | None:
+    """The dataset a run trains, validates (and, with ``test``, tests) on; None for the
+    ``"package"`` protocol, whose data :func:`~uniloss_ref.experiments.training.prepare`
+    loads."""
+    if protocol["protocol"] == "package":
+        return None
     if protocol["protocol"] == "fashion":
         return fashion_split(
             config.seed,
@@ -186,8 +195,11 @@ def study_data(config: TrainConfig, protocol: dict[str, Any]) -> Dataset:
 def run_one(tag: str, options: dict[str, Any]) -> dict[str, Any]:
     """Train one run of a plan; its log record (JSON-ready)."""
     config, protocol = split_options(options)
-    data = study_data(config, protocol)
-    setup = prepare(config, data)
+    setup = prepare(config, study_data(config, protocol))
+    data = setup.data
+    if not protocol["test"] and len(data.X_test):
+        data = replace(data, X_test=data.X_test[:0], y_test=data.y_test[:0])
+        setup = replace(setup, data=data)
     started = time.perf_counter()
     run = fit(setup, show_progress=False)
     record = {
