@@ -60,9 +60,14 @@ def accuracy_shared():
 
 
 BEST = {
-    # stage 1 (ap_shared): the highest mean validation AP of each loss's 8 settings
+    # stage 1 (ap_shared): the highest mean validation AP of each loss's 8 settings; stage 2
+    # (ap_sampler) kept stratified batches for both: UniLoss's best, and the comparison needs
+    # one sampler for both losses (BCE with random batches: +0.22 ± 0.26, within noise)
     "ap uniloss": {"lr": 0.03, "batch_size": 64},
     "ap bce": {"lr": 0.01, "batch_size": 16},
+    # stage 1 (accuracy_shared): the highest mean validation accuracy of each loss's 12
+    "accuracy uniloss": {"lr": 0.1, "batch_size": 128, "weight_decay": 1e-4},
+    "accuracy ce": {"lr": 0.03, "batch_size": 32, "weight_decay": 1e-4},
 }
 
 
@@ -72,7 +77,7 @@ def _best(task, loss):
 
 
 def _tagged(loss, tag, options):
-    return _seeds(f"{loss} {tag}", **options, loss=loss)
+    return _seeds(f"{loss} {tag}", **{"loss": loss, **options})
 
 
 def ap_sampler():
@@ -85,6 +90,140 @@ def ap_sampler():
     ]
 
 
+AP_OWN = {
+    "uniloss": {
+        "memory=64": {"memory": 64},
+        "memory=256": {"memory": 256},
+        "K x2": {"anchors": {"good": 32, "nearby": 32, "bad": 32}},
+        "tau=2": {"temperature": 2.0},
+        "tau=5": {"temperature": 5.0},
+        "+ current, 16 row": {"anchors": {"current": 1, "row": 16}},
+        "hybrid 0.1": {"loss": "uniloss-hybrid", "hybrid_weight": 0.1},
+        "hybrid 0.3": {"loss": "uniloss-hybrid", "hybrid_weight": 0.3},
+    },
+    "bce": {
+        "pos_weight=2": {"pos_weight": 2.0},
+        "pos_weight=4": {"pos_weight": 4.0},
+        "pos_weight=9": {"pos_weight": 9.0},
+        "weight_decay=1e-4": {"weight_decay": 1e-4},
+        "weight_decay=1e-3": {"weight_decay": 1e-3},
+        "momentum=0.5": {"momentum": 0.5},
+        "momentum=0.95": {"momentum": 0.95},
+        "batch_size=32": {"batch_size": 32},
+    },
+}
+"""Stage 3 (AP): eight options of each loss's own, at its best shared setting."""
+
+
+def ap_own():
+    """Stage 3 (AP): each loss's own options (:data:`AP_OWN`) at its best so far."""
+    return _own("ap", AP_OWN)
+
+
+AUTHORS_CIFAR = {
+    "sigmoid_output": True,
+    "batch_size": 128,
+    "lr": 0.1,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "temperature": 1.0,
+    "anchors": {"current": 0, "row": 0},
+}
+"""The authors' CIFAR set-up: sigmoid outputs, batch 128, SGD lr 0.1 momentum 0.9, weight
+decay 1e-4, tau 1, their 49 anchors (1 truth, 16 good, 16 nearby, 16 bad)."""
+
+ACCURACY_OWN = {
+    "uniloss": {
+        "tau=0.1": {"temperature": 0.1},
+        "tau=1": {"temperature": 1.0},
+        "standardised tau=1": {"standardise": True, "temperature": 1.0},
+        "margin=0.5": {"margin": 0.5},
+        "margin=1": {"margin": 1.0},
+        "margin=2": {"margin": 2.0},
+        "authors' CIFAR set-up": AUTHORS_CIFAR,
+        "sigmoid tau=0.3": {"sigmoid_output": True, "temperature": 0.3},
+        "K x3": {"anchors": {"good": 48, "nearby": 48, "bad": 48}},
+        "hybrid 0.1": {"loss": "uniloss-hybrid", "hybrid_weight": 0.1},
+    },
+    "ce": {
+        "momentum=0.5": {"momentum": 0.5},
+        "momentum=0.95": {"momentum": 0.95},
+        "weight_decay=5e-4": {"weight_decay": 5e-4},
+        "weight_decay=1e-3": {"weight_decay": 1e-3},
+        "lr=0.02": {"lr": 0.02},
+        "lr=0.05": {"lr": 0.05},
+        "batch_size=16": {"batch_size": 16},
+        "batch_size=64": {"batch_size": 64},
+        "batch_size=256": {"batch_size": 256},
+        "lr=0.2": {"lr": 0.2},
+    },
+}
+"""Stage 3 (accuracy): ten options of each loss's own, at its best shared setting."""
+
+
+def _own(task, table):
+    runs = []
+    for loss, options in table.items():
+        for name, change in options.items():
+            runs += _tagged(loss, name, {**_best(task, loss), **change})
+    return runs
+
+
+def accuracy_sampler():
+    """Stage 2 (accuracy): stratified batches at each loss's best shared setting."""
+    return [
+        run
+        for loss in ("uniloss", "ce")
+        for run in _tagged(
+            loss, "batches=stratified", {**_best("accuracy", loss), "batches": "stratified"}
+        )
+    ]
+
+
+def accuracy_own():
+    """Stage 3 (accuracy): each loss's own options (:data:`ACCURACY_OWN`)."""
+    return _own("accuracy", ACCURACY_OWN)
+
+
+DIGITS = {"task": "accuracy", "protocol": "cv", "folds": 5}
+PCK = {"task": "pck", "protocol": "cv", "folds": 3}
+
+
+def _cv(tag, base, loss, folds=5, **options):
+    """5-fold CV x seeds 0-2 (15 runs); 3 folds with seed ``s`` validating on fold ``s``."""
+    if folds == 5:
+        return [
+            (tag, {**base, **options, "loss": loss, "seed": s, "fold": k})
+            for s in SEEDS
+            for k in range(5)
+        ]
+    return [(tag, {**base, **options, "loss": loss, "seed": s, "fold": s}) for s in SEEDS]
+
+
+def digits_shared():
+    """Digits accuracy, stage 1: learning rate x batch size, 5-fold CV x seeds 0-2."""
+    return [
+        run
+        for loss in ("uniloss", "ce")
+        for lr in (0.003, 0.01, 0.03)
+        for batch in (32, 128)
+        for run in _cv(f"{loss} lr={lr} batch_size={batch}", DIGITS, loss, lr=lr, batch_size=batch)
+    ]
+
+
+def pck_shared():
+    """PCK, stage 1: learning rate x batch size, 3 folds (seed s validates on fold s)."""
+    return [
+        run
+        for loss in ("uniloss", "mse")
+        for lr in (1e-3, 3e-3, 1e-2)
+        for batch in (8, 16)
+        for run in _cv(
+            f"{loss} lr={lr} batch_size={batch}", PCK, loss, folds=3, lr=lr, batch_size=batch
+        )
+    ]
+
+
 def dtype_check():
     """The AP defaults of both losses in float64 beside float32 (not part of any budget)."""
     return [
@@ -94,7 +233,20 @@ def dtype_check():
     ]
 
 
-PLANS = {f.__name__: f for f in (ap_shared, ap_sampler, accuracy_shared, dtype_check)}
+PLANS = {
+    f.__name__: f
+    for f in (
+        ap_shared,
+        ap_sampler,
+        ap_own,
+        accuracy_shared,
+        accuracy_sampler,
+        accuracy_own,
+        digits_shared,
+        pck_shared,
+        dtype_check,
+    )
+}
 
 
 def main(argv: list[str] | None = None) -> int:
