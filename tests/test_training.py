@@ -381,3 +381,17 @@ def test_every_loss_variant_trains(options):
     run = train(tiny("ap", loss, **options), show_progress=False)
     assert 0.0 <= run.results["test_metric"] <= 1.0
     assert ("train_surrogate" in run.results["history"][0]) == (loss == "uniloss")
+
+
+def test_a_loss_takes_its_own_defaults_before_the_tasks(monkeypatch):
+    from dataclasses import replace
+
+    own = {"uniloss": {"batch_size": 64, "temperature": 2.0}, "bce": {"weight_decay": 1e-4}}
+    monkeypatch.setitem(TASKS, "ap", replace(TASKS["ap"], per_loss=own))
+    resolved = {loss: TrainConfig(task="ap", loss=loss).resolved() for loss in TASKS["ap"].losses}
+    for loss in ("uniloss", "uniloss-authors", "uniloss-hybrid"):
+        assert resolved[loss].batch_size == 64 and resolved[loss].temperature == 2.0
+        assert resolved[loss].weight_decay == 0.0
+    assert resolved["bce"].batch_size == 16 and resolved["bce"].weight_decay == 1e-4
+    assert resolved["hinge"].batch_size == 16 and resolved["hinge"].weight_decay == 0.0
+    assert TrainConfig(task="ap", loss="uniloss", batch_size=8).resolved().batch_size == 8

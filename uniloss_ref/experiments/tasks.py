@@ -137,6 +137,9 @@ class Task:
         Weight of the pointwise term of ``uniloss-hybrid``.
     pos_weight : float
         Weight of BCE's positive samples.
+    per_loss : mapping of str to mapping
+        Defaults of one loss that differ from the task's, by loss name (``"uniloss"``
+        covers every UniLoss row); see :meth:`default`.
     """
 
     name: str
@@ -157,6 +160,18 @@ class Task:
     margin: float = 0.0
     hybrid_weight: float = 0.1
     pos_weight: float = 1.0
+    per_loss: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def default(self, name: str, loss: str) -> Any:
+        """The default of setting ``name`` (a field above) for ``loss``.
+
+        ``per_loss[loss]`` first, then for the UniLoss rows ``per_loss["uniloss"]``, then
+        the task's own field.
+        """
+        for key in (loss, "uniloss") if loss.startswith("uniloss") else (loss,):
+            if name in self.per_loss.get(key, {}):
+                return self.per_loss[key][name]
+        return getattr(self, name)
 
     @property
     def losses(self) -> tuple[str, ...]:

@@ -165,20 +165,16 @@ class TrainConfig:
         """This config with every default filled in from the task, after checking it."""
         task = get_task(self.task)
         check_loss(task, self.loss)
+        given = {name: getattr(self, name) for name in TASK_DEFAULTS}
         config = replace(
             self,
             data=task.data if self.data is None else self.data,
             epochs=task.epochs if self.epochs is None else self.epochs,
-            batch_size=task.batch_size if self.batch_size is None else self.batch_size,
             lr=task.lr.get(self.loss, task.lr["uniloss"]) if self.lr is None else self.lr,
-            temperature=task.temperature if self.temperature is None else self.temperature,
-            anchors={**task.anchors, **self.anchors},
-            standardise=task.standardise if self.standardise is None else self.standardise,
-            nearby_rule=task.nearby_rule if self.nearby_rule is None else self.nearby_rule,
-            batches=task.batches if self.batches is None else self.batches,
+            anchors={**task.default("anchors", self.loss), **self.anchors},
             momentum=DEFAULT_MOMENTUM if self.momentum is None else self.momentum,
             device=resolve_device(self.device),
-            **{name: getattr(task, name) for name in VARIANTS if getattr(self, name) is None},
+            **{k: task.default(k, self.loss) for k, v in given.items() if v is None},
         )
         _check_variants(config, task)
         if config.batches not in BATCHES:
@@ -207,8 +203,20 @@ class TrainConfig:
         return config
 
 
-VARIANTS = ("weight_decay", "memory", "margin", "hybrid_weight", "pos_weight")
-"""The options of :class:`TrainConfig` whose defaults are the task's (:class:`Task`)."""
+TASK_DEFAULTS = (
+    "batch_size",
+    "temperature",
+    "standardise",
+    "nearby_rule",
+    "batches",
+    "weight_decay",
+    "memory",
+    "margin",
+    "hybrid_weight",
+    "pos_weight",
+)
+"""The options of :class:`TrainConfig` whose defaults are the task's, per loss
+(:meth:`~uniloss_ref.experiments.tasks.Task.default`)."""
 
 DTYPES = ("float64", "float32")
 
