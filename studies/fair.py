@@ -120,6 +120,37 @@ def ap_own():
     return _own("ap", AP_OWN)
 
 
+AP_COMBINE = {
+    # the two best options of stage 3 together (UniLoss: of its own, the hybrid aside), and
+    # 20 epochs at the best so far
+    "uniloss": {
+        "K x2, tau=2": {"anchors": {"good": 32, "nearby": 32, "bad": 32}, "temperature": 2.0},
+        "20 epochs": {"epochs": 20},
+    },
+    "bce": {
+        "weight_decay=1e-4, pos_weight=2": {"weight_decay": 1e-4, "pos_weight": 2.0},
+        "weight_decay=1e-4, 20 epochs": {"weight_decay": 1e-4, "epochs": 20},
+    },
+}
+
+
+def ap_combine():
+    """Stage 4 (AP): :data:`AP_COMBINE`."""
+    return _own("ap", AP_COMBINE)
+
+
+def ap_memory_probe():
+    """Outside the equal budget: the memory at batch 16 (one or two positives a batch, where
+    it should matter most), UniLoss's former default rate 0.01; compare with ap_shared's
+    'uniloss lr=0.01 batch_size=16'."""
+    base = {**AP, "lr": 0.01, "batch_size": 16}
+    return [
+        run
+        for m in (16, 64, 256)
+        for run in _tagged("uniloss", f"b16 memory={m}", {**base, "memory": m})
+    ]
+
+
 AUTHORS_CIFAR = {
     "sigmoid_output": True,
     "batch_size": 128,
@@ -239,6 +270,8 @@ PLANS = {
         ap_shared,
         ap_sampler,
         ap_own,
+        ap_combine,
+        ap_memory_probe,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,
