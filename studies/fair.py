@@ -151,6 +151,34 @@ def ap_memory_probe():
     ]
 
 
+AP_EXTRA = {
+    # Stage 5 (AP), added after stage 3: a memory of every sample adds comparisons between
+    # two remembered samples, constants that the anchors mostly flip. A memory of the
+    # negatives only adds none (each pair holds a batch sample). Three more configurations
+    # for each loss, so the budgets stay equal.
+    "uniloss": {
+        "memory=64 of negatives": {"memory": 64, "memory_of": "negatives"},
+        "memory=256 of negatives": {"memory": 256, "memory_of": "negatives"},
+        "b16 lr=0.01 memory=256 of negatives": {
+            "batch_size": 16,
+            "lr": 0.01,
+            "memory": 256,
+            "memory_of": "negatives",
+        },
+    },
+    "bce": {
+        "weight_decay=1e-4, lr=0.005": {"weight_decay": 1e-4, "lr": 0.005},
+        "weight_decay=1e-4, lr=0.02": {"weight_decay": 1e-4, "lr": 0.02},
+        "weight_decay=1e-4, batch_size=8": {"weight_decay": 1e-4, "batch_size": 8},
+    },
+}
+
+
+def ap_extra():
+    """Stage 5 (AP): :data:`AP_EXTRA`."""
+    return _own("ap", AP_EXTRA)
+
+
 AUTHORS_CIFAR = {
     "sigmoid_output": True,
     "batch_size": 128,
@@ -272,6 +300,7 @@ PLANS = {
         ap_own,
         ap_combine,
         ap_memory_probe,
+        ap_extra,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,

@@ -138,3 +138,25 @@ def test_batches_that_do_not_fit_the_memory_are_refused():
         memory(np.zeros(3), np.array([0, 1]))
     with pytest.raises(TypeError, match="array of labels"):
         memory(np.zeros(3), object())
+
+
+def test_a_memory_of_one_label_remembers_only_those_samples():
+    memory = ScoreMemory(lambda s, y: 0.0, size=5, labels=(0,))
+    memory(np.array([0.1, 0.9, 0.2, 0.8]), np.array([0, 1, 0, 1]))
+    memory(np.array([0.3, 0.7, 0.4, 0.5]), np.array([0, 1, 0, 0]))
+    np.testing.assert_array_equal(memory.scores, [0.3, 0.4, 0.5, 0.1, 0.2])
+    np.testing.assert_array_equal(memory.targets, [0, 0, 0, 0, 0])
+    assert "labels=[0]" in repr(memory)
+
+
+def test_remembering_the_negatives_only_adds_no_constant_comparison():
+    """AP's pairs are (positive, negative): with negatives alone remembered, every pair of
+    the extended batch holds a sample of the batch."""
+    scores, labels = np.array([0.3, -1.2, 0.8, 0.1]), np.array([1, 0, 0, 1])
+    memory = ScoreMemory(lambda s, y: 0.0, size=8, labels=(0,))
+    memory.remember(np.array([0.5, 0.2, -0.3]), np.array([0, 1, 0]))
+    extended, targets = memory.extend(scores, labels)
+    refactoring = AveragePrecision().refactor(extended.shape, targets)
+    batch = np.arange(len(extended)) < len(scores)
+    assert np.all(batch[refactoring.i] | batch[refactoring.j])
+    assert refactoring.length == 2 * (2 + 2)  # 2 positives, 2 + 2 negatives

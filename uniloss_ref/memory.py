@@ -17,7 +17,7 @@ autograd's).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,6 +42,11 @@ class ScoreMemory:
     size : int
         ``M``, how many of the most recent samples to remember; 0 remembers nothing (the
         wrapped loss alone).
+    labels : sequence, optional
+        Remember only samples with one of these labels (all by default). For AP, remembering
+        the negatives only (``labels=(0,)``) adds no comparison between two remembered
+        samples: every pair of the extended batch holds a sample of the batch, and each of
+        the batch's positives is ranked against its negatives and the ``M`` remembered ones.
 
     Notes
     -----
@@ -65,17 +70,21 @@ class ScoreMemory:
     3
     """
 
-    def __init__(self, loss: Callable[[Any, Any], Any], size: int) -> None:
+    def __init__(
+        self, loss: Callable[[Any, Any], Any], size: int, labels: Sequence[Any] | None = None
+    ) -> None:
         if not callable(loss):
             raise TypeError(f"loss must be callable as loss(scores, targets), got {loss!r:.60}")
         self.loss = loss
         self.size = count(size, "size")
+        self.labels = None if labels is None else np.asarray(labels).reshape(-1)
         self._scores: Any = None  # (m, ...) remembered scores, most recent first
         self._targets: np.ndarray | None = None  # (m,) their labels
         self._frozen = False
 
     def __repr__(self) -> str:
-        return f"ScoreMemory({self.loss!r}, size={self.size})"
+        kept = "" if self.labels is None else f", labels={self.labels.tolist()}"
+        return f"ScoreMemory({self.loss!r}, size={self.size}{kept})"
 
     def __len__(self) -> int:
         """``m``, the number of samples remembered now."""
@@ -115,11 +124,15 @@ class ScoreMemory:
         return anp.concatenate([scores, remembered]), np.concatenate([labels, self._targets])
 
     def remember(self, scores: Any, targets: Any) -> None:
-        """Put the batch (detached) in front of the memory and keep the ``M`` most recent."""
+        """Put the batch (detached; only ``labels`` if given) in front of the memory and keep
+        the ``M`` most recent."""
         if not self.size:
             return
         labels = self._labels(scores, targets)
         value = to_numpy(getval(scores))
+        if self.labels is not None:
+            kept = np.isin(labels, self.labels)
+            value, labels = value[kept], labels[kept]
         if len(self):
             value = np.concatenate([value, self._scores])
             labels = np.concatenate([labels, self._targets])

@@ -131,6 +131,8 @@ class Task:
         L2 weight decay of the optimiser, for every loss.
     memory : int
         Samples UniLoss remembers as extra comparison partners (:mod:`.variants`).
+    memory_of : {"all", "negatives", "positives"}
+        Which of them (AP).
     margin : float
         Margin UniLoss asks of every comparison (:mod:`.variants`).
     hybrid_weight : float
@@ -157,6 +159,7 @@ class Task:
     batches: str = "random"
     weight_decay: float = 0.0
     memory: int = 0
+    memory_of: str = "all"
     margin: float = 0.0
     hybrid_weight: float = 0.1
     pos_weight: float = 1.0

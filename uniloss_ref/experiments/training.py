@@ -130,7 +130,7 @@ class TrainConfig:
         loss: UniLoss and the baselines always compute in float64 (:func:`fit`).
     weight_decay : float, optional
         The optimiser's L2 weight decay (the task's, 0, when omitted).
-    memory, margin, hybrid_weight, pos_weight : optional
+    memory, memory_of, margin, hybrid_weight, pos_weight : optional
         Loss variants (:mod:`uniloss_ref.experiments.variants`); the task's defaults (off)
         when omitted.
     """
@@ -157,6 +157,7 @@ class TrainConfig:
     dtype: str = "float64"
     weight_decay: float | None = None
     memory: int | None = None
+    memory_of: str | None = None
     margin: float | None = None
     hybrid_weight: float | None = None
     pos_weight: float | None = None
@@ -211,6 +212,7 @@ TASK_DEFAULTS = (
     "batches",
     "weight_decay",
     "memory",
+    "memory_of",
     "margin",
     "hybrid_weight",
     "pos_weight",
@@ -219,6 +221,9 @@ TASK_DEFAULTS = (
 (:meth:`~uniloss_ref.experiments.tasks.Task.default`)."""
 
 DTYPES = ("float64", "float32")
+
+MEMORY_OF = ("all", "negatives", "positives")
+"""Which samples a UniLoss memory keeps (:class:`uniloss_ref.memory.ScoreMemory`)."""
 
 
 def _check_variants(config: TrainConfig, task: Task) -> None:
@@ -233,6 +238,12 @@ def _check_variants(config: TrainConfig, task: Task) -> None:
             raise ValueError(f"{name} must be finite, got {value!r}")
     if isinstance(config.memory, bool) or not isinstance(config.memory, int) or config.memory < 0:
         raise ValueError(f"memory must be a non-negative integer, got {config.memory!r}")
+    if config.memory_of not in MEMORY_OF:
+        raise ValueError(
+            f"memory_of must be one of {', '.join(MEMORY_OF)}, got {config.memory_of!r}"
+        )
+    if config.memory_of != "all" and task.name != "ap":
+        raise ValueError("memory_of chooses between AP's positives and negatives; use 'all'")
     uniloss = config.loss.startswith("uniloss")
     for name in ("memory", "margin"):
         if getattr(config, name) and not uniloss:
@@ -301,6 +312,7 @@ def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
         standardise=config.standardise,
         nearby_rule=config.nearby_rule,
         memory=config.memory,
+        memory_of=config.memory_of,
         margin=config.margin,
         hybrid_weight=config.hybrid_weight,
         pos_weight=config.pos_weight,
@@ -692,6 +704,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--memory", type=non_negative_int, help="UniLoss: remembered samples compared too (0)"
     )
     parser.add_argument(
+        "--memory-of", choices=MEMORY_OF, help="AP: which samples the memory keeps (all)"
+    )
+    parser.add_argument(
         "--margin", type=float, help="UniLoss: margin asked of every comparison (0)"
     )
     parser.add_argument(
@@ -732,6 +747,7 @@ def _main(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         weight_decay=args.weight_decay,
         memory=args.memory,
+        memory_of=args.memory_of,
         margin=args.margin,
         hybrid_weight=args.hybrid_weight,
         pos_weight=args.pos_weight,

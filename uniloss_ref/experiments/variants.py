@@ -3,7 +3,8 @@
 The UniLoss rows (``uniloss``, ``uniloss-authors``, ``uniloss-hybrid``) take:
 
 * ``memory = M``: the batch is also compared with the scores of the last ``M`` samples,
-  remembered as constants (:class:`uniloss_ref.memory.ScoreMemory`);
+  remembered as constants (:class:`uniloss_ref.memory.ScoreMemory`); ``memory_of`` keeps
+  AP's negatives or positives only;
 * ``margin = m``: comparisons ask for a margin. UniLoss is taken of the scores with each
   sample's target score lowered by ``m`` (``s - m onehot(t)`` for accuracy, ``s - m y`` for
   AP), so every comparison becomes ``c - m``: the surrogate interpolates the metric of
@@ -44,6 +45,7 @@ def make_training_loss(
     standardise: bool,
     nearby_rule: str,
     memory: int = 0,
+    memory_of: str = "all",
     margin: float = 0.0,
     hybrid_weight: float = 0.0,
     pos_weight: float = 1.0,
@@ -57,6 +59,8 @@ def make_training_loss(
         ``"uniloss-hybrid"``).
     memory : int, default 0
         ``M``, remembered samples (UniLoss rows).
+    memory_of : {"all", "negatives", "positives"}, default "all"
+        Which samples are remembered (AP's labels 0 or 1 only, or every one).
     margin : float, default 0
         ``m >= 0`` asked of every comparison (UniLoss rows, AP and accuracy).
     hybrid_weight : float, default 0
@@ -86,11 +90,14 @@ def make_training_loss(
     if margin:
         inner = _with_margin(inner, margin, standardise)
     if memory:
-        inner = ScoreMemory(inner, memory)
+        inner = ScoreMemory(inner, memory, labels=MEMORY_LABELS[memory_of])
     if loss == HYBRID:
         pointwise = make_loss(task, task.baseline, metric, rng)
         return _hybrid(inner, pointwise, hybrid_weight)
     return inner
+
+
+MEMORY_LABELS = {"all": None, "negatives": (0,), "positives": (1,)}
 
 
 def _with_margin(uniloss: Loss, margin: float, standardise: bool) -> Loss:
