@@ -179,6 +179,33 @@ def ap_extra():
     return _own("ap", AP_EXTRA)
 
 
+AP_ZSCORES = {
+    # Stage 6 (AP), added after stage 5: a memory of negatives alone collapsed training
+    # (validation AP 16-17): raising every score of the current batch beats the stale
+    # remembered ones without ranking anything. A memory of each batch's z-scores is blind
+    # to such a shift. Three more configurations for each loss.
+    "uniloss": {
+        "memory=64 z-scores": {"memory": 64, "memory_standardise": True},
+        "memory=256 z-scores": {"memory": 256, "memory_standardise": True},
+        "memory=256 of negatives, z-scores": {
+            "memory": 256,
+            "memory_of": "negatives",
+            "memory_standardise": True,
+        },
+    },
+    "bce": {
+        "weight_decay=1e-4, momentum=0.8": {"weight_decay": 1e-4, "momentum": 0.8},
+        "weight_decay=3e-4": {"weight_decay": 3e-4},
+        "weight_decay=1e-4, lr=0.0075": {"weight_decay": 1e-4, "lr": 0.0075},
+    },
+}
+
+
+def ap_zscores():
+    """Stage 6 (AP): :data:`AP_ZSCORES`."""
+    return _own("ap", AP_ZSCORES)
+
+
 AUTHORS_CIFAR = {
     "sigmoid_output": True,
     "batch_size": 128,
@@ -301,6 +328,7 @@ PLANS = {
         ap_combine,
         ap_memory_probe,
         ap_extra,
+        ap_zscores,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,

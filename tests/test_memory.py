@@ -160,3 +160,26 @@ def test_remembering_the_negatives_only_adds_no_constant_comparison():
     batch = np.arange(len(extended)) < len(scores)
     assert np.all(batch[refactoring.i] | batch[refactoring.j])
     assert refactoring.length == 2 * (2 + 2)  # 2 positives, 2 + 2 negatives
+
+
+def test_a_standardising_memory_is_blind_to_shifts_and_scales_of_the_outputs():
+    """Stale raw scores can be beaten by moving every new score up; z-scores cannot."""
+    rng = np.random.default_rng(5)
+    first, second = rng.standard_normal(8), rng.standard_normal(8)
+    labels = np.array([1, 0, 0, 0, 1, 0, 0, 0])
+    values = []
+    for shift, scale in ((0.0, 1.0), (5.0, 3.0)):
+        loss = UniLoss(AveragePrecision(), temperature=0.5, seed=0)
+        memory = ScoreMemory(loss, size=16, labels=(0,), standardise=True)
+        memory(first, labels)
+        values.append(memory(scale * second + shift, labels))
+        z = (second - second.mean()) / second.std()
+        np.testing.assert_allclose(memory.scores[:6], z[labels == 0], rtol=1e-12, atol=1e-12)
+    assert values[0] == pytest.approx(values[1], rel=1e-12, abs=1e-12)
+    raw = ScoreMemory(UniLoss(AveragePrecision(), temperature=0.5, seed=0), 16, labels=(0,))
+    raw(first, labels)
+    assert raw(second + 5.0, labels) < values[0]  # a shift alone wins the raw comparisons
+    memory = ScoreMemory(_fixed_anchor_loss(4 * 12, False), 8, standardise=True)
+    memory.remember(first, labels)  # 2 positives and 6 negatives, z-scored
+    with memory.frozen():
+        check_grads(lambda s: memory(s, labels), modes=["rev"], order=1)(second)

@@ -26,7 +26,8 @@ import numpy as np
 from autograd.tracer import getval
 
 from ._arrays import like, to_numpy
-from ._validation import count
+from ._validation import count, flag
+from .relaxation import standardised
 
 __all__ = ["ScoreMemory"]
 
@@ -47,6 +48,12 @@ class ScoreMemory:
         the negatives only (``labels=(0,)``) adds no comparison between two remembered
         samples: every pair of the extended batch holds a sample of the batch, and each of
         the batch's positives is ranked against its negatives and the ``M`` remembered ones.
+    standardise : bool, default False
+        Compare and remember each batch's scores standardised within the batch,
+        ``z = (s - mean s) / sd(s)`` (differentiated through). A remembered score was
+        computed by earlier parameters; raw, it can be beaten by moving every score of the
+        current batch up (or by scaling them), without ranking anything better. Comparisons
+        between z-scores do not change when the network shifts or rescales all its outputs.
 
     Notes
     -----
@@ -71,20 +78,26 @@ class ScoreMemory:
     """
 
     def __init__(
-        self, loss: Callable[[Any, Any], Any], size: int, labels: Sequence[Any] | None = None
+        self,
+        loss: Callable[[Any, Any], Any],
+        size: int,
+        labels: Sequence[Any] | None = None,
+        standardise: bool = False,
     ) -> None:
         if not callable(loss):
             raise TypeError(f"loss must be callable as loss(scores, targets), got {loss!r:.60}")
         self.loss = loss
         self.size = count(size, "size")
         self.labels = None if labels is None else np.asarray(labels).reshape(-1)
+        self.standardise = flag(standardise, "standardise")
         self._scores: Any = None  # (m, ...) remembered scores, most recent first
         self._targets: np.ndarray | None = None  # (m,) their labels
         self._frozen = False
 
     def __repr__(self) -> str:
         kept = "" if self.labels is None else f", labels={self.labels.tolist()}"
-        return f"ScoreMemory({self.loss!r}, size={self.size}{kept})"
+        z = ", standardise=True" if self.standardise else ""
+        return f"ScoreMemory({self.loss!r}, size={self.size}{kept}{z})"
 
     def __len__(self) -> int:
         """``m``, the number of samples remembered now."""
@@ -102,16 +115,30 @@ class ScoreMemory:
 
     def __call__(self, scores: Any, targets: Any) -> Any:
         """The loss of the batch extended by the memory; then the batch is remembered."""
-        value = self.loss(*self.extend(scores, targets))
+        scores = self._standardised(scores)
+        value = self.loss(*self._extend(scores, targets))
         if not self._frozen:
-            self.remember(scores, targets)
+            self._remember(scores, targets)
         return value
 
     def extend(self, scores: Any, targets: Any) -> tuple[Any, np.ndarray]:
         """``(concatenate([s, memory]), concatenate([targets, memory's targets]))``.
 
-        The scores stay differentiable in ``s``; the memory enters as constants.
+        The scores stay differentiable in ``s`` (standardised first, with ``standardise``);
+        the memory enters as constants.
         """
+        return self._extend(self._standardised(scores), targets)
+
+    def remember(self, scores: Any, targets: Any) -> None:
+        """Put the batch (detached; only ``labels`` if given; standardised with
+        ``standardise``) in front of the memory and keep the ``M`` most recent."""
+        self._remember(self._standardised(scores), targets)
+
+    def _standardised(self, scores: Any) -> Any:
+        """``(s - mean s) / sd(s)`` with ``standardise``, else ``s``."""
+        return standardised(scores - anp.mean(scores)) if self.standardise else scores
+
+    def _extend(self, scores: Any, targets: Any) -> tuple[Any, np.ndarray]:
         labels = self._labels(scores, targets)
         if not len(self):
             return scores, labels
@@ -123,9 +150,7 @@ class ScoreMemory:
         remembered = like(self._scores, scores)
         return anp.concatenate([scores, remembered]), np.concatenate([labels, self._targets])
 
-    def remember(self, scores: Any, targets: Any) -> None:
-        """Put the batch (detached; only ``labels`` if given) in front of the memory and keep
-        the ``M`` most recent."""
+    def _remember(self, scores: Any, targets: Any) -> None:
         if not self.size:
             return
         labels = self._labels(scores, targets)

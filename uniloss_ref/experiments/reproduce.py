@@ -502,9 +502,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one seed, less data for accuracy and PCK, full length (digits; about 2 minutes)",
     )
-    parser.add_argument(
-        "--seeds", type=positive_int, help="how many seeds (3; --quick 1)"
-    )
+    parser.add_argument("--seeds", type=positive_int, help="how many seeds (3; --quick 1)")
     parser.add_argument(
         "--first-seed",
         type=non_negative_int,

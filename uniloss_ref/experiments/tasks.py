@@ -133,6 +133,8 @@ class Task:
         Samples UniLoss remembers as extra comparison partners (:mod:`.variants`).
     memory_of : {"all", "negatives", "positives"}
         Which of them (AP).
+    memory_standardise : bool
+        Whether the memory holds z-scores of each batch (:class:`~uniloss_ref.memory.ScoreMemory`).
     margin : float
         Margin UniLoss asks of every comparison (:mod:`.variants`).
     hybrid_weight : float
@@ -160,6 +162,7 @@ class Task:
     weight_decay: float = 0.0
     memory: int = 0
     memory_of: str = "all"
+    memory_standardise: bool = False
     margin: float = 0.0
     hybrid_weight: float = 0.1
     pos_weight: float = 1.0

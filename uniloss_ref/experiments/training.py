@@ -130,7 +130,7 @@ class TrainConfig:
         loss: UniLoss and the baselines always compute in float64 (:func:`fit`).
     weight_decay : float, optional
         The optimiser's L2 weight decay (the task's, 0, when omitted).
-    memory, memory_of, margin, hybrid_weight, pos_weight : optional
+    memory, memory_of, memory_standardise, margin, hybrid_weight, pos_weight : optional
         Loss variants (:mod:`uniloss_ref.experiments.variants`); the task's defaults (off)
         when omitted.
     """
@@ -158,6 +158,7 @@ class TrainConfig:
     weight_decay: float | None = None
     memory: int | None = None
     memory_of: str | None = None
+    memory_standardise: bool | None = None
     margin: float | None = None
     hybrid_weight: float | None = None
     pos_weight: float | None = None
@@ -213,6 +214,7 @@ TASK_DEFAULTS = (
     "weight_decay",
     "memory",
     "memory_of",
+    "memory_standardise",
     "margin",
     "hybrid_weight",
     "pos_weight",
@@ -313,6 +315,7 @@ def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
         nearby_rule=config.nearby_rule,
         memory=config.memory,
         memory_of=config.memory_of,
+        memory_standardise=config.memory_standardise,
         margin=config.margin,
         hybrid_weight=config.hybrid_weight,
         pos_weight=config.pos_weight,
@@ -707,6 +710,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--memory-of", choices=MEMORY_OF, help="AP: which samples the memory keeps (all)"
     )
     parser.add_argument(
+        "--memory-standardise",
+        action=argparse.BooleanOptionalAction,
+        help="UniLoss: compare with the memory in z-scores of each batch (no)",
+    )
+    parser.add_argument(
         "--margin", type=float, help="UniLoss: margin asked of every comparison (0)"
     )
     parser.add_argument(
@@ -748,6 +756,7 @@ def _main(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         memory=args.memory,
         memory_of=args.memory_of,
+        memory_standardise=args.memory_standardise,
         margin=args.margin,
         hybrid_weight=args.hybrid_weight,
         pos_weight=args.pos_weight,

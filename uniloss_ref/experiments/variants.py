@@ -4,7 +4,8 @@ The UniLoss rows (``uniloss``, ``uniloss-authors``, ``uniloss-hybrid``) take:
 
 * ``memory = M``: the batch is also compared with the scores of the last ``M`` samples,
   remembered as constants (:class:`uniloss_ref.memory.ScoreMemory`); ``memory_of`` keeps
-  AP's negatives or positives only;
+  AP's negatives or positives only, ``memory_standardise`` compares in each batch's
+  z-scores;
 * ``margin = m``: comparisons ask for a margin. UniLoss is taken of the scores with each
   sample's target score lowered by ``m`` (``s - m onehot(t)`` for accuracy, ``s - m y`` for
   AP), so every comparison becomes ``c - m``: the surrogate interpolates the metric of
@@ -46,6 +47,7 @@ def make_training_loss(
     nearby_rule: str,
     memory: int = 0,
     memory_of: str = "all",
+    memory_standardise: bool = False,
     margin: float = 0.0,
     hybrid_weight: float = 0.0,
     pos_weight: float = 1.0,
@@ -61,6 +63,8 @@ def make_training_loss(
         ``M``, remembered samples (UniLoss rows).
     memory_of : {"all", "negatives", "positives"}, default "all"
         Which samples are remembered (AP's labels 0 or 1 only, or every one).
+    memory_standardise : bool, default False
+        Whether the memory compares and keeps each batch's z-scores.
     margin : float, default 0
         ``m >= 0`` asked of every comparison (UniLoss rows, AP and accuracy).
     hybrid_weight : float, default 0
@@ -90,7 +94,8 @@ def make_training_loss(
     if margin:
         inner = _with_margin(inner, margin, standardise)
     if memory:
-        inner = ScoreMemory(inner, memory, labels=MEMORY_LABELS[memory_of])
+        labels = MEMORY_LABELS[memory_of]
+        inner = ScoreMemory(inner, memory, labels=labels, standardise=memory_standardise)
     if loss == HYBRID:
         pointwise = make_loss(task, task.baseline, metric, rng)
         return _hybrid(inner, pointwise, hybrid_weight)
