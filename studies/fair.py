@@ -206,6 +206,25 @@ def ap_zscores():
     return _own("ap", AP_ZSCORES)
 
 
+AP_FULL = {"task": "ap", "positive": 6, "epochs": 10, "dtype": "float32"}  # 50,000 images
+
+
+def ap_full():
+    """Full size (AP): each loss's current default and its best screening setting, and the
+    best hybrid, on seeds 0-2, validation only."""
+    rows = [
+        ("uniloss default", {"loss": "uniloss"}),
+        ("uniloss lr=0.03 batch_size=64", {"loss": "uniloss", "lr": 0.03, "batch_size": 64}),
+        ("bce default", {"loss": "bce"}),
+        ("bce lr=0.01 weight_decay=1e-4", {"loss": "bce", "lr": 0.01, "weight_decay": 1e-4}),
+        (
+            "uniloss-hybrid 0.3 lr=0.03 batch_size=64",
+            {"loss": "uniloss-hybrid", "hybrid_weight": 0.3, "lr": 0.03, "batch_size": 64},
+        ),
+    ]
+    return [run for tag, options in rows for run in _seeds(tag, **AP_FULL, **options)]
+
+
 AUTHORS_CIFAR = {
     "sigmoid_output": True,
     "batch_size": 128,
@@ -329,6 +348,7 @@ PLANS = {
         ap_memory_probe,
         ap_extra,
         ap_zscores,
+        ap_full,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,
