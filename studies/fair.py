@@ -5,6 +5,7 @@ Usage (from the repository root; one training process, one BLAS thread)::
     export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=.
     nice -n 10 python -m studies.fair run PLAN       # appends to studies/logs/PLAN.jsonl
     python -m studies.fair table PLAN [--reference TAG] [--test]
+    python -m studies.fair report                    # every table of docs/reproduction.md
 
 Each plan is a function below returning ``[(tag, options), ...]`` for
 :mod:`uniloss_ref.experiments.study`; a stage that starts from the best setting of the
@@ -359,13 +360,105 @@ PLANS = {
 }
 
 
+STAGES_AP = ("ap_sampler", "ap_own", "ap_combine", "ap_extra", "ap_zscores")
+STAGES_ACCURACY = ("accuracy_sampler", "accuracy_own")
+
+REPORT = [
+    # (title, plans shown, tags starting with, reference tag, plan holding the reference)
+    ("AP stage 1, UniLoss", ("ap_shared",), "uniloss", "uniloss lr=0.01 batch_size=16", None),
+    ("AP stage 1, BCE", ("ap_shared",), "bce", "bce lr=0.03 batch_size=16", None),
+    (
+        "AP stages 2-6, UniLoss (against its stage-1 best)",
+        STAGES_AP,
+        "uniloss",
+        "uniloss lr=0.03 batch_size=64",
+        "ap_shared",
+    ),
+    (
+        "AP stages 2-6, BCE (against its stage-1 best)",
+        STAGES_AP,
+        "bce",
+        "bce lr=0.01 batch_size=16",
+        "ap_shared",
+    ),
+    (
+        "AP, the memory at batch 16 (outside the budget)",
+        ("ap_memory_probe",),
+        "uniloss",
+        "uniloss lr=0.01 batch_size=16",
+        "ap_shared",
+    ),
+    ("AP, float64 networks (against float32, ap_shared)", ("dtype_check",), "", None, None),
+    ("AP at full size (50,000 images)", ("ap_full",), "", "bce lr=0.01 weight_decay=1e-4", None),
+    (
+        "Accuracy stage 1, UniLoss",
+        ("accuracy_shared",),
+        "uniloss",
+        "uniloss lr=0.01 batch_size=32 weight_decay=0.0",
+        None,
+    ),
+    (
+        "Accuracy stage 1, cross-entropy",
+        ("accuracy_shared",),
+        "ce",
+        "ce lr=0.01 batch_size=32 weight_decay=0.0",
+        None,
+    ),
+    (
+        "Accuracy stages 2-3, UniLoss (against its stage-1 best)",
+        STAGES_ACCURACY,
+        "uniloss",
+        "uniloss lr=0.1 batch_size=128 weight_decay=0.0001",
+        "accuracy_shared",
+    ),
+    (
+        "Accuracy stages 2-3, cross-entropy (against its stage-1 best)",
+        STAGES_ACCURACY,
+        "ce",
+        "ce lr=0.03 batch_size=32 weight_decay=0.0001",
+        "accuracy_shared",
+    ),
+    (
+        "Digits accuracy, 5-fold CV, stage 1",
+        ("digits_shared",),
+        "",
+        "ce lr=0.01 batch_size=32",
+        None,
+    ),
+    ("PCK, 3 folds, stage 1", ("pck_shared",), "", "mse lr=0.003 batch_size=8", None),
+]
+"""The tables of ``docs/reproduction.md``: ``python -m studies.fair report``."""
+
+
+def report() -> str:
+    """Every table of :data:`REPORT` whose runs exist, in Markdown."""
+    out = []
+    for title, plans, prefix, reference, home in REPORT:
+        shown = [r for plan in plans for r in read_log(LOGS / f"{plan}.jsonl")]
+        base = (
+            [r for r in read_log(LOGS / f"{home}.jsonl") if r["tag"] == reference] if home else []
+        )
+        tags = [t for t in dict.fromkeys(r["tag"] for r in shown) if t.startswith(prefix)]
+        if not tags:
+            continue
+        if reference:
+            tags = [reference] + [t for t in tags if t != reference]
+        out += [f"#### {title}", "", table(shown + base, reference=reference, tags=tags)]
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("run", "table"))
-    parser.add_argument("plan", choices=sorted(PLANS))
+    parser.add_argument("action", choices=("run", "table", "report"))
+    parser.add_argument("plan", nargs="?", choices=sorted(PLANS))
     parser.add_argument("--reference", help="tag the others are paired against")
     parser.add_argument("--test", action="store_true", help="tabulate the test metric")
     args = parser.parse_args(argv)
+    if args.action == "report":
+        print(report(), end="")
+        return 0
+    if args.plan is None:
+        parser.error(f"{args.action} needs a plan")
     log = LOGS / f"{args.plan}.jsonl"
     if args.action == "run":
         run_plan(PLANS[args.plan](), log)
