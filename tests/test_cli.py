@@ -163,4 +163,12 @@ def test_reproduce_plans_held_out_seeds_and_the_authors_set_up(tmp_path):
         assert argv[argv.index("--momentum") + 1] == "0.5"
         assert argv[argv.index("--positive") + 1] == str(reproduce.FASHION_POSITIVE)
         assert argv[argv.index("--epochs") + 1] == "2"  # an override wins
+        assert argv[argv.index("--batch-size") + 1] == "16"  # their batch, not UniLoss's 64
     assert len({r["dir"] for r in runs}) == len(runs)
+    ap = [r for r in runs if r["experiment"] == "ap"]
+    for run in ap:  # BCE takes the setting chosen for it on this data, the others do not
+        argv = run["argv"]
+        assert ("--weight-decay" in argv) == (run["loss"] == "bce")
+        if run["loss"] == "bce":
+            assert argv[argv.index("--lr") + 1] == "0.01"
+    assert {r["loss"] for r in ap} >= {"uniloss", "bce", "uniloss-hybrid"}
