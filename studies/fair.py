@@ -239,6 +239,34 @@ def ap_digits_check():
     return [run for tag, options in rows for run in _cv(tag, base, tag.split()[0], **options)]
 
 
+FINAL_AP = {
+    "uniloss": {"loss": "uniloss", "lr": 0.03, "batch_size": 64},
+    "bce": {"loss": "bce", "lr": 0.01, "weight_decay": 1e-4},
+    "uniloss-hybrid": {
+        "loss": "uniloss-hybrid",
+        "hybrid_weight": 0.3,
+        "lr": 0.03,
+        "batch_size": 64,
+    },
+}
+"""The AP settings chosen on Fashion-MNIST validation (shirt), for every loss."""
+
+HELD_OUT = (20, 21, 22)
+
+
+def every_class():
+    """Held out: every Fashion-MNIST class against the rest at screening size (6,000
+    training images, 10 epochs), seeds 20-22, the test split read once."""
+    return [
+        run
+        for c in range(10)
+        for name, options in FINAL_AP.items()
+        for run in _seeds(
+            f"{name} class {c}", HELD_OUT, **{**AP, **options, "positive": c, "test": True}
+        )
+    ]
+
+
 AUTHORS_CIFAR = {
     "sigmoid_output": True,
     "batch_size": 128,
@@ -364,6 +392,7 @@ PLANS = {
         ap_zscores,
         ap_full,
         ap_digits_check,
+        every_class,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,
