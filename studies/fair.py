@@ -380,6 +380,19 @@ def dtype_check():
     ]
 
 
+def dtype_final():
+    """The chosen AP settings in float32 and float64, seeds 3-7 (outside any budget): does
+    the float32 network favour one loss?"""
+    return [
+        run
+        for name in ("uniloss", "bce")
+        for dtype in ("float32", "float64")
+        for run in _seeds(
+            f"{name} chosen {dtype}", range(3, 8), **{**AP, **FINAL_AP[name], "dtype": dtype}
+        )
+    ]
+
+
 PLANS = {
     f.__name__: f
     for f in (
@@ -399,6 +412,7 @@ PLANS = {
         digits_shared,
         pck_shared,
         dtype_check,
+        dtype_final,
     )
 }
 
