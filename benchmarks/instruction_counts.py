@@ -5,13 +5,14 @@ Run: ``python benchmarks/instruction_counts.py`` (needs ``valgrind``; takes a fe
 Wall and CPU times on a shared machine move with the neighbours; the number of instructions
 a call executes does not. For each case this runs a child Python under
 ``valgrind --tool=callgrind`` twice, with 0 and with ``--calls`` calls after the same
-warm-up, and reports the difference per call: UniLoss (the paper's 49 anchors) beside
-autograd's cross-entropy on the same scores, and UniLoss on AP with 10% positives from 10^4
-to 10^6 comparisons, with the exponent of a least-squares fit of log instructions against
-log ``l``; and the heatmap network's training step with UniLoss on PCK beside the same step
-with MSE (``benchmarks/training_step.py``'s cases). Instructions are not time (memory
-stalls cost no instructions), so the time ratios of ``benchmarks/surrogate_speed.py`` and
-``benchmarks/training_step.py`` stay the figures of record; these confirm them.
+warm-up, and reports the difference per call: UniLoss (the paper's 49 anchors) beside the
+plainest cross-entropy (``benchmarks/baselines.py``) on the same scores; UniLoss on AP with
+10% positives from 10^4 to 10^6 comparisons, with the exponent of a least-squares fit of log
+instructions against log ``l``; and the heatmap network's training step with UniLoss on PCK
+beside the same step with MSE (``benchmarks/training_step.py``'s cases). Instructions are not
+time (memory stalls cost no instructions), so the time ratios of
+``benchmarks/surrogate_speed.py`` and ``benchmarks/training_step.py`` stay the figures of
+record; these confirm them.
 """
 
 from __future__ import annotations
@@ -31,17 +32,18 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"
 import autograd, numpy as np
 from uniloss_ref import UniLoss
 from uniloss_ref.metrics import AveragePrecision, Accuracy
-from uniloss_ref.experiments.nn.losses import bce_with_logits, softmax_cross_entropy
+sys.path.insert(0, os.getcwd())
+from benchmarks.baselines import bce, cross_entropy
 kind, size, which, calls = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 rng = np.random.default_rng(0)
 if kind == "ap":
     positives = max(1, size // 10) if size != 128 else 13
     scores, targets = rng.normal(size=size), np.zeros(size, dtype=int)
     targets[rng.choice(size, positives, replace=False)] = 1
-    metric, baseline = AveragePrecision(), bce_with_logits
+    metric, baseline = AveragePrecision(), bce
 else:
     scores, targets = rng.normal(size=(128, size)), rng.integers(size, size=128)
-    metric, baseline = Accuracy(), softmax_cross_entropy
+    metric, baseline = Accuracy(), cross_entropy
 loss = UniLoss(metric, seed=0) if which == "uniloss" else baseline
 step = autograd.value_and_grad(loss)
 for _ in range(3 + calls):

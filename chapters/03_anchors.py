@@ -1,23 +1,25 @@
 # %% [markdown]
 # # 3. Anchors: where the interpolation looks
 #
-# Chapter 2 interpolated the metric `h` from its exact values `v_k = h(a_k)` at a few
-# corners `a_k` of the cube `{-1, +1}^l`, the **anchors**, by inverse distance
+# Chapter 2 interpolated the metric $h$ from its exact values $v_k = h(a_k)$ at a few
+# corners $a_k$ of the cube $\{-1, +1\}^l$, the **anchors**, by inverse distance
 # weighting:
 #
-#     d_k = || b~ - a_k ||,    w_k = d_k ** (-p),    h~ = sum_k w_k v_k / sum_k w_k,
+# $$d_k = \lVert \tilde b - a_k \rVert, \qquad w_k = d_k^{-p}, \qquad
+#   \tilde h = \frac{\sum_k w_k v_k}{\sum_k w_k},$$
 #
-# where `b~ = tanh(c / (2 tau))` are the relaxed comparisons of the batch, `tau` the
-# temperature and `p` the power. With two comparisons every corner could be an anchor.
-# A real batch has hundreds or thousands of comparisons and `2^l` corners, so UniLoss
-# draws a few dozen anchors afresh at every training step. Which corners it draws
-# decides what the gradient says. This chapter looks at each kind of anchor, measures
-# what it adds to the gradient, and then looks at PCK (keypoint accuracy), where random
-# anchors carry no information about which way is up and are still needed: a short
-# training run shows what happens without them.
+# where $\tilde b = \tanh(c / 2\tau)$ are the relaxed comparisons of the batch, $\tau$ the
+# temperature and $p$ the power. With two comparisons every corner could be an anchor. A
+# real batch has hundreds or thousands of comparisons and $2^l$ corners, so UniLoss draws
+# a few dozen anchors afresh at every training step. Which corners it draws decides what
+# the gradient says. This chapter looks at each kind of anchor, measures what it adds to
+# the gradient, and then looks at PCK (keypoint accuracy), where random anchors carry no
+# information about which way is up and are still needed: a short training run shows what
+# happens without them.
 #
-# Run it cell by cell as a notebook, or `python chapters/03_anchors.py` (`--quick` for
-# fewer random batches, `--help` for options).
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/03_anchors.py` (`--quick` for fewer random batches,
+# `--help` for the options).
 
 # %%
 from typing import Any
@@ -28,8 +30,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from uniloss_ref import UniLoss, surrogate, tutorial
-from uniloss_ref.anchors import KINDS
+from uniloss_ref import AnchorSampler, UniLoss, exercises, surrogate, tutorial
+from uniloss_ref.anchors import KINDS, smallest_margins
 from uniloss_ref.interpolation import squared_distances
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from uniloss_ref.relaxation import relaxed_binary
@@ -39,9 +41,9 @@ lesson = tutorial.setup(__name__, "03", "Chapter 3: anchors, where the interpola
 # %% [markdown]
 # ## The kinds of anchor
 #
-# Two configurations serve as landmarks. The **ground truth** is all `+1`: every
+# Two configurations serve as landmarks. The **ground truth** is all $+1$: every
 # comparison comes out as desired, the best the batch can do. The **current
-# configuration** is `sign(c)` for the scores as they are now (chapter 1's `b`). The
+# configuration** is $\mathrm{sign}(c)$ for the scores as they are now (chapter 1's $b$). The
 # paper draws four kinds of anchor around them (its default counts in brackets):
 #
 # | kind | the configuration | why |
@@ -52,16 +54,17 @@ lesson = tutorial.setup(__name__, "03", "Chapter 3: anchors, where the interpola
 # | `bad` [16] | uniformly random | what "worse" looks like |
 #
 # The package offers two more. `current` is the current configuration itself; with it
-# among the anchors, `h~` approaches the true batch metric as `tau -> 0`. `row` sets a
-# whole *row* of the current configuration to `+1`. A row is the group of comparisons
+# among the anchors, $\tilde h$ approaches the true batch metric as $\tau \to 0$. `row` sets a
+# whole *row* of the current configuration to $+1$. A row is the group of comparisons
 # that decides one unit of the metric: for AP, one positive's comparisons against every
 # negative (setting its row moves that positive above all negatives); for PCK below, one
 # candidate pixel's comparisons against every pixel outside the target radius.
 #
-# `UniLoss(metric, current=1, row=4).inspect(scores, labels)` draws one set of anchors
-# as a training step would (here the paper's 49, one `current` and four `row` anchors,
-# as many as the batch below has positives) and returns every intermediate: the
-# anchors, their `kinds`, values, distances and normalised weights `w_k / sum_j w_j`.
+# `UniLoss(metric, sampler=AnchorSampler(current=1, row=4)).inspect(scores, labels)`
+# draws one set of anchors as a training step would (here the paper's 49, one `current`
+# and four `row` anchors, as many as the batch below has positives) and returns every
+# intermediate: the anchors, their `kinds`, values, distances and normalised weights
+# $w_k / \sum_j w_j$.
 
 # %%
 AP = AveragePrecision()
@@ -91,37 +94,44 @@ def kind_table(evaluation: Any) -> dict[str, dict[str, float]]:
 
 # %% [markdown]
 # You should see one batch's anchors, kind by kind: `truth` worth 1, `bad` worth **0**,
-# and the `nearby` and `current` anchors about half as far from `b~` as `truth` and
-# `good` (the `row` and `bad` ones in between), which is why most of the weight goes to
-# them. `h~` lies above the
-# batch's true AP: the anchors near the goal lift it.
+# and the `nearby` and `current` anchors about half as far from $\tilde b$ as `truth` and
+# `good` (the `row` and `bad` ones in between). The `nearby` anchors, close and numerous,
+# take the largest share of the weight of any kind (**0.436** of it), but not most of it:
+# with the `current` anchor, **0.465**; the far kinds keep the rest between them.
+# $\tilde h$ lies above the batch's true AP: the anchors near the goal lift it.
 
 # %%
 example_scores, example_labels = ap_batch(np.random.default_rng(0))
-example = UniLoss(AP, current=1, row=4, seed=0).inspect(example_scores, example_labels)
+with_rows = AnchorSampler(current=1, row=4)  # the paper's 49, one current, four row anchors
+example = UniLoss(AP, sampler=with_rows, seed=0).inspect(example_scores, example_labels)
 print(f"h~ = {example.surrogate:.4f}, true batch AP = {example.batch_metric:.4f}")
 print("kind     count  mean v_k  mean d_k  total weight")
-for kind, row in kind_table(example).items():
+example_table = kind_table(example)
+for kind, row in example_table.items():
     print(
         f"{kind:<8} {row['count']:>5}  {row['value']:8.3f}  {row['distance']:8.2f}"
         f"  {row['weight']:12.3f}"
     )
+near_weight = example_table["nearby"]["weight"] + example_table["current"]["weight"]
+print(f"nearby + current: total weight {near_weight:.3f}")
 
 # %% [markdown]
 # ## The gradient is a sum of pulls, one per anchor
 #
-# Differentiate `h~` with respect to `b~` (`W = sum_k w_k`; the quotient rule, then
-# `sum_k w_k (v_k - h~) = 0`):
+# Differentiate $\tilde h$ with respect to $\tilde b$ (write $W = \sum_k w_k$; the quotient
+# rule, then $\sum_k w_k (v_k - \tilde h) = 0$):
 #
-#     grad h~ = sum_k (v_k - h~) * grad(w_k) / W,     grad(w_k) = p * w_k * (a_k - b~) / d_k^2.
+# $$\nabla \tilde h = \sum_k (v_k - \tilde h)\, \frac{\nabla w_k}{W}, \qquad
+#   \nabla w_k = p\, w_k\, \frac{a_k - \tilde b}{d_k^2}.$$
 #
-# `grad(w_k)` points from `b~` towards `a_k`. So each anchor **pulls `b~` towards itself
-# when its value is above the current estimate `h~`, and pushes it away when below**,
-# more strongly the closer it is. The gradient with respect to the scores follows by the
-# chain rule through `b~(s)`, which is linear in the pull, so the contributions of the
-# anchors of each kind add up to the full gradient exactly. We compute each kind's term
-# with autograd (only the anchors of that kind kept in the sum; `h~` and `W` held at
-# their current values) and check that the kinds add up to autograd's full gradient.
+# $\nabla w_k$ points from $\tilde b$ towards $a_k$. So each anchor **pulls $\tilde b$
+# towards itself when its value is above the current estimate $\tilde h$, and pushes it
+# away when below**, more strongly the closer it is. The gradient with respect to the
+# scores follows by the chain rule through $\tilde b(s)$, which is linear in the pull, so
+# the contributions of the anchors of each kind add up to the full gradient exactly. We
+# compute each kind's term with autograd (only the anchors of that kind kept in the sum;
+# $\tilde h$ and $W$ held at their current values) and check that the kinds add up to
+# autograd's full gradient.
 
 
 # %%
@@ -183,13 +193,13 @@ def _averages(rows: dict[str, list], names: tuple[str, ...]) -> dict[str, dict[s
 # %% [markdown]
 # ## What each kind adds to the gradient (average precision)
 #
-# On many random AP batches (16 samples, 4 positives, `l = 48` comparisons; 49 paper
+# On many random AP batches (16 samples, 4 positives, $l = 48$ comparisons; 49 paper
 # anchors plus one `current` and four `row` anchors) we measure for each kind:
 #
-# * **share**: the part of the full gradient `g` along its contribution `g_kind`,
+# * **share**: the part of the full gradient $g$ along its contribution $g_{\text{kind}}$,
 #   `<g_kind, g> / <g, g>` (the shares of all kinds sum to 1);
-# * **cosine** of `g_kind` with `g`;
-# * **up / down**: how often a step of length 0.5 along `g_kind` alone raises or lowers
+# * **cosine** of $g_{\text{kind}}$ with $g$;
+# * **up / down**: how often a step of length 0.5 along $g_{\text{kind}}$ alone raises or lowers
 #   the batch's true AP.
 
 
@@ -209,7 +219,7 @@ def ap_study(batches: int, seed: int = 0) -> dict:
     sum_error = 0.0
     for _ in range(batches):
         scores, labels = ap_batch(rng)
-        evaluation = UniLoss(AP, current=1, row=4, seed=rng).inspect(scores, labels)
+        evaluation = UniLoss(AP, sampler=with_rows, seed=rng).inspect(scores, labels)
         full, parts = kind_contributions(AP, scores, labels, evaluation)
         total = sum(parts.values())
         sum_error = max(sum_error, float(np.abs(total - full).max() / np.abs(full).max()))
@@ -235,29 +245,27 @@ def ap_study(batches: int, seed: int = 0) -> dict:
 # You should see (over 200 batches, 50 with `--quick`) the kinds' terms add up to
 # autograd's gradient (relative error below `1e-9`), and:
 #
-# * **`truth` and `good`** carry most of the gradient (together about 85% of it) and
-#   point almost exactly along it (cosine about 0.96): all of them sit at or next to the
-#   goal, with values near 1, above `h~`. A step along their pull alone raises AP in
+# * **`truth` and `good`** carry most of the gradient (together more than 75% of it) and
+#   point almost exactly along it (cosine above 0.93): all of them sit at or next to the
+#   goal, with values near 1, above $\tilde h$. A step along their pull alone raises AP in
 #   almost every batch (at least 95%).
-# * **`bad`** anchors are worth **0** here, all but a handful. With dozens of comparisons
-#   a random configuration is almost never one that a ranking produces (chapter 1), and AP
+# * **`bad`** anchors are worth **0** here, all but a handful. With dozens of comparisons a
+#   random configuration is almost never one that a ranking produces (chapter 1), and AP
 #   scores those 0 (the authors' convention); only in a batch with a single positive is
-#   every configuration a ranking. They are below `h~`, so they push `b~` away from random
-#   corners: a small share, at an angle to the gradient, and a step along it alone is a
-#   coin flip for AP.
-# * **`nearby`** anchors are meant to be one step up from the current configuration.
-#   But setting one comparison right often gives a configuration that no ranking
-#   produces, worth 0: about half of them here. (The positive now beats a negative that
-#   still beats a positive ranked above it: a cycle, as in chapter 1.) And `h~` sits
-#   above the current AP (the `truth` and `good` anchors lift it), so even the others
-#   are mostly below `h~` and push. Their term alone lowers AP more often than it
-#   raises it. (`AnchorSampler(nearby_rule="margin")`, which the AP task uses, sets
-#   right the wrong comparison of smallest margin in a positive's row instead: the
-#   positive moves up past the negative just above it, always a ranking.)
-# * **`row`** anchors, one positive moved above every negative, are never worth less
-#   than the current AP (the configuration stays one a ranking produces); a step along
-#   their pull alone raises AP in most batches (at least 80%).
-# * **`current`** adds little: its value is the batch's AP, close to `h~`.
+#   every configuration a ranking. They are below $\tilde h$, so they push $\tilde b$ away
+#   from random corners: a small share, at an angle to the gradient, and a step along it
+#   alone is a coin flip for AP.
+# * **`nearby`** anchors are meant to be one step up from the current configuration. But
+#   setting one comparison right often gives a configuration that no ranking produces,
+#   worth 0: about half of them here. (The positive now beats a negative that still beats
+#   a positive ranked above it: a cycle, as in chapter 1.) And $\tilde h$ sits above the
+#   current AP (the `truth` and `good` anchors lift it), so even the others are mostly
+#   below $\tilde h$ and push. Their term alone lowers AP more often than it raises it.
+#   The next section shows a rule for the nearby anchors that avoids the cycles.
+# * **`row`** anchors, one positive moved above every negative, are never worth less than
+#   the current AP (the configuration stays one a ranking produces); a step along their
+#   pull alone raises AP in most batches (at least 80%).
+# * **`current`** adds little: its value is the batch's AP, close to $\tilde h$.
 
 # %%
 ap = ap_study(50 if lesson.quick else 200)
@@ -268,6 +276,8 @@ for kind, row in ap["kinds"].items():
         f"{kind:<8} {row['share']:+.3f}  {row['cosine']:+.3f}  {row['up']:14.0%}  "
         f"{row['down']:9.0%}  {row['value']:8.3f}  {row['value_positive']:7.0%}"
     )
+goal_share = ap["kinds"]["truth"]["share"] + ap["kinds"]["good"]["share"]
+print(f"truth + good: share {goal_share:.3f}")
 
 # %% [markdown]
 # ## PCK: random anchors say nothing about which way is up
@@ -276,11 +286,11 @@ for kind, row in ap["kinds"].items():
 # its heatmap's highest pixel lies within a radius of the true location. Per joint, the
 # pixels within the radius are the positives and all others the negatives, and the
 # comparisons are every (positive pixel, negative pixel) pair. The joint is correct iff
-# *some* positive pixel beats *every* negative one, i.e. iff some row of its `b` matrix
-# is all `+1`.
+# *some* positive pixel beats *every* negative one, i.e. iff some row of its $b$ matrix
+# is all $+1$.
 #
 # With 8x8 heatmaps a row has about 55 comparisons. A random configuration completes one
-# with probability `2^-55`: never. So every `bad` anchor scores PCK = 0 and says nothing
+# with probability $2^{-55}$: never. So every `bad` anchor scores PCK = 0 and says nothing
 # about which way is up. A `nearby` anchor sets one comparison right, which almost never
 # completes a row either, so its value is the current PCK: no information. A `row`
 # anchor sets one candidate pixel's whole row right, making its joint correct: its value
@@ -289,12 +299,12 @@ for kind, row in ap["kinds"].items():
 # row anchors by default (`PCK.default_anchors`).
 #
 # That the `bad` anchors carry no information about the *direction* does not make them
-# useless. They are worth less than `h~`, so they push `b~` away from themselves, and
-# they lie in every direction around the centre of the cube: on average they push `b~`
+# useless. They are worth less than $\tilde h$, so they push $\tilde b$ away from themselves, and
+# they lie in every direction around the centre of the cube: on average they push $\tilde b$
 # outwards, making each comparison more decided in whichever way it currently goes. For
 # a heatmap that means more contrast. The anchors close to the current configuration
-# (`current`, `nearby`) are worth less than `h~` too, and they push `b~` away from
-# `sign(c)`, towards the centre: less contrast, flatter heatmaps. We measure, per kind,
+# (`current`, `nearby`) are worth less than $\tilde h$ too, and they push $\tilde b$ away from
+# $\mathrm{sign}(c)$, towards the centre: less contrast, flatter heatmaps. We measure, per kind,
 # the **contrast** of its pull: the cosine between its ascent direction and the scores'
 # deviations from their heatmap's mean (positive: sharpens the heatmaps, negative:
 # flattens them).
@@ -336,7 +346,8 @@ def pck_study(batches: int, seed: int = 1) -> dict:
     example, goal_signs = None, []
     for _ in range(batches):
         scores, targets = pck_batch(rng)
-        evaluation = UniLoss(metric, current=1, seed=rng).inspect(scores, targets)
+        sampler = AnchorSampler(current=1, **metric.default_anchors)
+        evaluation = UniLoss(metric, sampler=sampler, seed=rng).inspect(scores, targets)
         full, parts = kind_contributions(metric, scores, targets, evaluation)
         if example is None:
             example = {"scores": scores, "targets": targets, "parts": parts}
@@ -364,7 +375,7 @@ def pck_study(batches: int, seed: int = 1) -> dict:
 # You should see (over 40 batches of 2 x 3 heatmaps, 20 with `--quick`): **no** `bad`
 # anchor worth more than 0, **no** `nearby` anchor worth more than the current PCK, and
 # most `row` anchors worth more (over 75%). `row`, `nearby` and `current` anchors are
-# about as far from `b~` as each other; `truth`, `good` and `bad` are much farther (more
+# about as far from $\tilde b$ as each other; `truth`, `good` and `bad` are much farther (more
 # than 1.4 times). In every batch the pull of `truth` and `good` raises every positive
 # pixel and lowers every other one. And the contrast column: **positive** for `bad`
 # (their pull sharpens the heatmaps), **negative** for `current`, `nearby` and `row`
@@ -386,7 +397,7 @@ print(
 # %% [markdown]
 # The summary figure: for AP, each kind's share of the gradient and its cosine with it;
 # for PCK, the fraction of each kind's anchors worth more than the current PCK, their
-# mean distance from `b~`, and the contrast of their pull.
+# mean distance from $\tilde b$, and the contrast of their pull.
 
 # %%
 fig = Figure(figsize=(15, 3.8), layout="constrained")
@@ -415,10 +426,10 @@ lesson.show(fig, "03_anchor_kinds.png")
 
 # %% [markdown]
 # And one joint's heatmap, with the target radius drawn (the pixels inside are its
-# positives), next to the ascent direction `d h~ / d s` (red: raise the score, blue:
+# positives), next to the ascent direction $d \tilde h / d s$ (red: raise the score, blue:
 # lower it) that three kinds of anchor contribute, each with its own colour scale. The
 # `truth` and `good` anchors raise every positive pixel and lower every other one. The
-# `row` anchors act on the few candidate pixels they picked: one worth more than `h~`
+# `row` anchors act on the few candidate pixels they picked: one worth more than $\tilde h$
 # raises its pixel, one worth less pushes it down. The `bad` anchors' push lands mostly
 # around the target too (those pixels take part in the most comparisons), raising what
 # already scores high and lowering what scores low: the positive contrast measured above.
@@ -452,7 +463,7 @@ lesson.show(fig, "03_pck_pulls.png")
 #
 # Does the contrast matter? We train heatmaps directly: the scores of 4 images x 3
 # joints are the parameters, updated by Adam (learning rate 0.05) on the UniLoss of PCK
-# at `tau = 0.3`, with PCK's default anchors plus the current configuration, once with
+# at $\tau = 0.3$, with PCK's default anchors plus the current configuration, once with
 # the 16 `bad` anchors and once without them; fresh anchors at every step. We record PCK
 # after 25 and 100 steps and the contrast of the maps (the standard deviation of each
 # heatmap's scores, averaged; it starts near 1).
@@ -478,7 +489,8 @@ def train_heatmaps(bad: int, seed: int, steps: int = 100) -> dict:
     """
     scores, targets = pck_batch(np.random.default_rng(seed), n=4)
     metric = PCK()
-    loss = UniLoss(metric, temperature=0.3, current=1, bad=bad, seed=seed)
+    sampler = AnchorSampler(current=1, bad=bad, row=16)  # PCK's 16 row anchors, as by default
+    loss = UniLoss(metric, sampler=sampler, temperature=0.3, seed=seed)
     gradient = autograd.grad(loss)
     spread = lambda s: float(s.reshape(-1, 64).std(axis=1).mean())
     first, second, record = np.zeros_like(scores), np.zeros_like(scores), {}
@@ -496,16 +508,16 @@ def train_heatmaps(bad: int, seed: int, steps: int = 100) -> dict:
 
 
 # %% [markdown]
-# You should see, on every seed, the contrast **grow** with the `bad` anchors (to about
-# 1.5) and **shrink** without them (to about 0.45), and PCK after 25 steps higher with
-# them (about 0.7 against about 0.25 on average). After 100 steps the maps without them
-# have mostly caught up (PCK about 0.7 on average against about 0.8, though a seed can stay
-# behind): free heatmaps can be sharpened pixel by pixel later. A network cannot: its weights are
-# shared by every pixel and every image, and `docs/reproduction.md` measured the
-# flattening run to the end there. Training the keypoint network without the 16 random
-# anchors (tau 0.3, 4 epochs) gave flat heatmaps and PCK **0.00**, against 90.49 with
-# them. So the random anchors carry no information about which way is up for PCK, but
-# they keep the maps from going flat, and the default keeps them.
+# You should see, on every seed, the contrast **grow** with the `bad` anchors (above 1.3)
+# and **shrink** without them (below 0.6), and PCK after 25 steps higher with them (on
+# average above 0.6, against below 0.35 without). After 100 steps the maps without them
+# have mostly caught up (PCK about 0.7 on average against about 0.8, though a seed can
+# stay behind): free heatmaps can be sharpened pixel by pixel later. A network cannot: its
+# weights are shared by every pixel and every image, and `docs/reproduction.md` measured
+# the flattening run to the end there. Training the keypoint network without the 16
+# random anchors ($\tau = 0.3$, 4 epochs) gave flat heatmaps and PCK **0.00**, against
+# 90.49 with them. So the random anchors carry no information about which way is up for
+# PCK, but they keep the maps from going flat, and the default keeps them.
 
 # %%
 heatmap_runs = {
@@ -517,9 +529,15 @@ for bad, records in heatmap_runs.items():
             f"bad = {bad:>2}, seed {seed}: PCK after 25 steps {record['pck_25']:.2f}, after 100 "
             f"{record['pck']:.2f}; contrast {record['contrast_0']:.2f} -> {record['contrast']:.2f}"
         )
+    means = {key: np.mean([r[key] for r in records]) for key in ("pck_25", "pck", "contrast")}
+    print(f"bad = {bad:>2}, mean: PCK after 25 steps {means['pck_25']:.2f}, after 100 "
+          f"{means['pck']:.2f}; contrast {means['contrast']:.2f}")  # fmt: skip
 
 # %% [markdown]
 # ## Exercises: predict, then run
+#
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
 # **Exercise 1.** The `good` anchors above, with 4 positives, are all worth 0.95. What is
 # a `good` anchor worth in a batch of 2 positives and 14 negatives? A `good` anchor is
@@ -537,14 +555,14 @@ print(f"values of the good anchors: {exercise_1}")
 # **0.8333** each. Flipping one comparison puts one negative above one positive; a
 # ranking produces that configuration (that positive just below that negative, above all
 # others), so it keeps its AP: one positive at rank 1 (precision 1) and one at rank 3
-# with 2 positives up to it (precision 2/3), `(1 + 2/3) / 2 = 0.8333`. With `P`
+# with 2 positives up to it (precision 2/3), $(1 + 2/3) / 2 = 0.8333$. With $P$
 # positives it is `(P - 1 + P / (P + 1)) / P`, whichever comparison is flipped: 0.95 for
-# `P = 4`. The fewer the positives, the more one mistake costs, and the steeper the pull
+# $P = 4$. The fewer the positives, the more one mistake costs, and the steeper the pull
 # of the `good` anchors.
 #
 # </details>
 #
-# **Exercise 2.** For ROC AUC, whose `h` is the fraction of `+1` entries and counts
+# **Exercise 2.** For ROC AUC, whose $h$ is the fraction of $+1$ entries and counts
 # every configuration, what is the mean value of the `bad` anchors (uniformly random
 # configurations)?
 
@@ -561,9 +579,9 @@ print(f"mean value of the bad anchors for ROC AUC: {exercise_2:.3f}")
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# About **0.5**: each of the 48 entries is `+1` with probability 1/2. Unlike AP's, these
+# About **0.5**: each of the 48 entries is $+1$ with probability 1/2. Unlike AP's, these
 # random anchors are not all worth 0, so for AUC they do say something about which way
-# is up: a random configuration with more `+1` entries is worth more.
+# is up: a random configuration with more $+1$ entries is worth more.
 #
 # </details>
 #
@@ -574,7 +592,8 @@ print(f"mean value of the bad anchors for ROC AUC: {exercise_2:.3f}")
 # %%
 accuracy_scores = np.tile([0.0, 1.0, 2.0, 3.0], (8, 1))  # class 3 wins every sample
 accuracy_targets = np.array([3, 3, 3, 0, 1, 2, 0, 1])  # so samples 0, 1 and 2 are right
-seen = UniLoss(Accuracy(), row=16, seed=0).inspect(accuracy_scores, accuracy_targets)
+row_anchors = UniLoss(Accuracy(), sampler=AnchorSampler(row=16), seed=0)
+seen = row_anchors.inspect(accuracy_scores, accuracy_targets)
 exercise_3 = np.unique(seen.values[seen.kinds == "row"])
 print(f"batch accuracy {seen.batch_metric:.3f}; values of the row anchors: {exercise_3}")
 
@@ -582,7 +601,95 @@ print(f"batch accuracy {seen.batch_metric:.3f}; values of the row anchors: {exer
 # <details><summary>Answer</summary>
 #
 # **0.375 or 0.5**. A row anchor on one of the 5 wrong samples makes it right:
-# `4/8 = 0.5`. A row anchor on a sample that is already right changes nothing: 0.375.
+# $4/8 = 0.5$. A row anchor on a sample that is already right changes nothing: 0.375.
 # Row anchors are never worth less than the current configuration.
 #
 # </details>
+#
+# **Exercise 4 (code): change a sampler.** For AP, about half the `nearby` anchors are
+# worth 0: setting a random wrong comparison right often makes a cycle. A better rule,
+# which the AP task uses (`AnchorSampler(nearby_rule="margin")`), sets right in each row
+# the wrong comparison of **smallest margin**: among the row's comparisons with
+# $c_m \le 0$, the one with the largest $c_m$ (the first of equals). For AP that moves the
+# positive up past the one negative just above it, which a ranking can always do. Write
+# `margin_choices(c, row_starts)`: the index of that comparison in every row that has a
+# wrong one, rows in order (an empty array when none is wrong). The check compares it with
+# the package's rule on 200 random AP and accuracy batches, ties included; the cell after
+# it counts how many nearby anchors are worth more than 0 under each rule.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def margin_choices(c, row_starts):
+    """Per row with a wrong comparison (``c <= 0``), the index of its largest wrong ``c``."""
+    ...
+
+
+# %%
+margin_rng = np.random.default_rng(5)
+margin_inputs = {}
+for k in range(100):
+    scores, labels = ap_batch(margin_rng)
+    scores = np.round(scores, 1)  # ties: equal scores give c = 0, a wrong comparison
+    batch = AP.refactor(scores.shape, labels)
+    margin_inputs[f"AP batch {k}"] = (batch.comparisons(scores), batch.row_starts)
+    class_scores = np.round(margin_rng.normal(size=(6, 4)), 1)
+    batch = Accuracy().refactor(class_scores.shape, margin_rng.integers(0, 4, size=6))
+    margin_inputs[f"accuracy batch {k}"] = (batch.comparisons(class_scores), batch.row_starts)
+exercise_4 = exercises.agree_on(
+    "margin_choices",
+    margin_choices,
+    lambda c, rows: smallest_margins(c, np.flatnonzero(c <= 0), rows),
+    margin_inputs,
+    hint="for each row r, the wrong ones are c[row_starts[r]:row_starts[r + 1]] <= 0; take "
+    "the largest of them (np.argmax gives the first of equals) as an index into c",
+    required=False,
+)
+
+# %% [markdown]
+# With the rule in place: on 50 random AP batches (16 samples, 4 positives), the share of
+# nearby anchors worth more than 0 under each rule. You should see about half under the
+# random rule and **100%** under the margin rule.
+
+# %%
+rule_rng = np.random.default_rng(6)
+worth_something = {"random": [], "margin": []}
+for _ in range(50):
+    scores, labels = ap_batch(rule_rng)
+    for rule, shares in worth_something.items():
+        seen = UniLoss(AP, sampler=AnchorSampler(nearby_rule=rule), seed=rule_rng).inspect(
+            scores, labels
+        )
+        shares.append(np.mean(seen.values[seen.kinds == "nearby"] > 0))
+exercise_4_worth = {rule: float(np.mean(shares)) for rule, shares in worth_something.items()}
+for rule, share in exercise_4_worth.items():
+    print(f"nearby_rule={rule!r}: {share:.0%} of the nearby anchors are worth more than 0")
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/03_anchors.py`) walks the rows: for each, the
+# wrong comparisons of that row, and the index of the largest. With the margin rule every
+# nearby anchor of an AP batch is a configuration some ranking produces, so none is worth
+# 0, and each is worth at least the batch's AP: a step up, which is what a nearby anchor
+# was meant to be. The package draws its margin anchors from the same choices, one row at
+# random per anchor.
+#
+# </details>
+#
+# ## What you learned
+#
+# * The anchors are corners drawn around two landmarks, the ground truth and the current
+#   configuration $\mathrm{sign}(c)$: `truth`, `good`, `nearby` and `bad` (the paper's
+#   49), and the package's `current` and `row`.
+# * The gradient of $\tilde h$ is a sum of pulls, one per anchor: towards anchors worth
+#   more than $\tilde h$, away from those worth less, stronger when closer. For AP the
+#   anchors at the goal carry most of it.
+# * A kind of anchor can matter without carrying direction: for PCK the random anchors
+#   are all worth 0, yet they keep heatmaps sharp; without them the maps flatten.
+# * A sampler is a rule you can change: the margin rule makes every nearby anchor of AP a
+#   real step up.
+#
+# **Next**, chapter 4 has you write the whole method yourself, from the metric's pairs to
+# the loss, each step checked against the package.

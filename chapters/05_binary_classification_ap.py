@@ -12,8 +12,8 @@
 # order; only the loss differs:
 #
 # * **UniLoss** on AP: every mini-batch's scores become (positive, negative) comparisons,
-#   the comparisons are relaxed and `h~` interpolates the batch's AP from anchors
-#   (chapters 1-3); the loss is `1 - h~`. Nothing here is specific to AP except the
+#   the comparisons are relaxed and $\tilde h$ interpolates the batch's AP from anchors
+#   (chapters 1-3); the loss is $1 - \tilde h$. Nothing here is specific to AP except the
 #   `AveragePrecision` metric object.
 # * **Binary cross-entropy** (BCE) on the logits: the standard loss for this task. It
 #   never looks at the ranking; it pushes each score towards its own label.
@@ -22,8 +22,9 @@
 # the same code as `python -m uniloss_ref train --task ap ...`, so what this chapter shows
 # is what the reproduction (`docs/reproduction.md`) measures for one seed.
 #
-# Run it cell by cell as a notebook, or as a script:
-# `python chapters/05_binary_classification_ap.py` (`--quick` for a short run, `--help`).
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/05_binary_classification_ap.py` (`--quick` for a short
+# run, `--help` for the options).
 
 # %%
 import autograd
@@ -31,7 +32,7 @@ import numpy as np
 from autograd.misc import flatten
 from matplotlib.figure import Figure
 
-from uniloss_ref import UniLoss, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, exercises, tutorial
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.experiments.plots import LOSS_COLOURS, precision_recall_points
 from uniloss_ref.experiments.tasks import task_scores
@@ -49,21 +50,21 @@ NAMES = {"uniloss": "UniLoss", "bce": "binary cross-entropy"}
 #
 # `TrainConfig` names a run; every field left out takes the task's tuned default
 # (`uniloss_ref.experiments.tasks.TASKS["ap"]`): batches of 16, stratified so that every
-# batch holds one or two eights (a batch without one gives UniLoss nothing to rank), SGD
-# with momentum 0.9,
-# learning rate 0.01 for UniLoss and 0.03 for BCE (the two losses have different scales,
-# so each has its own rate), divided by ten for the last quarter of the epochs. The task
-# runs 60 epochs; quick mode runs 6, already enough for both to rank well. `prepare` loads
-# the data and builds the network, the metric and the loss; printing the loss shows its
-# temperature and the anchors it draws at every step.
+# batch holds one or two eights (a batch without one gives UniLoss nothing to rank;
+# exercise 2 counts them), SGD with momentum 0.9, a learning rate for each loss (the two
+# losses have different scales), divided by ten for the last quarter of the epochs. The
+# task runs 60 epochs; quick mode runs 6, already enough for both to rank well. `prepare`
+# loads the data and builds the network, the metric and the loss; the loss object knows
+# its temperature and the anchors it draws at every step.
 #
 # You should see 1294 training, 144 validation and 359 test images, 35 of the test
-# images eights (a fraction of **0.097**), and the temperature and anchor counts of the
-# task's UniLoss (when this chapter was written: it compares standardised scores
-# `s / sd(s)` at `temperature=3.0`, with the paper's four kinds `truth=1, good=16,
-# nearby=16, bad=16`, its nearby anchors setting right the wrong comparison of smallest
-# margin; `docs/reproduction.md` shows why: with raw scores UniLoss grew them until the
-# relaxation saturated, and on a harder data set it fell far behind BCE).
+# images eights (a fraction of **0.097**), each loss's learning rate (0.01 for UniLoss,
+# 0.03 for BCE), and the temperature and anchor counts of the task's UniLoss. When this
+# chapter was written it compared standardised scores $s / \mathrm{sd}(s)$ (chapter 4,
+# section 2) at $\tau = 3$, with the paper's four kinds (`truth=1, good=16, nearby=16,
+# bad=16`), its nearby anchors set by chapter 3's margin rule; `docs/reproduction.md` shows
+# why: with raw scores UniLoss grew them until the relaxation saturated, and on a harder
+# data set it fell far behind BCE.
 
 # %%
 epochs = 6 if lesson.quick else 60
@@ -80,7 +81,8 @@ print(
 )
 print(f"UniLoss: standardise={uniloss.standardise}, temperature={uniloss.temperature}, "
       f"anchors {anchor_mix} ({uniloss.sampler.nearby_rule} nearby)")  # fmt: skip
-print(f"{epochs} epochs of batches of {setups['uniloss'].config.batch_size}")
+print(f"{epochs} epochs of batches of {setups['uniloss'].config.batch_size}; learning rate "
+      + ", ".join(f"{loss} {setup.config.lr:g}" for loss, setup in setups.items()))  # fmt: skip
 
 # %% [markdown]
 # ## Training
@@ -155,7 +157,7 @@ lesson.show(fig, "05_precision_recall.png")
 # ## What one short run does not settle
 #
 # Over ten seeds that no choice of setting has seen, on the full 60-epoch schedule,
-# UniLoss is ahead of BCE by about one AP point on this task (+1.04 ± 1.08, one seed of
+# UniLoss is ahead of BCE by about one AP point on this task (+1.04 ± 1.08 points, one seed of
 # ten below), about the seed-to-seed spread of either (`docs/reproduction.md`), so one
 # seed, quick or full, can come out either way. The point of this chapter is the other
 # one: a loss built only from the metric's definition, with no knowledge of what a
@@ -165,7 +167,8 @@ lesson.show(fig, "05_precision_recall.png")
 #
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
 # **Exercise 1.** Before training, the network's scores have nothing to do with the
 # digits. What test AP does the *untrained* network score? And what do scores drawn at
@@ -230,9 +233,9 @@ print(f"on every one of them: UniLoss's gradient is at most {exercise_2_uniloss_
 # <details><summary>Answer</summary>
 #
 # With a tenth of the images positive, a batch of 16 misses them all with probability
-# about `0.9^16`, close to **one batch in five** (the count printed above). On those
-# batches UniLoss's gradient is **exactly 0**: every anchor is worth 1, so `h~` is 1
-# wherever `b~` is. BCE still pushes every negative's score down, so it learns from
+# about $0.9^{16}$, close to **one batch in five** (the count printed above). On those
+# batches UniLoss's gradient is **exactly 0**: every anchor is worth 1, so $\tilde h$ is 1
+# wherever $\tilde b$ is. BCE still pushes every negative's score down, so it learns from
 # every batch. This is why the AP task draws *stratified* batches, for every loss (the
 # count above is of a plain random order): each class is spread evenly over the epoch,
 # so every batch of 16 holds one or two eights. On Fashion-MNIST's hardest class that
@@ -255,7 +258,9 @@ scores, labels = trained[batch], data.y_test[batch]
 # The same anchors for every evaluation (a fixed seed), so only the scores change.
 measure = {
     "AP": lambda s: metric.evaluate(s, labels),
-    "UniLoss": lambda s: float(UniLoss(metric, current=1, seed=3)(s, labels)),
+    "UniLoss": lambda s: float(
+        UniLoss(metric, sampler=AnchorSampler(current=1), seed=3)(s, labels)
+    ),
     "UniLoss, standardised": lambda s: float(
         UniLoss(metric, standardise=True, temperature=3.0, seed=3)(s, labels)
     ),
@@ -272,14 +277,74 @@ for name, row in exercise_3.items():
 # <details><summary>Answer</summary>
 #
 # Adding a constant changes **neither AP nor UniLoss** (to rounding): both see the scores
-# only through the differences `c = s[i] - s[j]`. BCE changes, because it judges each
+# only through the differences $c = s_i - s_j$. BCE changes, because it judges each
 # score against a fixed threshold. Multiplying by 10 keeps the order, so AP stays; but
-# UniLoss changes, because `b~ = tanh(c / 2 tau)` sees `10 c`: scaling the scores is the
+# UniLoss changes, because $\tilde b = \tanh(c / 2 \tau)$ sees $10c$: scaling the scores is the
 # same as dividing the temperature by 10, and the relaxed point moves toward its corner.
 # BCE changes too. The temperature is therefore only meaningful relative to the scale of
 # the scores, and a network can change that scale as it trains. **UniLoss on
-# standardised scores**, `s / sd(s)` as the AP task uses, changes under neither: it sees
-# the comparisons in units of the batch's spread, so `tau` keeps its meaning whatever
+# standardised scores**, $s / \mathrm{sd}(s)$ as the AP task uses, changes under neither: it sees
+# the comparisons in units of the batch's spread, so $\tau$ keeps its meaning whatever
 # the network does to the scale.
 #
 # </details>
+#
+# **Exercise 4 (code).** Write the stratified order the AP task trains with:
+# `stratified_order(labels, rng)` returns one epoch's order of the training samples (a
+# permutation of `range(n)`) such that every batch of 16 consecutive samples holds each
+# class in proportion to its share, up to one sample. One way: for each class, shuffle
+# its samples with `rng` and give its $m$-th of $M$ samples the position
+# $(m + u) / M$, with one random offset $u \in [0, 1)$ per class; then sort all samples by
+# position. The check cuts your order into batches of 16 and counts the eights in each:
+# one or two in every full batch, where the plain random order leaves about one batch in
+# five with none.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def stratified_order(labels, rng):
+    """One epoch's order (n,) of the samples, each class spread evenly over it."""
+    ...
+
+
+# %%
+mine = stratified_order(data.y_train, np.random.default_rng(3))
+full = len(data.y_train) // 16 * 16
+exercise_4_random = data.y_train[order[:full]].reshape(-1, 16).sum(axis=1)
+if exercises.written("stratified_order", mine):
+    every_index = np.arange(len(data.y_train))
+    exercises.agree("stratified_order is a permutation", np.sort(mine), every_index,
+                    hint="every index 0..n-1 once, e.g. np.argsort of positions")  # fmt: skip
+    exercise_4_eights = data.y_train[np.asarray(mine)[:full]].reshape(-1, 16).sum(axis=1)
+    exercises.agree("eights in every batch of 16", exercise_4_eights,
+                    np.clip(exercise_4_eights, 1, 2),
+                    hint="place the m-th of a class's M samples at (m + u) / M, u random per "
+                    "class, and sort all samples by that position")  # fmt: skip
+    spread = {"stratified": exercise_4_eights, "random": exercise_4_random}
+    print("batches with 0, 1, 2, ... eights: "
+          + "; ".join(f"{how} {np.bincount(n).tolist()}" for how, n in spread.items()))  # fmt: skip
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/05_binary_classification_ap.py`) is the rule
+# above in four lines, the same rule as the package's
+# `uniloss_ref.experiments.training.batch_order`. With 10% eights, a class spread evenly
+# over the epoch puts $16 \times 0.1 = 1.6$ of them, so one or two, in every batch of 16;
+# UniLoss then has something to rank at every step.
+#
+# </details>
+#
+# ## What you learned
+#
+# * The same UniLoss, given only `AveragePrecision()`, trains the paper's network to rank
+#   the digits as well as binary cross-entropy does, within the seed-to-seed spread.
+# * AP is the area under the precision-recall curve; the chapter's two curves show it.
+# * A batch with no positive gives UniLoss nothing to rank and a gradient of exactly 0;
+#   stratified batches avoid it.
+# * UniLoss ignores a shift of the scores but not a scale, unless it compares
+#   standardised scores, as the AP task does.
+#
+# **Next**, chapter 6 takes a metric where one flip rarely changes anything: top-1
+# accuracy of a 10-class network.

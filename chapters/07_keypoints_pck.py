@@ -5,14 +5,14 @@
 # elbows, ...) of a figure in an image. The network outputs one **heatmap** per joint, a
 # grid of scores, and the predicted joint is the grid's highest pixel. The metric is
 # **PCK** (percentage of correct keypoints): a joint is correct when its prediction lies
-# within `threshold x torso length` of the truth.
+# within $\text{threshold} \times \text{torso length}$ of the truth.
 #
 # The data are synthetic stick figures (`uniloss_ref.experiments.data`), 32x32 images
 # with 11 joints, drawn afresh from the seed, so the chapter needs no download. The
 # network is a small encoder-decoder giving 16x16 heatmaps
 # (`uniloss_ref.experiments.tasks.build_model`). Two losses:
 #
-# * **MSE on Gaussian heatmaps**, the usual recipe: paint a Gaussian bump (sigma one
+# * **MSE on Gaussian heatmaps**, the usual recipe: paint a Gaussian bump ($\sigma$ one
 #   heatmap pixel) at every true joint and regress every pixel of the output onto it. It
 #   asks for a particular *shape* of heatmap, everywhere, though PCK only reads the
 #   argmax.
@@ -20,20 +20,21 @@
 #   radius beats every pixel outside it, so the comparisons are (pixel inside, pixel
 #   outside) pairs, one row per inside pixel. Nothing asks for a shape; only the order of
 #   the pixels matters. As for accuracy (chapter 6), the task's defaults add the current
-#   configuration and 16 row anchors and use `tau = 0.3`.
+#   configuration and 16 row anchors and use $\tau = 0.3$.
 #
 # Both train through the package's code (`uniloss_ref.experiments.training`) from the
 # same seed: same images, initial network and batches. This chapter then looks at *what*
 # each loss made its heatmaps look like.
 #
-# Run it cell by cell as a notebook, or as a script:
-# `python chapters/07_keypoints_pck.py` (`--quick` for a short run, `--help`).
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/07_keypoints_pck.py` (`--quick` for a short run, `--help`
+# for the options).
 
 # %%
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import tutorial
+from uniloss_ref import exercises, tutorial
 from uniloss_ref.experiments.data.keypoints import JOINT_NAMES
 from uniloss_ref.experiments.heatmaps import heatmap_argmax
 from uniloss_ref.experiments.nn.losses import gaussian_heatmaps
@@ -49,11 +50,12 @@ NAMES = {"uniloss": "UniLoss", "mse": "MSE"}
 # %% [markdown]
 # ## Training
 #
-# The full reproduction trains on 3600 images for 8 epochs. This chapter keeps the task's
-# network, optimiser (Adam, learning rate 0.003), batch of 8 and threshold (0.3 torso
-# lengths, about 1.1 heatmap pixels), and trains on fewer images for fewer epochs: 800
-# images (10% of them held out for validation) for 5 epochs, or 240 for 2 in quick mode,
-# and tests on 300 (100 in quick mode).
+# The full reproduction trains on 3600 images for 8 epochs (`docs/reproduction.md`). This
+# chapter keeps the task's network, optimiser (Adam, at the task's learning rate, printed
+# below), batch of 8 and threshold (0.3 torso lengths, about 1.1 heatmap pixels, also
+# printed), and trains on fewer images for fewer epochs: 800 images (10% of them held out
+# for validation) for 5 epochs, or 240 for 2 in quick mode, and tests on 300 (100 in quick
+# mode).
 #
 # You should see both losses find the joints, far above chance (a joint's radius covers
 # a few of the 256 heatmap pixels): test PCK at 0.3 **above 0.3** for both in quick mode
@@ -74,16 +76,20 @@ for loss, run in runs.items():
 data = runs["uniloss"].setup.data
 targets = data.y_test
 height, width = targets.heatmap_shape
+mean_radius = float(PCK_THRESHOLD * targets.scale.mean())
+print(f"heatmaps {height} x {width} = {height * width} pixels; radius at {PCK_THRESHOLD}: "
+      f"{mean_radius:.1f} pixels on average; Adam, learning rate "
+      f"{runs['uniloss'].setup.config.lr:g}")  # fmt: skip
 
 # %% [markdown]
 # ## PCK as a function of the threshold
 #
 # Training fixes the threshold at 0.3, but the same heatmaps can be scored at any radius:
 # a tight one asks for the exact pixel, a loose one only for the right region. We score
-# the test heatmaps with `PCK(threshold=t)` for `t` from 0.05 to 1 torso lengths.
+# the test heatmaps with `PCK(threshold=t)` for $t$ from 0.05 to 1 torso lengths.
 #
 # You should see that **PCK never decreases as the threshold grows** (a larger radius can
-# only add pixels to a joint's inside set), that at `t = 0.3` the curve is exactly the
+# only add pixels to a joint's inside set), that at $t = 0.3$ the curve is exactly the
 # test PCK reported by training, and that both losses are **above 0.7 at 1 torso
 # length**.
 
@@ -205,16 +211,17 @@ profile_ax.legend()
 lesson.show(fig, "07_heatmaps.png")
 
 # %% [markdown]
-# On the full schedule (`docs/reproduction.md`, 3600 images, 8 epochs, three seeds)
+# On the full schedule (`docs/reproduction.md`: 3600 images, 8 epochs, three seeds)
 # UniLoss ends about half a point above MSE at 0.3; the shorter runs here are not meant to
 # settle which is ahead, and the chapter does not claim either.
 #
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
 # **Exercise 1.** How many comparisons does UniLoss make for one joint of one image at
-# threshold 0.3? The radius is about 1.1 heatmap pixels on a 16 x 16 map. And for a
+# threshold 0.3? The radius is about 1.1 heatmap pixels on a $16 \times 16$ map. And for a
 # whole training batch of 8 images with 11 joints?
 
 # %%
@@ -235,10 +242,11 @@ print(f"the first image's head: {exercise_1_positives} pixels inside the radius,
 # <details><summary>Answer</summary>
 #
 # A radius of about 1.1 pixels holds the few pixels nearest the joint (the count printed
-# above, typically 3 to 5); each is compared with every one of the other ~250 pixels, so
-# about **a thousand comparisons per joint**, and about ten thousand per image. A batch
-# of 8 has the printed count, some 80,000 to 90,000: this is why the heatmaps are 16 x 16
-# and not 32 x 32, where there would be sixteen times as many (`docs/reproduction.md`).
+# above, typically 3 to 5); each is compared with every other pixel of the 256, so about
+# **a thousand comparisons per joint**, and about ten thousand per image. A batch of 8
+# has the printed count, some 80,000 to 90,000: this is why the heatmaps are
+# $16 \times 16$ and not $32 \times 32$, where there would be sixteen times as many
+# (`docs/reproduction.md`).
 #
 # </details>
 #
@@ -283,3 +291,61 @@ print(f"spikes: test PCK {exercise_3_pck:.4f} (UniLoss maps {test_pck['uniloss']
 # effort on it, UniLoss does not.
 #
 # </details>
+#
+#
+# **Exercise 4 (code).** Write MSE's target, the Gaussian bump of one joint:
+# `gaussian_heatmap(x, y, height, width, sigma)` returns an $H \times W$ map whose pixel
+# in row $r$ and column $q$ (its centre is the point $(q, r)$) holds
+# $\exp\bigl(-((q - x)^2 + (r - y)^2) / 2\sigma^2\bigr)$: 1 at the joint itself,
+# unnormalised. The check compares it with the package's `gaussian_heatmaps` on every
+# visible joint of ten test images.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def gaussian_heatmap(x, y, height, width, sigma):
+    """The ``(H, W)`` Gaussian bump of width ``sigma`` centred on the point ``(x, y)``."""
+    ...
+
+
+# %%
+bump_inputs = {
+    f"image {r}, {JOINT_NAMES[j]}": (*targets.xy[r, j], height, width, HEATMAP_SIGMA, r, j)
+    for r in range(10)
+    for j in range(len(JOINT_NAMES))
+    if visible[r, j]
+}
+exercise_4 = exercises.agree_on(
+    "gaussian_heatmap",
+    lambda x, y, h, w, sigma, r, j: gaussian_heatmap(x, y, h, w, sigma),
+    lambda x, y, h, w, sigma, r, j: gaussian[r, j],
+    bump_inputs,
+    hint="rows r and columns q from np.mgrid[0:H, 0:W] (or np.indices); "
+    "np.exp(-((q - x) ** 2 + (r - y) ** 2) / (2 * sigma**2))",
+    rtol=1e-12,
+    atol=1e-300,
+    required=False,
+)
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/07_keypoints_pck.py`) takes the rows and
+# columns of the map with `np.indices` and evaluates the formula. MSE asks every one of
+# the 256 pixels to take its value from this bump; UniLoss asks only that one pixel
+# inside the radius beat the others, which is why its maps above stay high far from the
+# joint.
+#
+# </details>
+#
+# ## What you learned
+#
+# * PCK is a metric of comparisons too: a joint is right iff some pixel inside the radius
+#   beats every pixel outside it, one row per inside pixel.
+# * UniLoss on PCK and MSE on Gaussian heatmaps both find the joints; MSE learns a bump,
+#   UniLoss only puts the right pixel on top, which is all PCK reads.
+# * Heatmaps make many comparisons (tens of thousands a batch), which sets the map size.
+#
+# **Next**, chapter 8 checks gradients: finite differences, autograd, and the authors'
+# closed-form gradient with its sign error.

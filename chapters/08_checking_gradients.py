@@ -1,26 +1,28 @@
 # %% [markdown]
 # # 8. Checking a gradient
 #
-# UniLoss's loss is `1 - h~`, where `h~` interpolates the metric from its values `v_k` at
-# anchor configurations `a_k` (chapters 2-4):
+# UniLoss's loss is $1 - \tilde h$, where $\tilde h$ interpolates the metric from its values $v_k$
+# at anchor configurations $a_k$ (chapters 2-4):
 #
-#     d_k = || b~ - a_k ||,    w_k = d_k ** (-p),    W = sum_k w_k,    h~ = sum_k w_k v_k / W.
+# $$d_k = \lVert \tilde b - a_k \rVert, \qquad w_k = d_k^{-p}, \qquad W = \sum_k w_k,
+#   \qquad \tilde h = \frac{1}{W} \sum_k w_k v_k.$$
 #
-# Training needs the gradient of `h~` with respect to the relaxed binaries `b~` (and,
+# Training needs the gradient of $\tilde h$ with respect to the relaxed binaries $\tilde b$ (and,
 # by the chain rule, the scores). There are three ways to get it:
 #
-# 1. **Finite differences**: nudge one coordinate of `b~` by `+-eps` and divide the
-#    change in `h~` by `2 eps`. Slow (two evaluations per coordinate) and only accurate
-#    to about `eps^2` plus rounding, but it needs no calculus, so it is the referee.
-# 2. **Automatic differentiation**: this package writes `h~` in `autograd.numpy` and
+# 1. **Finite differences**: nudge one coordinate of $\tilde b$ by $\pm\varepsilon$ and
+#    divide the change in $\tilde h$ by $2\varepsilon$. Slow (two evaluations per
+#    coordinate) and only accurate to about $\varepsilon^2$ plus rounding, but it needs no
+#    calculus, so it is the referee.
+# 2. **Automatic differentiation**: this package writes $\tilde h$ in `autograd.numpy` and
 #    lets `autograd.grad` apply the chain rule. It is exact up to rounding.
 # 3. **A closed form** by hand. The quotient rule gives
 #
-#        grad h~ = (sum_k v_k grad w_k - h~ sum_k grad w_k) / W,
-#        grad w_k = -p * w_k * (b~ - a_k) / d_k^2.
+#    $$\nabla \tilde h = \frac{1}{W} \Bigl(\sum_k v_k \nabla w_k - \tilde h \sum_k
+#      \nabla w_k\Bigr), \qquad \nabla w_k = -p\, w_k\, \frac{\tilde b - a_k}{d_k^2}.$$
 #
-#    The authors' MNIST and CIFAR scripts write the second term with a `+` instead of
-#    the `-`; theirs equals the true gradient plus `2 h~ grad(log W)`.
+#    The authors' MNIST and CIFAR scripts write the second term with a $+$ instead of
+#    the $-$; theirs equals the true gradient plus $2 \tilde h \nabla \log W$.
 #    `uniloss_ref.experiments.authors_gradient` holds both versions,
 #    `corrected_idw_gradient` and `authors_idw_gradient`.
 #
@@ -28,8 +30,9 @@
 # authors' formula is from the truth, and shows what training with each does: on a
 # linear scorer and on the paper's network.
 #
-# Run it cell by cell as a notebook, or as a script:
-# `python chapters/08_checking_gradients.py` (`--quick` for a short run, `--help`).
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/08_checking_gradients.py` (`--quick` for a short run,
+# `--help` for the options).
 
 # %%
 from collections.abc import Callable
@@ -40,8 +43,9 @@ import autograd.numpy as anp
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import UniLoss, tutorial
+from uniloss_ref import UniLoss, exercises, tutorial
 from uniloss_ref.experiments.authors_gradient import (
+    AuthorsUniLoss,
     authors_idw_gradient,
     corrected_idw_gradient,
     interpolate_with_authors_gradient,
@@ -59,8 +63,9 @@ lesson = tutorial.setup(
 # ## Finite differences
 #
 # Central differences, one coordinate at a time. The error of the formula is of order
-# `eps^2` times the third derivative; rounding adds about `1e-16 / eps`. `eps = 1e-6`
-# balances the two, so a correct gradient agrees to about `1e-9`.
+# $\varepsilon^2$ times the third derivative; rounding adds about $10^{-16} / \varepsilon$.
+# $\varepsilon = 10^{-6}$ balances the two, so a correct gradient agrees to about
+# $10^{-9}$.
 #
 # (The package's own tests use `autograd.test_util.check_grads`, which compares along
 # random directions; here we want the whole vector, to measure angles.)
@@ -95,16 +100,16 @@ def cosine(u: np.ndarray, v: np.ndarray) -> float:
 # %% [markdown]
 # ## Random interpolation problems
 #
-# First, problems with no structure at all, as a unit test would draw them: `l = 30`
-# relaxed binaries uniform in `[-0.5, 0.5]`, `K = 49` random anchors (the paper's
+# First, problems with no structure at all, as a unit test would draw them: $l = 30$
+# relaxed binaries uniform in `[-0.5, 0.5]`, $K = 49$ random anchors (the paper's
 # number), values uniform in `[0, 1]`. For each we compare the gradients with finite
-# differences and check the identity `authors = true + 2 h~ grad(log W)`.
+# differences and check the identity $authors = true + 2 \tilde h \nabla(\log W)$.
 #
 # A true gradient also has one guarantee: a small enough step along it raises the
-# function. The authors' formula has none; a step along it raises `h~` only when its
+# function. The authors' formula has none; a step along it raises $\tilde h$ only when its
 # angle with the true gradient is below 90 degrees. So we also take ten steps of gradient
-# ascent on `h~` with each (anchors fixed, `b~` kept inside the cube, every step of
-# length 0.05 so that only the direction matters) and record whether `h~` went up.
+# ascent on $\tilde h$ with each (anchors fixed, $\tilde b$ kept inside the cube, every step of
+# length 0.05 so that only the direction matters) and record whether $\tilde h$ went up.
 
 
 # %%
@@ -150,10 +155,11 @@ def ascent(b: np.ndarray, a: np.ndarray, v: np.ndarray, gradient: Callable, step
 # * autograd and the corrected closed form agree with finite differences: every cosine
 #   is 1 to at least nine decimals, and the largest difference, relative to the
 #   gradient's largest entry, is **below `1e-6`** (finite differences are the less
-#   accurate side). The identity `authors = true + 2 h~ grad(log W)` holds to `1e-12`.
+#   accurate side). The identity
+#   $\text{authors} = \text{true} + 2 \tilde h \nabla \log W$ holds to `1e-12`.
 # * the authors' formula fails the check: its cosine with the true gradient has a median
 #   of about **0.15** and is negative in about **one problem in six**. Ten ascent steps
-#   along the true gradient raise `h~` in **every** problem; along the authors' formula,
+#   along the true gradient raise $\tilde h$ in **every** problem; along the authors' formula,
 #   only in about **80%**.
 
 # %%
@@ -191,19 +197,18 @@ print(f"  ten ascent steps raise h~: ours in {random_ours_rise_fraction:.0%}, au
 # %% [markdown]
 # ## With UniLoss's own anchors
 #
-# Random anchors are the worst case. In UniLoss the anchors are not random: a third of
-# them sit at or next to the ground truth (all `+1`) and have high values (chapter 3).
-# The error term `2 h~ grad(log W)` pulls `b~` towards the anchors, the nearer ones more,
-# and so largely towards the ground truth, which is also uphill. So on real batches we
-# expect the authors' formula, though still wrong, to point uphill more often. We check
-# that on AP batches (16 samples, 4 positives), now differentiating with respect to the
-# *scores*: `interpolate_with_authors_gradient` is `interpolate` with the authors'
-# formula as its gradient, the drop-in that `UniLoss(...,
-# interpolation=interpolate_with_authors_gradient)` uses.
+# Random anchors are the worst case. In UniLoss the anchors are not random: a third of them sit at
+# or next to the ground truth (all $+1$) and have high values (chapter 3). The error term $2 \tilde
+# h \nabla \log W$ pulls $\tilde b$ towards the anchors, the nearer ones more, and so largely
+# towards the ground truth, which is also uphill. So on real batches we expect the authors' formula,
+# though still wrong, to point uphill more often. We check that on AP batches (16 samples, 4
+# positives), now differentiating with respect to the *scores*: `interpolate_with_authors_gradient`
+# is `interpolate` with the authors' formula as its gradient, what `AuthorsUniLoss` (UniLoss with
+# their gradient) uses.
 #
 # You should see (100 batches; 30 in quick mode) the authors' score gradient much closer
 # to the truth than on random problems, **median cosine about 0.8**, and ascent along it
-# raise `h~` in almost every batch (**at least 90%**); along the true gradient, in every
+# raise $\tilde h$ in almost every batch (**at least 90%**); along the true gradient, in every
 # batch.
 
 # %%
@@ -216,7 +221,7 @@ for _ in range(30 if lesson.quick else 100):
     scores = rng.normal(size=16)
     refactoring = metric.refactor(scores.shape, labels)
     anchors = UniLoss(metric, seed=rng).draw_anchors(scores, labels)
-    values = anchors.values(refactoring.h)
+    values = anchors.values(refactoring)
 
     def ours(s, anchors=anchors, values=values, refactoring=refactoring):
         return interpolate(relaxed_binary(refactoring.comparisons(s)), anchors, values)
@@ -263,7 +268,7 @@ lesson.show(fig, "08_angles.png")
 # %% [markdown]
 # ## Training with each: a linear scorer
 #
-# What would the authors have seen? First the smallest model: a linear scorer `s = X w`
+# What would the authors have seen? First the smallest model: a linear scorer $s = X w$
 # on generated data (10 features, 20% positives, shifted by 1 in three features), trained
 # with `UniLoss(AveragePrecision())` on mini-batches of 32 by plain gradient descent, once
 # with the true gradient and once with the authors', tracking AP on held-out data.
@@ -282,16 +287,16 @@ def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]
 # You should see (300 steps; 150 in quick mode) **both gradients train the linear
 # scorer** to a similar held-out AP, about 0.7 from 0.16 at the start, and the authors'
 # run end with **weights several times larger** (more than 3x): the error term keeps
-# pulling `b~` towards the corners of the cube, which means larger scores.
+# pulling $\tilde b$ towards the corners of the cube, which means larger scores.
 
 # %%
-INTERPOLATIONS = {"true": interpolate, "authors'": interpolate_with_authors_gradient}
+LOSSES = {"true": UniLoss, "authors'": AuthorsUniLoss}
 linear_runs = {}
-for name, interpolation in INTERPOLATIONS.items():
+for name, uniloss in LOSSES.items():
     rng = np.random.default_rng(3)  # the same data, start and batches for both
     X, y = make_data(rng, 2000)
     X_test, y_test = make_data(rng, 2000)
-    loss = UniLoss(metric, seed=int(rng.integers(2**32)), interpolation=interpolation)
+    loss = uniloss(metric, seed=int(rng.integers(2**32)))
     step_gradient = autograd.grad(lambda w, Xb, yb, loss=loss: loss(Xb @ w, yb))
     w = 0.1 * rng.normal(size=10)
     history = [(0, metric.evaluate(X_test @ w, y_test))]
@@ -314,9 +319,9 @@ linear_weight_norm = {name: run["weight_norm"] for name, run in linear_runs.item
 # Now the paper's network for AP, the task of chapter 5: the MLP 64-500-300-1 on the
 # digits, digit 8 against the rest, through the package's training code. The training
 # code's loss `uniloss-authors` is UniLoss with the authors' formula; everything else is
-# shared. Two set-ups: the paper's comparisons of **raw scores** at `tau = 1` (with the
+# shared. Two set-ups: the paper's comparisons of **raw scores** at $\tau = 1$ (with the
 # current anchor, random batches), and the AP task's default, **standardised scores**
-# `s / sd(s)` at `tau = 3` (chapter 6).
+# $s / \mathrm{sd}(s)$ at $\tau = 3$ (chapter 5).
 #
 # You should see, with raw scores, the true gradient reach a test AP **above 0.8** and the
 # authors' stay **below 0.4**, near the 0.1 that a random ranking scores (60 epochs; 3 in
@@ -369,7 +374,7 @@ lesson.show(fig, "08_training.png")
 # them, and the error term mostly inflates their size. **With raw scores it fails on the
 # paper's network** (and, per `docs/reproduction.md`, on accuracy and PCK too): the error
 # term is a pull toward whichever anchors are nearest, which raw scores obey by growing,
-# and a network with about 180,000 weights follows it: its scores blow up (the spread
+# and a network with about 180 thousand weights follows it: its scores blow up (the spread
 # printed above) and the ranking is lost. **With standardised scores it trains**: the
 # scores have no scale left to grow, so the pull has little to act on. (On the authors'
 # own MNIST set-up, sigmoid outputs, `reproduce` measured their formula *above* the true
@@ -378,10 +383,11 @@ lesson.show(fig, "08_training.png")
 #
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
-# **Exercise 1.** Give every anchor the same value, `v_k = 0.5`. What is the true
-# gradient of `h~`? What is the authors'?
+# **Exercise 1.** Give every anchor the same value, $v_k = 0.5$. What is the true
+# gradient of $\tilde h$? What is the authors'?
 
 # %%
 rng = np.random.default_rng(4)
@@ -396,8 +402,8 @@ print(f"largest entry of the true gradient: {exercise_1_true:.1e}; "
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# With equal values `h~ = 0.5` everywhere, so the true gradient is **0** (to rounding).
-# The authors' is `2 h~ grad(log W)`, which does not depend on the values at all: it is
+# With equal values $\tilde h = 0.5$ everywhere, so the true gradient is **0** (to rounding).
+# The authors' is $2 \tilde h \nabla \log W$, which does not depend on the values at all: it is
 # **not zero**, and points toward the nearest anchors. A gradient that pushes when the
 # function is flat is the error in its plainest form.
 #
@@ -426,8 +432,9 @@ print(f"largest relative difference {exercise_2_error:.1e}; cosine {exercise_2_c
 #
 # </details>
 #
-# **Exercise 3.** With power `p = 2` instead of 1, does the identity
-# `authors = true + 2 h~ grad(log W)` still hold (now with `W = sum_k d_k^-2`)?
+# **Exercise 3.** With power $p = 2$ instead of 1, does the identity
+# $\text{authors} = \text{true} + 2 \tilde h \nabla \log W$ still hold (now with
+# $W = \sum_k d_k^{-2}$)?
 
 # %%
 h2 = lambda x: interpolate(x, a, v, 2.0)
@@ -439,7 +446,67 @@ print(f"largest |authors - (true + 2 h~ grad log W)| at p = 2: {exercise_3_error
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# **Yes**, to rounding. The quotient rule's second term is `h~ grad W / W = h~ grad(log
-# W)` for any weights; flipping its sign adds twice that, whatever `p` is.
+# **Yes**, to rounding. The quotient rule's second term is
+# $\tilde h \nabla W / W = \tilde h \nabla \log W$ for any weights; flipping its sign adds
+# twice that, whatever $p$ is.
 #
 # </details>
+#
+# **Exercise 4 (code): break and repair a step.** Write the closed-form gradient yourself,
+# from the quotient rule above: `idw_gradient(b, anchors, values, power)` returns
+# $\nabla \tilde h$ at $\tilde b$ (on no anchor) as a vector of shape `(l,)`. The check
+# compares it with autograd's gradient of `interpolate` on 50 random problems. Then break
+# it as the authors did (flip the sign of the second term) and run the check again to see
+# it fail; put it back before you go on.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def idw_gradient(b, anchors, values, power):
+    """``grad h~`` (l,) at ``b`` (l,) for ``anchors`` (K, l) and ``values`` (K,)."""
+    ...
+
+
+# %%
+gradient_rng = np.random.default_rng(8)
+gradient_inputs = {}
+for k in range(50):
+    b = gradient_rng.uniform(-0.5, 0.5, 30)
+    a = gradient_rng.choice([-1.0, 1.0], size=(49, 30))
+    gradient_inputs[f"problem {k}"] = (b, a, gradient_rng.random(49), [1.0, 2.0][k % 2])
+exercise_4 = exercises.agree_on(
+    "idw_gradient",
+    idw_gradient,
+    lambda b, a, v, p: autograd.grad(interpolate)(b, a, v, p),
+    gradient_inputs,
+    hint="with d2 = squared distances, w = d2 ** (-p / 2), W = sum(w), h = w.v / W and "
+    "grad w_k = -p w_k (b - a_k) / d2_k: return (sum_k v_k grad w_k - h sum_k grad w_k) / W",
+    rtol=1e-9,
+    atol=1e-12,
+    required=False,
+)
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/08_checking_gradients.py`) is the quotient
+# rule in five lines. With the sign of its second term flipped it is the authors'
+# formula, and the check fails on the first problem: the difference is
+# $2 \tilde h \nabla \log W$, no small error. The package keeps both versions side by side
+# in `uniloss_ref.experiments.authors_gradient`.
+#
+# </details>
+#
+# ## What you learned
+#
+# * Finite differences are the referee: slow, approximate to about $10^{-9}$ here, and
+#   independent of the calculus they check; compare values, not only directions.
+# * The authors' closed-form gradient has a sign error: it adds
+#   $2 \tilde h \nabla \log W$, which points towards the nearest anchors whatever their
+#   values.
+# * Training curves cannot certify a gradient: the wrong one trains a linear scorer and,
+#   with standardised scores, the paper's network; with raw scores it fails.
+#
+# **Next**, chapter 9 adds a metric the package does not have, and chooses $\tau$ and the
+# anchors for it.

@@ -1,10 +1,10 @@
 # %% [markdown]
-# # 9. Your own metric, and how to choose tau and the anchors for it
+# # 9. Your own metric, and how to choose $\tau$ and the anchors for it
 #
-# Any metric that can be written as scores -> comparisons -> binaries -> `h` can be
+# Any metric that can be written as scores -> comparisons -> binaries -> $h$ can be
 # trained with UniLoss: the relaxation, the anchors and the interpolation never look
-# inside `h`. This chapter adds a metric the package does not have, **precision at k**
-# (the fraction of positives among the `k` highest-scored samples, as in "how many of
+# inside $h$. This chapter adds a metric the package does not have, **precision at k**
+# (the fraction of positives among the $k$ highest-scored samples, as in "how many of
 # the top 5 search results are relevant"), in five steps:
 #
 # 1. write it as a refactoring: a subclass of `uniloss_ref.metrics.Metric` with two
@@ -12,11 +12,12 @@
 # 2. check it with the package's checker, `uniloss_ref.check.check_metric`;
 # 3. check it again by brute force over every ranking of a small batch;
 # 4. train the paper's network on it;
-# 5. choose the temperature `tau` and the anchor mix for it: a one-batch diagnostic, a
+# 5. choose the temperature $\tau$ and the anchor mix for it: a one-batch diagnostic, a
 #    measured sweep, and a rule of thumb you can apply to the next metric.
 #
-# Run it cell by cell as a notebook, or as a script:
-# `python chapters/09_your_own_metric.py` (`--quick` for a short run, `--help`).
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/09_your_own_metric.py` (`--quick` for a short run,
+# `--help` for the options).
 
 # %%
 import itertools
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import UniLoss, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, exercises, tutorial
 from uniloss_ref.check import check_metric, format_table
 from uniloss_ref.experiments.plots import LOSS_COLOURS
 from uniloss_ref.experiments.tasks import task_scores
@@ -45,27 +46,27 @@ lesson = tutorial.setup(
 # Which comparisons decide precision at k? Only the order of positives against
 # negatives matters (which positive comes first does not change the count), so the
 # pairs are the same as average precision's: every (positive, negative) pair,
-# `l = P * N`, oriented so that `c = s[positive] - s[negative] > 0` is desired, and
-# laid out positive-major, so that row `p` (comparisons `p N` to `p N + N - 1`) holds
-# positive `p`'s comparisons.
+# $l = P N$, oriented so that `c = s[positive] - s[negative] > 0` is desired, and
+# laid out positive-major, so that row $p$ (comparisons `p N` to $p N + N - 1$) holds
+# positive $p$'s comparisons.
 #
-# `h` follows from chapter 1's counting argument. Let `n_p` be the number of `-1`
-# entries in positive `p`'s row (negatives above it) and sort the counts
-# `n_(1) <= ... <= n_(P)`. The `j`-th best positive sits at rank `j + n_(j)`, so
+# $h$ follows from chapter 1's counting argument. Let $n_p$ be the number of $-1$
+# entries in positive $p$'s row (negatives above it) and sort the counts
+# `n_(1) <= ... <= n_(P)`. The $j$-th best positive sits at rank `j + n_(j)`, so
 #
-#     h(b) = (1/k) * #{ j : j + n_(j) <= k }.
+# $$h(b) = \frac{1}{k}\, \#\{\, j : j + n_{(j)} \le k \,\}.$$
 #
 # For a configuration no ranking produces (chapter 1), the same formula still gives a
-# number in `[0, 1]`; we use it there too, so `h` is defined everywhere.
+# number in `[0, 1]`; we use it there too, so $h$ is defined everywhere.
 #
 # A `Metric` subclass needs two methods. `refactor(shape, targets)` checks one batch's
-# labels (once per batch) and returns a `Refactoring`: the pairs `i` and `j`, the
-# function `h` on a stack of configurations `(K, l)`, and `row_starts`, where each row
+# labels (once per batch) and returns a `Refactoring`: the pairs $i$ and $j$, the
+# function $h$ on a stack of configurations `(K, l)`, and `row_starts`, where each row
 # begins (the row anchors of chapter 3 set a whole row right). `evaluate(scores,
 # targets)` is the ordinary computation, written independently of `h`: sort, breaking
-# ties pessimistically (a negative tied with a positive goes first, as `b = -1` does for
-# a tie), and count positives in the top `k`. The base class adds `batch_value`,
-# `h(sign(c(s)))`, which must equal `evaluate`.
+# ties pessimistically (a negative tied with a positive goes first, as $b = -1$ does for
+# a tie), and count positives in the top $k$. The base class adds `batch_value`,
+# $h(\mathrm{sign}(c(s)))$, which must equal `evaluate`.
 
 
 # %%
@@ -131,11 +132,11 @@ class PrecisionAtK(Metric):
 
 
 # %% [markdown]
-# A worked example: five samples, three of them positive, `k = 3`. The top three by
+# A worked example: five samples, three of them positive, $k = 3$. The top three by
 # score are a positive (0.9), a negative (0.8) and a positive (0.4).
 #
-# You should see the six comparisons, `b` with two `-1`s (the negative at 0.8 sits above
-# the positives at 0.4 and 0.3), and precision at 3 = **2/3** both from `h` and from
+# You should see the six comparisons, $b$ with two $-1$s (the negative at 0.8 sits above
+# the positives at 0.4 and 0.3), and precision at 3 = **2/3** both from $h$ and from
 # `evaluate`.
 
 # %%
@@ -143,7 +144,7 @@ metric = PrecisionAtK(k=3)
 example_scores, example_labels = np.array([0.9, 0.8, 0.4, 0.3, -0.2]), np.array([1, 0, 1, 1, 0])
 example = metric.refactor(example_scores.shape, example_labels)
 example_b = hard_binary(example.comparisons(example_scores))
-example_h = float(example.h(example_b[None, :])[0])
+example_h = float(example.h(example_b[None, :] > 0)[0])
 example_evaluate = metric.evaluate(example_scores, example_labels)
 print(f"{metric}: scores {example_scores}, labels {example_labels}")
 print(f"  c = {example.comparisons(example_scores)}")
@@ -153,12 +154,11 @@ print(f"  h(b) = {example_h:.4f}, evaluate = {example_evaluate:.4f}")
 # %% [markdown]
 # ## 2. The package's checker
 #
-# `check_metric(metric, cases, rng, extra=draw)` draws `cases` batches with `draw(rng)`
-# and checks the laws every refactored metric must satisfy: the refactoring is exact
-# (`h(sign(c(s)))` equals `evaluate(s)`), the surrogate `h~` is exact at its anchors and
-# bounded by their values, its gradient matches finite differences, adding a constant
-# to every score changes nothing, and huge scores give finite values. Each row reports
-# the worst error seen against its tolerance.
+# `check_metric(metric, cases, rng, extra=draw)` draws `cases` batches with `draw(rng)` and checks
+# the laws every refactored metric must satisfy: the refactoring is exact ($h(\mathrm{sign}(c(s)))$
+# equals `evaluate(s)`), the surrogate $\tilde h$ is exact at its anchors and bounded by their
+# values, its gradient matches finite differences, adding a constant to every score changes nothing,
+# and huge scores give finite values. Each row reports the worst error seen against its tolerance.
 #
 # You should see every law pass, with `refactoring exact` at error **0**.
 
@@ -184,11 +184,11 @@ check_refactoring_error = next(r.worst for r in check_rows if r.law.startswith("
 # The checker draws random scores. For a small batch we can do better and try *every*
 # ranking: for each of the `7! = 5040` orders of 3 positives and 4 negatives, compute
 # precision at 3 straight from the order (the labels of the first three), build the
-# configuration `b` that order produces, and compare with `h(b)`. We also feed `h`
-# every one of the `2^12` configurations, realisable or not, to see that it always
+# configuration $b$ that order produces, and compare with `h(b)`. We also feed $h$
+# every one of the $2^{12}$ configurations, realisable or not, to see that it always
 # stays in `[0, 1]`.
 #
-# You should see **0 mismatches in 5040 orders**, and `h` over all **4096**
+# You should see **0 mismatches in 5040 orders**, and $h$ over all **4096**
 # configurations within `[0, 1]`.
 
 # %%
@@ -200,10 +200,10 @@ for order in itertools.permutations(range(brute_labels.size)):
     scores = np.empty(brute_labels.size)
     scores[list(order)] = np.arange(brute_labels.size, 0, -1)  # the first sample highest
     b = hard_binary(brute.comparisons(scores))
-    brute_mismatches += int(brute.h(b[None, :])[0] != direct)
+    brute_mismatches += int(brute.h(b[None, :] > 0)[0] != direct)
     brute_orders += 1
 every = np.array(list(itertools.product([-1.0, 1.0], repeat=brute.length)))
-brute_h_range = (float(brute.h(every).min()), float(brute.h(every).max()))
+brute_h_range = (float(brute.h(every > 0).min()), float(brute.h(every > 0).max()))
 brute_configurations = len(every)
 print(f"{brute_mismatches} mismatches in {brute_orders} orders; h over all "
       f"{brute_configurations} configurations in [{brute_h_range[0]:.3f}, "
@@ -239,8 +239,8 @@ def make_setup(loss: str, temperature: float = 1.0, seed: int = 0, **anchors: in
                          batches="random")  # fmt: skip
     setup = prepare(config)
     if loss == "uniloss":
-        ours = UniLoss(PrecisionAtK(K), temperature=temperature, seed=setup.streams["anchors"],
-                       **anchors)  # fmt: skip
+        ours = UniLoss(PrecisionAtK(K), sampler=AnchorSampler(**anchors), temperature=temperature,
+                       seed=setup.streams["anchors"])  # fmt: skip
         setup = replace(setup, loss=ours)
     return setup
 
@@ -270,9 +270,9 @@ for loss, value in final_precision.items():
 print(f"  the best any ranking can do on these batches: {ideal_precision:.3f}")
 
 # %% [markdown]
-# ## 5. Choosing tau and the anchor mix for a new metric
+# ## 5. Choosing $\tau$ and the anchor mix for a new metric
 #
-# Chapter 6 found `tau = 0.3` best for accuracy, `docs/reproduction.md` found `tau = 1`
+# Chapter 6 found $\tau = 0.3$ best for accuracy, `docs/reproduction.md` found $\tau = 1$
 # best for AP on raw scores (3 on standardised ones, below) and 0.3 for PCK, and row
 # anchors mattered for none of them. What should a
 # new metric use? Two things help: a diagnostic on one batch, and a short sweep.
@@ -311,7 +311,7 @@ def one_flip_raises(setup, metric: Metric, batch: int) -> float:
         The mean share over ten batches whose metric is below 1.
     """
     params = setup.model.init_params(np.random.default_rng(0))
-    loss = UniLoss(metric, current=1, seed=1)
+    loss = UniLoss(metric, sampler=AnchorSampler(current=1), seed=1)
     rng, shares = np.random.default_rng(1), []
     while len(shares) < 10:
         index = rng.choice(len(setup.data.X_train), batch, replace=False)
@@ -345,16 +345,16 @@ for name, share in one_flip_share.items():
 # ### A measured sweep
 #
 # Now train precision at 5 as in step 4 at four temperatures, `0.1, 0.3, 1, 3`, with the
-# paper's anchors (truth, good, nearby, bad), and at `tau = 0.3` also with the current
+# paper's anchors (truth, good, nearby, bad), and at $\tau = 0.3$ also with the current
 # configuration added, and with the current configuration and 16 row anchors added.
 # Quick mode trains two seeds for 4 epochs, the full run three seeds for 12 epochs; we
 # report each seed and their mean.
 #
-# You should see **tau = 0.3 best**: `tau = 1` a little below it, `tau = 3` clearly below
-# (the relaxation is so soft that `h~` hardly tells good rankings from bad), and
-# `tau = 0.1` below 0.3 on average but **swinging with the seed** far more than 0.3
-# does (in a full run one seed ended at 0.61, another at 0.89). The anchor mix at
-# `tau = 0.3` makes little difference: **within 0.03** of the paper's mix.
+# You should see **tau = 0.3 best**: $\tau = 1$ a little below it, $\tau = 3$ clearly below
+# (the relaxation is so soft that $\tilde h$ hardly tells good rankings from bad), and
+# $\tau = 0.1$ below 0.3 on average but **swinging with the seed** far more than 0.3
+# does (in a full run one seed ended near 0.6, another near 0.9). The anchor mix at
+# $\tau = 0.3$ makes little difference: **within 0.03** of the paper's mix.
 
 # %%
 seeds = (0, 1) if lesson.quick else (0, 1, 2)
@@ -394,7 +394,10 @@ tau_ax.axhline(ideal_precision, color="black", ls=":", label="best possible")
 tau_ax.set_xscale("log")
 tau_ax.set_xticks(temperatures, [f"{t:g}" for t in temperatures])
 tau_ax.set(xlabel="temperature tau (dots: single seeds)", ylabel=f"held-out precision at {K}",
-           title="temperature", ylim=(0.4, 1))  # fmt: skip
+           title="temperature")  # fmt: skip
+# Every seed's dot inside the axes: the lower limit follows the lowest one.
+lowest = min(min(values) for values in sweep_seeds.values())
+tau_ax.set_ylim(min(0.4, np.floor(10 * lowest - 0.5) / 10), 1)
 tau_ax.legend(fontsize=8, loc="lower left")
 mix_ax.bar(range(3), [sweep[m] for m in mixes], color=colour, alpha=0.6)
 for position, name in enumerate(mixes):
@@ -408,7 +411,7 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # Across the four metrics the diagnostic and the measured best temperature line up:
 #
-# | metric | one flip raises it | best tau measured | where |
+# | metric | one flip raises it | best $\tau$ measured | where |
 # | --- | --- | --- | --- |
 # | AP, raw scores | often | 1 (0.3 and 3 worse) | `docs/reproduction.md` |
 # | AP, standardised scores | often | 3 (1 and 0.3 worse; 10 worse) | `docs/reproduction.md` |
@@ -420,7 +423,7 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #
 # 1. **Anchors.** Start with the paper's four kinds (`truth=1, good=16, nearby=16,
 #    bad=16`) plus `current=1`: the current configuration is one more evaluation of `h`
-#    and makes `h~` track the batch's metric (it helped AP on raw scores; on standardised
+#    and makes $\tilde h$ track the batch's metric (it helped AP on raw scores; on standardised
 #    scores it made no difference, `docs/reproduction.md`).
 #    Give your refactoring rows if it has them, but do not expect row anchors to rescue
 #    it: they did not measurably matter for accuracy, PCK or precision at k. Do not drop
@@ -430,25 +433,26 @@ lesson.show(fig, "09_choosing_tau_and_anchors.png")
 #    precision-at-k-like), start at **tau = 0.3**.
 # 3. **Check with a short sweep** of `{0.3, 1}` around that choice, a few epochs, two or
 #    three seeds. Leave 0.1 and 3 alone unless the sweep points there: no sweep here found
-#    either better than the best of 0.3 and 1, and at `tau = 0.1` the outcome also swung
+#    either better than the best of 0.3 and 1, and at $\tau = 0.1$ the outcome also swung
 #    with the seed and the anchor mix.
 #
 # The scale of the scores matters as well (chapter 5, exercise 3): the temperature is
-# relative to the comparisons `c`, so a network whose outputs start very small or very
-# large shifts the best `tau` with it, and a loss that rewards confident comparisons can
+# relative to the comparisons $c$, so a network whose outputs start very small or very
+# large shifts the best $\tau$ with it, and a loss that rewards confident comparisons can
 # grow the scores during training until the relaxation saturates. If your training
-# curve swings, compare standardised scores (`UniLoss(..., standardise=True)`): `tau` is
+# curve swings, compare standardised scores (`UniLoss(..., standardise=True)`): $\tau$ is
 # then a width in units of the batch's spread, which the network cannot grow; start at
-# `tau = 3` for AP-like metrics (`docs/reproduction.md`).
+# $\tau = 3$ for AP-like metrics (`docs/reproduction.md`).
 #
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
-# **Exercise 1.** Precision at `k` with `k = P`, the number of positives in the batch, is
-# called R-precision. In a batch of 7 with 3 positives, what is `h` for the configuration
-# "every comparison `-1`" (every negative above every positive)? And for the cycle
-# configuration in which no ranking exists? Compute both with our `h`.
+# **Exercise 1.** Precision at $k$ with $k = P$, the number of positives in the batch, is
+# called R-precision. In a batch of 7 with 3 positives, what is $h$ for the configuration
+# "every comparison $-1$" (every negative above every positive)? And for the cycle
+# configuration in which no ranking exists? Compute both with our $h$.
 
 # %%
 at_3 = PrecisionAtK(3).refactor((7,), np.array([1, 1, 1, 0, 0, 0, 0]))
@@ -458,18 +462,18 @@ all_wrong = -np.ones((1, 12))
 cycle = np.ones((1, 12))
 cycle[0, [0, 1]] = -1
 cycle[0, [6, 7]] = -1
-exercise_1_all_wrong = float(at_3.h(all_wrong)[0])
-exercise_1_cycle = float(at_3.h(cycle)[0])
+exercise_1_all_wrong = float(at_3.h(all_wrong > 0)[0])
+exercise_1_cycle = float(at_3.h(cycle > 0)[0])
 print(f"all -1: h = {exercise_1_all_wrong:.4f}; the cycle: h = {exercise_1_cycle:.4f}")
 
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# All `-1`: every positive has 4 negatives above it, so ranks 5, 6, 7 and none is in the
+# All $-1$: every positive has 4 negatives above it, so ranks 5, 6, 7 and none is in the
 # top 3: **0**. The cycle: positive 2 has no negative above it (rank 1); positives 0 and
 # 1 each have two (ranks 4 and 5 after sorting: `2 + 2`, `3 + 2`), so only one positive
 # makes the top 3: **1/3**. The formula gives an unrealisable configuration a value as if
-# it were a ranking, which is what it needs: `h` must be defined on every anchor.
+# it were a ranking, which is what it needs: $h$ must be defined on every anchor.
 #
 # </details>
 #
@@ -503,8 +507,8 @@ print(format_table(no_rows))
 #
 # </details>
 #
-# **Exercise 3.** Predict the loss `1 - h~` on a batch whose positives are all above its
-# negatives by a wide margin, for `k = 5` and a batch with 3 positives among 64. Is it 0?
+# **Exercise 3.** Predict the loss $1 - \tilde h$ on a batch whose positives are all above its
+# negatives by a wide margin, for $k = 5$ and a batch with 3 positives among 64. Is it 0?
 
 # %%
 few = np.zeros(64, dtype=int)
@@ -518,10 +522,67 @@ print(f"precision at 5: {exercise_3_metric:.2f}; UniLoss: {exercise_3_loss:.4f}"
 # <details><summary>Answer</summary>
 #
 # Precision at 5 is **3/5 = 0.6**, the best this batch allows: only three positives
-# exist. Every anchor's value is at most 0.6 too, so `h~ <= 0.6` and the loss is about
+# exist. Every anchor's value is at most 0.6 too, so $\tilde h \le 0.6$ and the loss is about
 # **0.4**, not 0, however good the ranking. That is harmless for training (the gradient
 # is what counts, and it vanishes here), but it means the loss value of a metric like
-# this one is not comparable across batches. Normalising by `min(k, P)` instead of `k`
-# would be a different metric, and a one-line change to `h` and `evaluate`.
+# this one is not comparable across batches. Normalising by `min(k, P)` instead of $k$
+# would be a different metric, and a one-line change to $h$ and `evaluate`.
 #
 # </details>
+#
+# **Exercise 4 (code): a metric's refactoring.** Write that normalised metric's $h$:
+# `normalised_precision_h(b, P, N, k)` takes a `(K, P * N)` stack of $\pm 1$
+# configurations in the pair order of this chapter and returns
+# $\#\{j : j + n_{(j)} \le k\} / \min(k, P)$ for each. The check builds, for every one
+# of the 5040 orders of a batch with 3 positives and 4 negatives, the configuration the
+# order produces, and compares your $h$ with the fraction of the top $k$ places that
+# positives fill out of the most they could, for $k = 2, 3, 5$.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def normalised_precision_h(b, P, N, k):
+    """``(K, P * N)`` configurations of +-1 -> ``(K,)`` precisions at k over ``min(k, P)``."""
+    ...
+
+
+# %%
+orders = np.array(list(itertools.permutations(range(brute_labels.size))))
+order_scores = np.empty(orders.shape)
+np.put_along_axis(order_scores, orders, np.arange(brute_labels.size, 0, -1)[None, :], axis=1)
+order_b = np.array([hard_binary(brute.comparisons(row)) for row in order_scores])
+exercise_4 = {}
+for k in (2, 3, 5):
+    top_k_positives = brute_labels[orders[:, :k]].sum(axis=1)
+    exercise_4[k] = exercises.agree(
+        f"normalised_precision_h at k = {k} on all {len(orders)} orders",
+        normalised_precision_h(order_b, 3, 4, k),
+        top_k_positives / min(k, 3),
+        hint="n_p = the number of -1 in row p of the (K, P, N) reshape; sort; count the j "
+        "(from 1) with j + n_(j) <= k; divide by min(k, P)",
+        rtol=1e-12,
+        required=False,
+    )
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/09_your_own_metric.py`) is this chapter's $h$
+# with the one change: the count of positives placed in the top $k$ divided by
+# $\min(k, P)$. A batch whose positives all lead now scores 1, whatever $k$ and $P$; the
+# pairs, rows and anchors stay as they were.
+#
+# </details>
+#
+# ## What you learned
+#
+# * A new metric for UniLoss is a `Metric` with `refactor` (pairs, rows and $h$) and
+#   `evaluate`; the package's checker and a brute force over small batches verify it.
+# * A one-batch diagnostic, the share of nearby anchors that raise the metric, separates
+#   metrics that respond to single comparisons (AP) from those that move only when a group
+#   flips (accuracy, PCK, precision at $k$).
+# * For the latter, start at $\tau = 0.3$, for AP-like metrics at $\tau = 1$ (3 on
+#   standardised scores), and check with a short sweep over seeds.
+#
+# **Next**, chapter 10 runs the same code on a GPU.

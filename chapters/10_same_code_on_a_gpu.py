@@ -13,18 +13,19 @@
 # without CuPy installed: `pip install "uniloss-ref[gpu-cuda12]"`), it says so and runs
 # both halves on NumPy, so every line of it still runs and the comparison is exact.
 #
-# Run it cell by cell as a notebook, or as a script:
-# `python chapters/10_same_code_on_a_gpu.py --device auto` (`cpu`, `gpu` or `auto`;
-# `--quick` for fewer steps, `--help`). In a notebook, edit the `device` option in the
-# first cell.
+# Run it cell by cell as a notebook (`python -m uniloss_ref tutorial --notebooks DIR`), or
+# as a script: `python chapters/10_same_code_on_a_gpu.py --device auto` (`cpu`, `gpu` or
+# `auto`; `--quick` for fewer steps, `--help` for the options). In a notebook, edit the
+# `device` option in the cell that calls `tutorial.setup`.
 
 # %%
 import time
 
 import autograd
 import numpy as np
+from autograd.misc import flatten
 
-from uniloss_ref import UniLoss, surrogate_steps, tutorial
+from uniloss_ref import UniLoss, exercises, tutorial
 from uniloss_ref import device as backend
 from uniloss_ref.check import default_metrics, random_batch
 from uniloss_ref.experiments.nn import mlp
@@ -77,7 +78,7 @@ print(f"device: {device}: {reason}")
 #
 # Two things make the results comparable. The anchors are drawn on the *host*, with a
 # NumPy generator, whatever device the scores are on, so the same seed draws the same
-# anchors everywhere; and `h` (integer logic on a few dozen anchors) is evaluated on the
+# anchors everywhere; and $h$ (integer logic on a few dozen anchors) is evaluated on the
 # host too. The device does the part that grows with the batch: comparisons,
 # relaxation, distances and the interpolation, forward and backward. Expect agreement,
 # not bit-identity: a GPU sums in a different order.
@@ -180,21 +181,17 @@ print(f"time per step: NumPy {1e3 * reference['seconds']:.2f} ms, "
 # %% [markdown]
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
 # **Exercise 1.** One evaluation on the chosen device: on which device does each
-# intermediate live, the comparisons `c`, the relaxed `b~`, the anchors, their values
-# `v_k` and `h~`?
+# intermediate live, the comparisons $c$, the relaxed $\tilde b$, the anchors, their values
+# $v_k$ and $\tilde h$?
 
 # %%
 metric = AveragePrecision()
 scores, labels = random_batch(metric, np.random.default_rng(5))
-refactoring = metric.refactor(scores.shape, labels)
-steps_on_device = surrogate_steps(
-    backend.to_device(scores, device),
-    refactoring,
-    lambda c: UniLoss(metric, seed=0).sampler(c, refactoring, np.random.default_rng(0)),
-)
+steps_on_device = UniLoss(metric, seed=0).steps(backend.to_device(scores, device), labels)
 exercise_1 = {
     "comparisons": backend.device_of(steps_on_device.comparisons),
     "relaxed": backend.device_of(steps_on_device.relaxed),
@@ -207,9 +204,9 @@ print(exercise_1)
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# On a GPU: `c`, `b~` and `h~` live on the **device** (they grow with the batch and
+# On a GPU: $c$, $\tilde b$ and $\tilde h$ live on the **device** (they grow with the batch and
 # carry the gradient); the anchors and their values stay on the **host** (`cpu`): they
-# are drawn with a NumPy generator from a host copy of `sign(c)` and evaluated by `h`,
+# are drawn with a NumPy generator from a host copy of $\mathrm{sign}(c)$ and evaluated by $h$,
 # integer logic on a few dozen configurations, and enter the gradient only as constants.
 # On a machine without a GPU everything prints `cpu`.
 #
@@ -233,9 +230,67 @@ print(f"float32 against float64: loss {exercise_2_loss:.1e}, gradient {exercise_
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# About **1e-8 to 1e-6**, float32's precision (about 7 decimal digits) rather than
-# float64's: millions of times the differences above, yet harmless for training. That is
+# Far above the differences of float64 (above `1e-12`) and below `1e-5`: the printed
+# values are float32's precision (about 7 decimal digits) rather than float64's, millions
+# of times the differences above, yet harmless for training. That is
 # why a port is verified in float64 and then trusted in float32 (chapter 11 shows the
 # same port failing the conformance vectors in float32).
 #
 # </details>
+#
+# **Exercise 3 (code).** The comparisons above brought every array home before
+# subtracting. Write that as a function: `largest_difference(first, second)` takes two
+# pytrees of the same structure (nested lists, tuples and dicts of arrays, on any device)
+# and returns the largest absolute difference between corresponding entries, as a Python
+# float. Bring each leaf to the host with `backend.to_numpy`; `tree_map` visits the
+# leaves. The check compares it with the flattened difference, on the two trained
+# networks above and on a copy with one weight changed.
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def largest_difference(first, second):
+    """The largest ``|first - second|`` over every entry of two pytrees of arrays."""
+    ...
+
+
+# %%
+flat = lambda tree: flatten(tree_map(backend.to_numpy, tree))[0]
+weights, unflatten = flatten(reference["params"])
+nudged = unflatten(weights + 0.25 * (np.arange(weights.size) == 7))  # one weight changed
+exercise_3 = exercises.agree_on(
+    "largest_difference",
+    largest_difference,
+    lambda a, b: float(np.abs(flat(a) - flat(b)).max()),
+    {
+        f"NumPy against {device}": (reference["params"], on_device["params"]),
+        "one weight changed": (reference["params"], nudged),
+        "a tree with itself": (nudged, nudged),
+    },
+    hint="collect max(abs(to_numpy(a) - to_numpy(b))) of every pair of leaves (tree_map "
+    "takes two trees), then the largest of those",
+    required=False,
+)
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The shipped solution (`chapters/solutions/10_same_code_on_a_gpu.py`) maps over both
+# trees at once, keeping each pair's largest difference, and returns the largest; "one
+# weight changed" gives 0.25. Bringing each leaf home first is what makes it work for
+# arrays on any device: NumPy cannot subtract a GPU array.
+#
+# </details>
+#
+# ## What you learned
+#
+# * The package runs on CuPy arrays with no second implementation: `autograd.numpy`
+#   dispatches to the array's library, and only the inputs move to the device.
+# * The anchors and their values stay on the host (drawn with a NumPy generator), so the
+#   same seed draws the same anchors on every device; the device does the part that grows
+#   with the batch.
+# * float64 agrees to rounding across devices; float32 is millions of times coarser,
+#   which is why ports are verified in float64.
+#
+# **Next**, chapter 11 ports the whole surrogate to PyTorch and proves the port right.

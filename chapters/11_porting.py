@@ -3,7 +3,7 @@
 #
 # The NumPy package is the reference; a port to another framework is only worth using if
 # it computes the same numbers. This chapter ports the whole surrogate to PyTorch in about
-# 130 lines and checks it against the conformance vectors that ship with the
+# 110 lines (counted below) and checks it against the conformance vectors that ship with the
 # package: named cases for every metric, each with its batch, its anchors written out
 # (so the port needs no random generator identical to NumPy's), and the reference's
 # comparisons, binaries, distances, anchor values, surrogate, loss and gradient.
@@ -12,20 +12,22 @@
 # inputs and compares every quantity it returns; see `docs/porting.md` for the format.
 #
 # PyTorch is not a dependency of the package (`pip install torch`); nothing in the
-# package imports this file. Run it cell by cell as a notebook, or as a script:
-# `python chapters/11_porting.py` (`--quick` checks fewer cases, `--help`). The port alone
-# can also be checked from the command line:
+# package imports this file. Run it cell by cell as a notebook (`python -m uniloss_ref
+# tutorial --notebooks DIR`), or as a script: `python chapters/11_porting.py` (`--quick`
+# checks fewer cases, `--help` for the options). The port alone can also be checked from
+# the command line:
 #
 #     python -m uniloss_ref conformance verify chapters/11_porting.py:uniloss
 
 # %%
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import numpy as np
 
-from uniloss_ref import tutorial
+from uniloss_ref import exercises, tutorial
 from uniloss_ref.conformance import verify
 
 lesson = tutorial.setup(__name__, "11", "Chapter 11: a PyTorch port, verified against the vectors.")
@@ -40,10 +42,10 @@ Metric = tuple[Tensor, Tensor, Callable[[Tensor], Tensor]]
 # ## 1. Comparisons and the metric at binary configurations
 #
 # Each metric gives its pairs `(i, j)` into the flattened scores, so that
-# `c = s[i] - s[j] > 0` is the desired outcome, and `h`, the metric at a stack of
+# `c = s[i] - s[j] > 0` is the desired outcome, and $h$, the metric at a stack of
 # configurations `(K, l)` of ±1. The pairs must come in the reference's order (the
 # anchors' columns refer to it); the order is stated in the vectors' `"metrics"` entry.
-# A tie, `c == 0`, is a comparison *not* won: everywhere below a win is `b > 0`.
+# A tie, $c == 0$, is a comparison *not* won: everywhere below a win is $b > 0$.
 
 
 # %%
@@ -147,17 +149,17 @@ METRICS = {
 # %% [markdown]
 # ## 2. Relaxation and interpolation
 #
-# `b~ = tanh(c / 2 tau)`. PyTorch differentiates `tanh` through its output, `1 - b~^2`,
-# which cannot overflow (autograd's NumPy rule divides by `cosh^2`, which overflows once
-# |c| / tau > 710).
+# $\tilde b = \tanh(c / 2\tau)$. PyTorch differentiates `tanh` through its output,
+# $1 - \tilde b^2$, which cannot overflow (autograd's NumPy rule divides by $\cosh^2$,
+# which overflows once $|c| / \tau$ passes 710; chapter 4).
 #
 # Two traps in the inverse distance weighting. First, the squared distance is a sum of
-# non-negative terms, `sum_{a=+1} (1 - b~)^2 + sum_{a=-1} (1 + b~)^2`: expanding it as
-# `|b~|^2 - 2 a.b~ + l` cancels, and near an anchor loses every digit. Second, exactness at
-# an anchor comes from branching on `d == 0`, not from an epsilon: `h~` is then that
-# anchor's value, and `0 * sum(b~)` keeps the graph so the gradient is an honest zero. The
-# weights are formed in the log domain, shifted by their (constant) maximum, so no
-# `d^-p` overflows.
+# non-negative terms, $\sum_{a_m = +1} (1 - \tilde b_m)^2 + \sum_{a_m = -1} (1 + \tilde b_m)^2$:
+# expanding it as $\lVert \tilde b \rVert^2 - 2 a \cdot \tilde b + l$ cancels, and near an
+# anchor loses every digit. Second, exactness at an anchor comes from branching on
+# $d_k = 0$, not from an epsilon: $\tilde h$ is then that anchor's value, and
+# `0 * b.sum()` keeps the graph so the gradient is an honest zero. The weights are formed
+# in the log domain, shifted by their (constant) maximum, so no $d_k^{-p}$ overflows.
 
 
 # %%
@@ -179,19 +181,19 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 # %% [markdown]
 # ## 3. The port: one case in, every quantity out
 #
-# The gradient is PyTorch's autograd on `1 - h~`; the anchors and their values are
+# The gradient is PyTorch's autograd on $1 - \tilde h$; the anchors and their values are
 # constants. `dtype` is a parameter only so that section 4 can show what float32 costs.
 
 
 # %%
 def standardised(s: Tensor) -> Tensor:
-    """``s / sd(s)`` over the whole batch (population sd); equal scores stay as they are."""
+    """``s / sd(s)`` over the batch (population sd); as it is where sd is 0 or subnormal."""
     top = s.detach().abs().max()
     if not top > 0:
         return s
     unit = s / top  # no square overflows; the constant cancels
     sd = unit.std(correction=0)
-    return unit / sd if sd > 0 else s
+    return unit / sd if top * sd >= torch.finfo(torch.float64).tiny else s
 
 
 def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
@@ -227,7 +229,7 @@ def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]
 # it returns with the reference's, within per-quantity tolerances; the report lists each
 # case and quantity as `pass`, `fail`, `skip` or `error`. Quick mode checks the ordinary
 # and tied cases of each metric; the full run checks every case, including the degenerate
-# ones: no positives, cycles among the anchors, ties, scores of 1e6, a relaxed point 1e-6
+# ones: no positives, cycles among the anchors, ties, scores of $10^6$, a relaxed point $10^{-6}$
 # from an anchor.
 #
 # You should see the float64 port **pass every check**, every quantity's worst error a
@@ -237,6 +239,15 @@ def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]
 cases = ["*/ordinary", "*/ties"] if lesson.quick else None
 report = verify(uniloss, cases=cases)
 print(report)
+port_functions = [ranking_pairs, average_precision, roc_auc, accuracy, pck, squared_distances,
+                  interpolate, standardised, uniloss]  # fmt: skip
+port_lines = sum(
+    1
+    for function in port_functions
+    for line in inspect.getsource(function).splitlines()
+    if line.strip() and not line.strip().startswith(("#", '"""'))
+)
+print(f"the port: {port_lines} lines of code in its {len(port_functions)} functions")
 passed = report.passed
 case_count = len({check.case for check in report.checks})
 worst = {
@@ -245,7 +256,7 @@ worst = {
 }
 
 # %% [markdown]
-# The same code in float32 does not pass. The scores themselves round (0.123 is not a
+# The same code in float32 does not pass. The scores themselves round (`0.123` is not a
 # float32), so even the comparisons differ; the relaxed binaries round to ±1 near
 # saturation, the distances to a nearby anchor lose their digits, and the gradient
 # follows. A port meant for float32 training should still be verified in float64.
@@ -266,9 +277,10 @@ for quantity in dict.fromkeys(check.quantity for check in single.checks):
 # %% [markdown]
 # ## Exercises: predict, then run
 #
-# Write down your prediction before you run each cell; then open the answer.
+# Write down your prediction before you run each cell; then open the answer. The last
+# exercise asks you to write code in a cell marked **✎ yours**.
 #
-# **Exercise 1.** A port that gets the temperature wrong by 1% (it divides by `1.01 tau`):
+# **Exercise 1.** A port that gets the temperature wrong by 1% (it divides by $1.01 \tau$):
 # which of the returned quantities fail, and which still pass?
 
 
@@ -305,14 +317,78 @@ print(f"fail: {exercise_2 or 'none'}")
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Only **`comparisons`**. `(s_i + 100) - (s_j + 100)` differs from `s_i - s_j` by the
-# rounding of numbers near 100 (up to a few times `1e-14`), and the comparisons are checked to
-# `1e-14`, a few dozen ulps: IEEE subtraction is correctly rounded, so a port that computes
-# `s[i] - s[j]` of raw float64 scores gets the same bits as the reference (the tolerance is
-# there for standardised scores, whose mean and square root round differently in each
-# framework), and anything more means it computed something else (here: different pairs,
-# a different order, or, as in this exercise, a different formula). Every later quantity
-# has a looser tolerance, and the shift's rounding is inside it. The tolerances and
-# the reason for each are in `uniloss_ref.conformance.vectors.QUANTITIES`.
+# Only **`comparisons`**. `(s_i + 100) - (s_j + 100)` differs from $s_i - s_j$ by the
+# rounding of numbers near 100 (up to a few times `1e-14`), and comparisons of raw scores
+# are checked exactly: IEEE subtraction is correctly rounded, so a port that computes
+# `s[i] - s[j]` of raw float64 scores gets the same bits as the reference, and anything
+# else means it computed something else (here: different pairs, a different order, or, as
+# in this exercise, a different formula). Only standardised cases allow the comparisons a
+# few dozen ulps, since their mean and square root round differently in each framework.
+# Every later quantity has a tolerance, and the shift's rounding is inside it. The
+# tolerances and the reason for each are in `uniloss_ref.conformance.QUANTITIES`.
 #
 # </details>
+#
+# **Exercise 3 (code).** Chapter 2 wrote the relaxation two ways,
+# $\tanh(c / 2\tau) = 2\sigma(c / \tau) - 1$. Write the second in PyTorch:
+# `relaxed(c, temperature)` with `torch.sigmoid`. The check compares it with the `tanh`
+# form, then runs the port with your relaxation in place of `torch.tanh` through the
+# conformance checker: does it pass the tolerances, which were set with this identity in
+# mind?
+
+
+# %%
+# ✎ yours: write the body of the function below (replace the `...`)
+@lesson.yours
+def relaxed(c, temperature):
+    """``b~ = 2 sigmoid(c / tau) - 1`` for a tensor of comparisons ``c``."""
+    ...
+
+
+# %%
+comparisons = torch.linspace(-30.0, 30.0, 121, dtype=torch.float64)
+exercise_3 = exercises.agree_on(
+    "relaxed",
+    lambda c, t: relaxed(c, t),
+    lambda c, t: torch.tanh(c / (2 * t)),
+    {f"tau = {t:g}": (comparisons, t) for t in (0.3, 1.0, 3.0)},
+    hint="2 * torch.sigmoid(c / temperature) - 1",
+    rtol=1e-12,
+    atol=1e-15,
+    required=False,
+)
+exercise_3_failed = None
+if exercise_3 is not None:
+    tanh = torch.tanh
+    try:  # the port reads torch.tanh: swap in the learner's relaxation for one run
+        torch.tanh = lambda x: relaxed(2.0 * x, 1.0)  # tanh(x) = 2 sigmoid(2x) - 1
+        sigmoid_report = verify(uniloss, cases=cases)
+    finally:
+        torch.tanh = tanh
+    exercise_3_failed = sorted({c.quantity for c in sigmoid_report.by_status("fail")})
+    verdict = "passes" if sigmoid_report.passed else "fails"
+    print(f"the port with your relaxation: {verdict} ({len(sigmoid_report.checks)} checks; "
+          f"failing: {exercise_3_failed or 'none'})")  # fmt: skip
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# It passes (`chapters/solutions/11_porting.py` has the one line). $2\sigma - 1$ loses up
+# to an ulp of 1 to cancellation near $c = 0$, about $2 \cdot 10^{-16}$ absolute, which is
+# why the relaxed binaries' tolerance has an absolute term (`QUANTITIES["relaxed"]` in
+# `uniloss_ref.conformance` says so). A port may pick either form; the checker, not the
+# formula, decides.
+#
+# </details>
+#
+# ## What you learned
+#
+# * A port is one function, case in, every intermediate quantity out; the conformance
+#   vectors check each against the reference with a tolerance and a reason for it.
+# * The first quantity to fail, in the order of the pipeline, points at the step with the
+#   bug.
+# * Verify in float64: float32 fails the vectors even when the port is right.
+#
+# That is the end of the tutorial. `docs/porting.md` is the guide for a port of your own,
+# `docs/reproduction.md` has every training run behind the chapters' claims, and
+# `uniloss_ref/plain.py` states the whole method on one page.

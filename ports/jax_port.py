@@ -185,7 +185,8 @@ def interpolate(b: jax.Array, plus: jax.Array, values: jax.Array, power: float) 
 
 
 def standardised(s: jax.Array) -> jax.Array:
-    """``s / sd(s)`` over the whole batch (population sd); equal scores stay as they are.
+    """``s / sd(s)`` over the whole batch (population sd); a batch whose sd is 0 or below the
+    smallest normal float (where ``1 / sd`` overflows) stays as it is.
 
     Written with ``where`` on both sides of each division, so that neither the value nor
     the gradient of the branch not taken is ever NaN.
@@ -194,7 +195,8 @@ def standardised(s: jax.Array) -> jax.Array:
     unit = s / jnp.where(top > 0, top, 1.0)
     variance = jnp.mean((unit - jnp.mean(unit)) ** 2)
     spread = jnp.sqrt(jnp.where(variance > 0, variance, 1.0))
-    return jnp.where(variance > 0, unit / spread, s)
+    keep = (variance > 0) & (top * spread >= jnp.finfo(jnp.float64).tiny)
+    return jnp.where(keep, unit / spread, s)
 
 
 def uniloss(case: dict) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from hypothesis.extra.numpy import arrays
 
 from tests import oracles
 from tests.strategies import binary_batches, keypoint_batches, multiclass_batches
-from uniloss_ref.anchors import KINDS, Anchors, AnchorSampler
+from uniloss_ref.anchor_sets import DenseAnchors, anchor_set
+from uniloss_ref.anchors import KINDS, AnchorSampler
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, Refactoring, RocAuc
 
 comparisons = st.integers(1, 30).flatmap(
@@ -77,12 +78,13 @@ def test_bad_anchors_are_uniform_signs():
 def test_written_out_anchors_match_any_selection_of_them(c, seed):
     sampler = AnchorSampler(truth=1, good=2, nearby=3, bad=2, current=1, row=3)
     anchors = sampler(c, refactoring_of(c), np.random.default_rng(seed))
-    everything = anchors.won()
+    everything = anchors.written_out()
     pick = np.random.default_rng(seed).random(len(anchors)) < 0.5
-    np.testing.assert_array_equal(anchors.won(pick), everything[pick])
-    np.testing.assert_array_equal(anchors.won(slice(2, 5)), everything[2:5])
-    values = anchors.values(lambda won: won.sum(axis=1) * 1.0)
-    np.testing.assert_array_equal(values, everything.sum(axis=1))
+    np.testing.assert_array_equal(anchors.written_out(pick), everything[pick])
+    np.testing.assert_array_equal(anchors.written_out(slice(2, 5)), everything[2:5])
+    counting = Refactoring((c.size + 1,), np.arange(c.size), np.arange(c.size) + 1,
+                           h=lambda won: won.sum(axis=1) * 1.0)  # fmt: skip
+    np.testing.assert_array_equal(anchors.values(counting), everything.sum(axis=1))
 
 
 def test_sampler_counts_and_kinds():
@@ -124,9 +126,24 @@ def test_sampler_does_not_touch_the_global_rng():
 
 def test_anchors_written_out_round_trip():
     a = np.array([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]])
-    anchors = Anchors.from_configurations(a)
+    anchors = anchor_set(a, 3)
     np.testing.assert_array_equal(anchors.configurations, a)
     assert list(anchors.kinds) == ["given", "given"]
+
+
+@given(comparisons, st.integers(0, 2**32 - 1))
+def test_both_representations_give_the_same_distances_and_values(c, seed):
+    # Stored as bases and flips, or written out: the same anchors answer the same.
+    sampler = AnchorSampler(truth=1, good=3, nearby=3, bad=2, current=1, row=2)
+    anchors = sampler(c, refactoring_of(c), np.random.default_rng(seed))
+    dense = DenseAnchors(anchors.written_out(), anchors.kinds)
+    b = np.tanh(c)
+    np.testing.assert_allclose(
+        anchors.squared_distances(b), dense.squared_distances(b), rtol=1e-12, atol=0
+    )
+    counting = Refactoring((c.size + 1,), np.arange(c.size), np.arange(c.size) + 1,
+                           h=lambda won: np.cumsum(won, axis=1)[:, -1] / c.size)  # fmt: skip
+    np.testing.assert_array_equal(anchors.values(counting), dense.values(counting))
 
 
 @pytest.mark.parametrize(
@@ -165,13 +182,13 @@ def test_values_from_counts_equal_h_on_the_anchors_written_out(metric, batches):
         c = refactoring.comparisons(scores)
         anchors = AnchorSampler(current=1, row=5)(c, refactoring, np.random.default_rng(seed))
         assert refactoring.h_rows is not None
-        np.testing.assert_array_equal(anchors.values(refactoring), refactoring.h(anchors.won()))
+        won = anchors.written_out()
+        np.testing.assert_array_equal(anchors.values(refactoring), refactoring.h(won))
         counts = anchors.lost_counts(refactoring)
-        won = anchors.won()
         rows = [[(~a[s:e]).sum() for s, e in pairwise(refactoring.row_starts)] for a in won]
         np.testing.assert_array_equal(counts[0].reshape(len(won), -1), rows)
-        if refactoring.columns:  # AP: the positives below each negative
-            grid = (~won).reshape(len(won), -1, refactoring.columns)
+        if refactoring.row_length:  # AP: the positives below each negative
+            grid = (~won).reshape(len(won), -1, refactoring.row_length)
             np.testing.assert_array_equal(counts[1], grid.sum(axis=1))
 
     check()

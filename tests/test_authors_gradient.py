@@ -9,6 +9,7 @@ from hypothesis import given
 from tests.test_interpolation import idw_problems
 from uniloss_ref import UniLoss
 from uniloss_ref.experiments.authors_gradient import (
+    AuthorsUniLoss,
     authors_idw_gradient,
     corrected_idw_gradient,
     interpolate_with_authors_gradient,
@@ -35,12 +36,24 @@ def test_authors_gradient_is_ours_plus_twice_h_times_gradient_of_log_normaliser(
     if (d2 == 0).any():
         return
     w = weights(squared_distances(b, anchors), power)
+    w = w / w.sum()
     grad_log_w = -(w[:, None] * power * (b - anchors) / d2[:, None])
     np.testing.assert_allclose(
         authors_idw_gradient(b, anchors, values, power),
         corrected_idw_gradient(b, anchors, values, power) + 2 * h * grad_log_w.sum(axis=0),
         rtol=1e-9,
         atol=1e-12,
+    )
+
+
+@given(idw_problems())
+def test_authors_derivative_through_the_distances_is_their_closed_form(problem):
+    # AuthorsUniLoss changes one sign in d h~ / d d_k^2; back-propagated through the
+    # distances it must give their closed form in b~ exactly as they wrote it.
+    b, anchors, values, power = problem
+    through_distances = autograd.grad(interpolate_with_authors_gradient)(b, anchors, values, power)
+    np.testing.assert_allclose(
+        through_distances, authors_idw_gradient(b, anchors, values, power), rtol=1e-9, atol=1e-12
     )
 
 
@@ -74,12 +87,12 @@ def test_uniloss_with_authors_gradient_keeps_the_value_and_changes_the_gradient(
     scores, labels = rng.normal(size=16), np.array([1, 1] + [0] * 14)
     ours, theirs = (
         UniLoss(AveragePrecision(), seed=0),
-        UniLoss(AveragePrecision(), seed=0, interpolation=interpolate_with_authors_gradient),
+        AuthorsUniLoss(AveragePrecision(), seed=0),
     )
     assert ours(scores, labels) == theirs(scores, labels)
     ours, theirs = (
         UniLoss(AveragePrecision(), seed=0),
-        UniLoss(AveragePrecision(), seed=0, interpolation=interpolate_with_authors_gradient),
+        AuthorsUniLoss(AveragePrecision(), seed=0),
     )
     g_ours, g_theirs = autograd.grad(ours)(scores, labels), autograd.grad(theirs)(scores, labels)
     assert not np.allclose(g_ours, g_theirs, rtol=1e-3, atol=0)

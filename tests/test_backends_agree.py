@@ -16,11 +16,11 @@ from numpy.testing import assert_allclose
 
 from tests.standin import StandinArray, working_cupy
 from tests.standin import xp as standin
-from uniloss_ref import UniLoss, surrogate
+from uniloss_ref import AnchorSampler, UniLoss, surrogate
 from uniloss_ref.check import default_metrics, random_batch
 from uniloss_ref.device import to_numpy
 from uniloss_ref.device.bridge import register
-from uniloss_ref.experiments.authors_gradient import interpolate_with_authors_gradient as authors
+from uniloss_ref.experiments.authors_gradient import AuthorsUniLoss
 from uniloss_ref.experiments.nn import models
 from uniloss_ref.experiments.nn.layers import avg_pool2d, conv2d, dense, max_pool2d, relu
 from uniloss_ref.experiments.nn.losses import bce_with_logits, heatmap_mse, softmax_cross_entropy
@@ -52,8 +52,9 @@ def host(tree):
 @pytest.mark.parametrize("metric", default_metrics(), ids=repr)
 def test_uniloss_value_and_gradient_agree_across_backends(xp, metric):
     scores, targets = random_batch(metric, np.random.default_rng(3))
-    reference = autograd.value_and_grad(UniLoss(metric, seed=5, current=1))(scores, targets)
-    value, gradient = autograd.value_and_grad(UniLoss(metric, seed=5, current=1))(
+    sampler = AnchorSampler(current=1, **metric.default_anchors)
+    reference = autograd.value_and_grad(UniLoss(metric, sampler=sampler, seed=5))(scores, targets)
+    value, gradient = autograd.value_and_grad(UniLoss(metric, sampler=sampler, seed=5))(
         xp.asarray(scores), targets
     )
     assert type(gradient) is type(xp.asarray(scores))
@@ -64,8 +65,8 @@ def test_uniloss_value_and_gradient_agree_across_backends(xp, metric):
 @pytest.mark.parametrize("metric", default_metrics()[:2], ids=repr)
 def test_authors_gradient_and_inspection_agree_across_backends(xp, metric):
     scores, targets = random_batch(metric, np.random.default_rng(4))
-    ours = autograd.grad(UniLoss(metric, seed=1, interpolation=authors))
-    theirs = autograd.grad(UniLoss(metric, seed=1, interpolation=authors))
+    ours = autograd.grad(AuthorsUniLoss(metric, seed=1))
+    theirs = autograd.grad(AuthorsUniLoss(metric, seed=1))
     ours, theirs = ours(scores, targets), theirs(xp.asarray(scores), targets)
     assert_allclose(to_numpy(theirs), ours, **TOL)
     a = UniLoss(metric, seed=2).inspect(scores, targets)

@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 
 from uniloss_ref import Anchors, AnchorSampler, UniLoss, surrogate
+from uniloss_ref.anchor_sets import anchor_set
 from uniloss_ref.interpolation import interpolate
-from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, RocAuc
-from uniloss_ref.relaxation import relaxed_binary
+from uniloss_ref.metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    KeypointTargets,
+    Refactoring,
+    RocAuc,
+)
 
 S4, Y4 = np.array([0.1, 0.4, -0.2, 0.3]), np.array([1, 0, 0, 1])
 S23, T2 = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]), np.array([0, 2])
@@ -97,11 +104,10 @@ CASES = {
         ValueError,
         "temperature",
     ),
-    "zero temperature in relaxation": (lambda: relaxed_binary(S4, 0.0), ValueError, "temperature"),
     "temperature as text": (lambda: UniLoss(RocAuc(), temperature="1"), TypeError, "temperature"),
     "zero power": (lambda: UniLoss(RocAuc(), power=0.0), ValueError, "power"),
     "K = 0 anchors": (
-        lambda: UniLoss(RocAuc(), truth=0, good=0, nearby=0, bad=0),
+        lambda: UniLoss(RocAuc(), sampler=AnchorSampler(truth=0, good=0, nearby=0, bad=0)),
         ValueError,
         r"K >= 1",
     ),
@@ -113,7 +119,7 @@ CASES = {
     "sampler returning an array, not Anchors": (
         lambda: UniLoss(RocAuc(), sampler=_wrong_sampler)(S4, Y4),
         TypeError,
-        "must return Anchors of 4 comparisons",
+        "must return Anchors or DenseAnchors, K >= 1 anchors of 4 comparisons",
     ),
     "shape that is not a shape": (
         lambda: RocAuc().refactor("four", Y4),
@@ -121,28 +127,37 @@ CASES = {
         "tuple of ints",
     ),
     "h returning NaN": (
-        lambda: Anchors.from_configurations(np.ones((2, 3))).values(lambda b: b.sum(1) * np.nan),
+        lambda: anchor_set(np.ones((2, 3)), 3).values(
+            Refactoring((4,), np.arange(3), np.arange(3) + 1, h=lambda won: won.sum(1) * np.nan)
+        ),
         ValueError,
         "finite values",
     ),
-    "unknown anchor kind": (lambda: UniLoss(RocAuc(), rows=3), TypeError, "rows"),
+    "unknown anchor kind": (lambda: AnchorSampler(rows=3), TypeError, "rows"),
+    "scores as a Python list": (
+        lambda: UniLoss(RocAuc())([0.1, 0.4, -0.2, 0.3], Y4),
+        TypeError,
+        "scores must be an array of floats, got list",
+    ),
     "PCK targets with complex coordinates": (
         lambda: KeypointTargets(KP.xy + 0j, KP.visible, KP.scale, (4, 4)),
         TypeError,
-        "xy and scale must be real",
+        "xy and scale must be real numbers",
     ),
     "PCK targets with a complex scale": (
         lambda: KeypointTargets(KP.xy, KP.visible, KP.scale + 0j, (4, 4)),
         TypeError,
-        "xy and scale must be real",
+        "xy and scale must be real numbers",
     ),
     "batch whose loss would exceed the memory limit": (
-        lambda: UniLoss(RocAuc(), bad=100, memory_limit=2**19)(np.zeros(100), np.arange(100) % 2),
+        lambda: UniLoss(RocAuc(), sampler=AnchorSampler(bad=100), memory_limit=2**19)(
+            np.zeros(100), np.arange(100) % 2
+        ),
         ValueError,
-        r"2,500 comparisons and 133 anchors: .* above memory_limit \(0.0 GiB\)",
+        r"2,500 comparisons: .* above memory_limit \(0.0 GiB\)",
     ),
     "absurd number of random anchors": (
-        lambda: UniLoss(RocAuc(), bad=10**8)(S4, Y4),
+        lambda: UniLoss(RocAuc(), sampler=AnchorSampler(bad=10**8))(S4, Y4),
         ValueError,
         "above memory_limit",
     ),
@@ -161,18 +176,13 @@ CASES = {
     ),
     "sampler drawing no anchor": (
         lambda: UniLoss(RocAuc(), sampler=_empty_sampler)(S4, Y4),
-        ValueError,
-        "K = 0",
+        TypeError,
+        "K >= 1 anchors",
     ),
     "anchors of the wrong length": (
         lambda: surrogate(S4, Y4, RocAuc(), np.ones((2, 3))),
         ValueError,
         r"anchors must have shape \(K, 4\)",
-    ),
-    "values of the wrong length": (
-        lambda: interpolate(np.zeros(2), np.ones((2, 2)), np.ones(3)),
-        ValueError,
-        "values must be 2 finite numbers",
     ),
     "anchor entries not +-1": (
         lambda: surrogate(S4, Y4, RocAuc(), np.zeros((1, 4))),
@@ -181,11 +191,7 @@ CASES = {
     ),
     "metric that is not a Metric": (lambda: UniLoss("ap"), TypeError, "metric must be"),
     "negative seed": (lambda: UniLoss(RocAuc(), seed=-3), ValueError, "seed"),
-    "interpolation not callable": (
-        lambda: UniLoss(RocAuc(), interpolation="idw"),
-        TypeError,
-        "interpolation",
-    ),
+    "sampler not callable": (lambda: UniLoss(RocAuc(), sampler="idw"), TypeError, "sampler"),
     "anchor count not an int": (lambda: AnchorSampler(good=1.0), TypeError, "good"),
     "PCK targets as a plain array": (
         lambda: PCK().evaluate(HEAT, np.zeros((1, 1, 2))),
@@ -233,3 +239,17 @@ def test_bad_input_raises_a_clear_error(case):
     call, error, match = CASES[case]
     with pytest.raises(error, match=match):
         call()
+
+
+def test_a_batch_over_the_memory_limit_is_refused_before_its_pairs_are_built():
+    # 10,000 positives and 10,000 negatives: 1e8 comparisons, 1.6 GB of pairs alone, about
+    # 14 GB for a loss and gradient. The refusal must come from counting, not building.
+    import tracemalloc
+
+    scores, labels = np.zeros(20_000), np.arange(20_000) % 2
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"100,000,000 comparisons: .* above memory_limit"):
+        UniLoss(AveragePrecision())(scores, labels)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 2**20

@@ -10,12 +10,48 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.chapter_tools import EXACT, assert_figures, load
+from tests.chapter_tools import EXACT, PRINTED, assert_figures, load, unshown_numbers
 from tests.standin import StandinArray
 from tests.standin import xp as standin
 from uniloss_ref import device as backend
+from uniloss_ref import exercises, tutorial
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.device.bridge import register
+
+# ----- Every number the prose states is one the outputs show -----
+
+REPRODUCTION = "docs/reproduction.md"
+CITED = {
+    "05_binary_classification_ap": {
+        "1.04": f"{REPRODUCTION}: UniLoss minus BCE on AP, ten held-out seeds",
+        "1.08": f"{REPRODUCTION}: its sd",
+    },
+    "06_multiclass_accuracy": {
+        "97.40%": f"{REPRODUCTION}: accuracy, 16 row anchors, tau 0.3, 30 epochs",
+        "96.19%": f"{REPRODUCTION}: without row anchors",
+        "96.01%": f"{REPRODUCTION}: with 64",
+        "96.38%": f"{REPRODUCTION}: tau 0.1",
+        "94.52%": f"{REPRODUCTION}: tau 1",
+    },
+    "07_keypoints_pck": {"3600": f"{REPRODUCTION}: the full keypoint training set"},
+    "08_checking_gradients": {
+        "80%": "this chapter's full run (300 problems); quick mode prints its own",
+        "180": "the paper's MLP: 64 * 500 + 500 + 500 * 300 + 300 + 300 + 1 = 183,101 weights",
+    },
+    "09_your_own_metric": {},
+    "10_same_code_on_a_gpu": {},
+    "11_porting": {},
+}
+OPTIONS = {"10_same_code_on_a_gpu": {"device": "cpu"}}
+
+
+@pytest.mark.parametrize("stem", list(CITED))
+def test_chapter_prose_states_only_numbers_its_outputs_show(run, stem):
+    if stem == "11_porting":
+        pytest.importorskip("torch")
+    result, _ = run(stem, **OPTIONS.get(stem, {}))
+    assert unshown_numbers(stem, result[PRINTED], CITED[stem]) == []
+
 
 # ----- 5. Binary classification with AP -----
 
@@ -57,6 +93,9 @@ def test_chapter_05_exercise_answers(run):
         assert standardised[how] == pytest.approx(standardised["as is"], abs=1e-9)
     for how in ("+ 5", "x 10"):
         assert abs(answers["BCE"][how] - answers["BCE"]["as is"]) > 1e-3
+    # 4: the learner's stratified order puts one or two eights in every batch of 16.
+    assert set(result["exercise_4_eights"]) <= {1, 2}
+    assert (result["exercise_4_random"] == 0).any()
 
 
 # ----- 6. Multi-class accuracy -----
@@ -128,6 +167,7 @@ def test_chapter_06_exercise_answers(run):
     plain, scaled = result["exercise_3"][1.0], result["exercise_3"][5.0]
     assert plain["accuracy"] == scaled["accuracy"] == 1.0
     assert 0.0 < scaled["loss"] < plain["loss"]
+    assert result["exercise_4"].cases == 100 and result["exercise_4"].worst < 1e-12
 
 
 # ----- 7. Keypoints with PCK -----
@@ -167,6 +207,7 @@ def test_chapter_07_exercise_answers(run):
     assert result["exercise_2_pck"] == 0.0
     assert result["exercise_3_pck"] == result["test_pck"]["uniloss"]
     assert result["exercise_3_correlation"] < result["target_correlation"]["uniloss"]
+    assert result["exercise_4"].cases >= 50 and result["exercise_4"].worst < 1e-12
 
 
 # ----- 8. Checking a gradient -----
@@ -215,6 +256,23 @@ def test_chapter_08_exercise_answers(run):
     assert result["exercise_2_error"] == pytest.approx(1e-3, rel=0.01)
     assert result["exercise_2_cosine"] > 1 - 1e-9
     assert result["exercise_3_error"] < 1e-12
+    assert result["exercise_4"].cases == 50
+
+
+def test_chapter_08_exercise_4_rejects_the_authors_sign(run):
+    result, _ = run("08_checking_gradients")
+    solution = result["idw_gradient"]
+
+    def authors(b, a, v, p):  # the second term's sign flipped
+        d2 = np.sum((b - a) ** 2, axis=1)
+        w = d2 ** (-p / 2)
+        grad_w = -p * w[:, None] * (b - a) / d2[:, None]
+        return (v @ grad_w + (w @ v / w.sum()) * grad_w.sum(axis=0)) / w.sum()
+
+    inputs = result["gradient_inputs"]
+    reference = lambda b, a, v, p: solution(b, a, v, p)
+    with pytest.raises(tutorial.CheckFailed, match="problem 0"):
+        exercises.agree_on("authors", authors, reference, inputs, hint="", rtol=1e-9)
 
 
 # ----- 9. Your own metric -----
@@ -269,6 +327,14 @@ def test_chapter_09_exercise_answers(run):
     assert result["exercise_2_passed"] is True
     assert result["exercise_3_metric"] == pytest.approx(0.6, **EXACT)
     assert result["exercise_3_loss"] == pytest.approx(0.4, abs=0.01)
+    assert set(result["exercise_4"]) == {2, 3, 5}
+
+
+def test_chapter_09_figure_shows_every_seed(run):
+    result, _ = run("09_your_own_metric")
+    low, high = result["tau_ax"].get_ylim()
+    seeds = [v for values in result["sweep_seeds"].values() for v in values]
+    assert low <= min(seeds) and max(seeds) <= high
 
 
 def test_chapter_09_metric_rejects_bad_input(run):
@@ -303,6 +369,7 @@ def test_chapter_10_exercise_answers_on_the_cpu(run):
     assert set(result["exercise_1"].values()) == {"cpu"}
     assert 1e-12 < result["exercise_2_loss"] < 1e-5
     assert 1e-12 < result["exercise_2_gradient"] < 1e-5
+    assert result["exercise_3"].cases == 3 and result["exercise_3"].worst == 0.0
 
 
 def test_chapter_10_auto_falls_back_to_numpy_when_cupy_is_missing(run, monkeypatch):
@@ -354,3 +421,6 @@ def test_chapter_11_exercise_answers(run):
     result, _ = run("11_porting")
     assert result["exercise_1"] == ["distances", "gradient", "loss", "relaxed", "surrogate"]
     assert result["exercise_2"] == ["comparisons"]
+    assert result["exercise_3"].cases == 3
+    assert result["exercise_3_failed"] == [] and result["sigmoid_report"].passed
+    assert result["port_lines"] == 110  # "about 110 lines"

@@ -9,9 +9,38 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from tests.chapter_tools import CHAPTERS, EXACT, assert_figures
+from tests.chapter_tools import CHAPTERS, EXACT, PRINTED, assert_figures, unshown_numbers
 from uniloss_ref import tutorial
 from uniloss_ref.conformance import load as load_vectors
+
+# ----- Every number the prose states is one the outputs show -----
+
+CITED = {
+    "01_metric_as_comparisons": {},
+    "02_relax_and_interpolate": {
+        "97.40%": "docs/reproduction.md: the accuracy CNN at tau 0.3, 30 epochs",
+        "94.52%": "docs/reproduction.md: the same at tau 1",
+    },
+    "03_anchors": {"90.49": "docs/reproduction.md: the keypoint network with random anchors"},
+    "04_build_it_yourself": {
+        "100": "the lines of chapters/solutions/04_build_it_yourself.py, counted by a test below"
+    },
+}
+
+
+@pytest.mark.parametrize("stem", list(CITED))
+def test_chapter_prose_states_only_numbers_its_outputs_show(run, stem):
+    result, _ = run(stem)
+    assert unshown_numbers(stem, result[PRINTED], CITED[stem]) == []
+
+
+def test_the_prose_check_catches_a_number_the_outputs_do_not_show(run):
+    result, _ = run("01_metric_as_comparisons")
+    printed = result[PRINTED].replace("0.7222", "0.7223").replace("10 stayed", "9 stayed")
+    missing = unshown_numbers("01_metric_as_comparisons", printed, {})
+    assert any(line.startswith("0.7222:") for line in missing)
+    assert unshown_numbers("01_metric_as_comparisons", result[PRINTED], {}) == []
+
 
 # ----- 1. A metric is a function of comparisons -----
 
@@ -55,6 +84,9 @@ def test_chapter_01_a_cycle_is_unreachable_and_most_configurations_are(run):
 def test_chapter_01_exercise_answers(run):
     result, _ = run("01_metric_as_comparisons")
     assert result["exercise_1_counts"].tolist() == [1, 0, 1]
+    assert result["exercise_1_changed"] == 2  # the other 10 of 12 stay
+    assert result["exercise_1_ap"] - result["ap_h"] == pytest.approx(0.083, abs=5e-4)
+    assert set(result["exercise_4"]) == {(3, 4), (2, 2)}
     assert result["exercise_1_ap"] == pytest.approx(29 / 36, **EXACT)  # 0.8056
     assert result["exercise_2_auc"] == pytest.approx(8 / 12, **EXACT)  # 0.6667
     assert result["exercise_2_direct"] == pytest.approx(8 / 12, **EXACT)
@@ -130,6 +162,7 @@ def test_chapter_02_exercise_answers(run):
     assert result["exercise_3_corner"] == pytest.approx(corner, **EXACT)
     assert round(corner, 4) == 0.6306
     assert result["exercise_3_min"] == pytest.approx(0.5, **EXACT)
+    assert result["exercise_4"].cases == 150 and result["exercise_4"].worst < 1e-12
 
 
 # ----- 3. Anchors -----
@@ -140,8 +173,9 @@ def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     ap = result["ap"]
     kinds = ap["kinds"]
     assert ap["sum_error"] < 1e-9
-    assert 0.75 < kinds["truth"]["share"] + kinds["good"]["share"] < 0.95  # about 85%
-    assert kinds["good"]["cosine"] == pytest.approx(0.96, abs=0.03)
+    assert 0.75 < result["goal_share"] < 0.95  # "more than 75%"
+    assert result["goal_share"] == kinds["truth"]["share"] + kinds["good"]["share"]
+    assert kinds["good"]["cosine"] > 0.93
     assert kinds["good"]["up"] >= 0.95 and kinds["truth"]["up"] >= 0.95
     assert kinds["bad"]["value"] < 0.01  # all but a handful are worth 0
     assert 0.3 < kinds["nearby"]["value_positive"] < 0.7  # about half worth 0
@@ -155,6 +189,8 @@ def test_chapter_03_kinds_add_up_and_the_goal_carries_the_ap_gradient(run):
     for kind in ("row", "bad"):
         assert near < table[kind]["distance"] < far  # "in between"
     assert max(table, key=lambda kind: table[kind]["weight"]) == "nearby"
+    assert round(table["nearby"]["weight"], 3) == 0.436  # the largest share, not most
+    assert round(result["near_weight"], 3) == 0.465 < 0.5  # with the current anchor
     assert result["example"].surrogate > result["example"].batch_metric
     assert_figures(out, "03_anchor_kinds.png", "03_pck_pulls.png")
 
@@ -183,10 +219,8 @@ def test_chapter_03_without_random_anchors_the_heatmaps_flatten(run):
         assert dropped["contrast"] < dropped["contrast_0"] and dropped["contrast"] < 0.6
         assert kept["pck_25"] > dropped["pck_25"]
         assert kept["pck"] >= 0.75  # high after 100 steps
-    assert np.mean([r["contrast"] for r in with_bad]) == pytest.approx(1.5, abs=0.2)
-    assert np.mean([r["contrast"] for r in without]) == pytest.approx(0.45, abs=0.1)
-    assert np.mean([r["pck_25"] for r in with_bad]) == pytest.approx(0.7, abs=0.1)
-    assert np.mean([r["pck_25"] for r in without]) == pytest.approx(0.25, abs=0.1)
+    assert np.mean([r["pck_25"] for r in with_bad]) > 0.6
+    assert np.mean([r["pck_25"] for r in without]) < 0.35
     caught_up = np.mean([r["pck"] for r in without])  # about 0.7 after 100 steps
     assert 0.55 <= caught_up <= np.mean([r["pck"] for r in with_bad])
 
@@ -196,21 +230,21 @@ def test_chapter_03_exercise_answers(run):
     assert result["exercise_1"] == pytest.approx([(1 + 2 / 3) / 2], **EXACT)  # 0.8333
     assert result["exercise_2"] == pytest.approx(0.5, abs=0.02)
     assert result["exercise_3"] == pytest.approx([0.375, 0.5], **EXACT)
+    assert result["exercise_4"].cases == 200
+    worth = result["exercise_4_worth"]
+    assert worth["margin"] == 1.0 and 0.3 < worth["random"] < 0.7  # "about half"
 
 
 # ----- 4. Build it yourself -----
 
 
-def test_chapter_04_from_scratch_is_short_and_agrees_with_the_package(run):
+def test_chapter_04_the_solutions_are_short_and_pass_every_step_check(run):
     result, _ = run("04_build_it_yourself")
-    text = (CHAPTERS / "04_build_it_yourself.py").read_text(encoding="utf-8")
-    method = text[text.index("## 1. The metric") : text.index("## Check 1")].splitlines()
-    code = [line for line in method if line.strip() and not line.lstrip().startswith("#")]
-    assert len(code) <= 120  # "about 100 lines"
+    text = (CHAPTERS / "solutions" / "04_build_it_yourself.py").read_text(encoding="utf-8")
+    body = text[text.index("# ----- 1.") :].splitlines()
+    code = [line for line in body if line.strip() and not line.lstrip().startswith("#")]
+    assert 80 <= len(code) <= 120  # "about 100 lines"
     assert result["ap_1"] == pytest.approx(13 / 18, **EXACT)  # 0.7222
-    assert set(result["package_differences"]) == {"AP", "accuracy", "PCK"}
-    for differences in result["package_differences"].values():
-        assert max(differences.values()) < 1e-12
     assert result["sampler_difference"] < 1e-12
     values = result["our_values"]
     assert values[0] == 1.0
@@ -238,7 +272,8 @@ def test_chapter_04_passes_every_conformance_case(run):
     result, _ = run("04_build_it_yourself")
     report = result["report"]
     assert report.passed
-    assert len({check.case for check in report.checks}) == len(load_vectors()["cases"])
+    four = [c for c in load_vectors()["cases"] if c["metric"] in result["METRICS"]]
+    assert len({check.case for check in report.checks}) == len(four) == 72
     assert not report.by_status("skip") and not report.by_status("fail")
 
 
@@ -246,14 +281,37 @@ def test_chapter_04_exercise_answers(run):
     result, _ = run("04_build_it_yourself")
     epsilon = result["exercise_1"]
     assert {q for _, q in epsilon} == {"surrogate", "loss", "gradient"}
-    near = {"near-anchor", "very-near-anchor"}
-    assert {case.split("/")[1] for case, _ in epsilon} == {"extreme-on-anchor", *near}
-    assert all(case.endswith("extreme-on-anchor") for case, q in epsilon if q == "gradient")
+    assert len(result["exercise_1_cases"]) == 14
+    kinds = {case.split("/")[1] for case in result["exercise_1_cases"]}
+    assert kinds == {"extreme-on-anchor", "near-anchor", "very-near-anchor", "large-power"}
+    on_or_overflowing = ("extreme-on-anchor", "large-power")
+    assert all(case.endswith(on_or_overflowing) for case, q in epsilon if q == "gradient")
+    near = result["exercise_1_near"]
+    assert len(near) == 6
+    assert [case for case, ratio in near.items() if ratio < 1] == ["ap-counts/very-near-anchor"]
+    assert round(min(near.values()), 2) == 0.50 and round(max(near.values()), 2) == 3.68
     expanded = result["exercise_2"]
-    assert {case.split("/")[1] for case, _ in expanded} == near
+    near_ones = {"near-anchor", "very-near-anchor", "large-power"}
+    assert {case.split("/")[1] for case, _ in expanded} == near_ones
     assert "distances" in {q for _, q in expanded}
     assert result["exercise_3_gradient"][1:].tolist() == [0.0, 0.0]
     assert result["exercise_3_warnings"] == ["overflow encountered in cosh"]
+
+
+def test_chapter_04_without_solutions_stops_at_the_first_check_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(CHAPTERS / "04_build_it_yourself.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    first, hint = done.stderr.strip().splitlines()
+    assert first.startswith("✗ ranking_pairs") and "write its body" in first
+    assert hint.startswith("  hint: ") and "positive-major" in hint
 
 
 # ----- The chapters' runtime -----
@@ -315,3 +373,12 @@ def test_every_chapter_file_is_listed_in_the_chapters_readme():
     readme = (CHAPTERS / "README.md").read_text(encoding="utf-8")
     for path in sorted(CHAPTERS.glob("[0-9][0-9]_*.py")):
         assert path.name in readme, path.name
+
+
+def test_an_exercise_left_unwritten_does_not_stop_its_chapter(tmp_path, capsys):
+    path = CHAPTERS / "01_metric_as_comparisons.py"
+    result = tutorial.run_chapter(path, quick=True, out_dir=tmp_path)
+    assert result["exercise_4"] == {(3, 4): None, (2, 2): None}
+    assert "from_a_ranking on every configuration of 3 + 4: not written yet" in (
+        capsys.readouterr().out
+    )

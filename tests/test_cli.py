@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from uniloss_ref.__main__ import main
-from uniloss_ref.experiments import reproduce
+from uniloss_ref.experiments import plots, reproduce
 
 TINY_TRAIN = ["--n-train", "200", "--n-test", "100", "--epochs", "2", "--quiet"]
 
@@ -54,7 +54,15 @@ def test_a_tiny_reproduction_writes_tables_and_plots(tmp_path, capsys):
         assert run["command"].startswith("python -m uniloss_ref train --task")
     table = (out / "results.md").read_text()
     assert table.count("\n| ") == (2 + 11) + (2 + 4)
-    assert table in capsys.readouterr().out
+    assert "(1 seed)" in table and "n/a" not in table
+    for word in ("**goal**", "**met**", "**ap, authors' set-up**", "**uniloss-authors**"):
+        assert word in table.split("Legend:")[1]
+    printed = capsys.readouterr().out
+    assert table in printed
+    closing = printed.split(table)[1].strip().splitlines()
+    assert closing[0] == f"Everything is in {out}/:"
+    for name in ("results.md", "results.json", "validation_curves.png", "runs/"):
+        assert any(line.strip().startswith(f"{out}/{name}") for line in closing[1:])
     assert (out / "validation_curves.png").is_file()
     assert (out / "runs" / "pck-mse-seed20" / "keypoints.png").is_file()
     authors = out / "runs" / "ap-authors-set-up-uniloss-authors-seed20" / "results.json"
@@ -95,7 +103,10 @@ def one_line_error(argv):
     [
         (["train", "--task", "depth", "--loss", "uniloss"], "invalid choice: 'depth'"),
         (["train", "--task", "ap", "--loss", "mse"], "'mse' is not meant for task 'ap'"),
-        (["train", "--task", "pck", "--loss", "ce"], "choose one of uniloss, uniloss-authors, mse"),
+        (
+            ["train", "--task", "pck", "--loss", "ce"],
+            "choose one of uniloss, uniloss-authors, uniloss-hybrid, mse",
+        ),
         (["train", "--task", "ap", "--loss", "bce", "--data", "missing.npz"], "missing.npz"),
         (["train", "--task", "accuracy", "--loss", "ce", "--data", "mnist"], "MNIST needs a data"),
         (["train", "--task", "ap", "--loss", "bce", "--epochs", "0"], "positive integer"),
@@ -172,3 +183,22 @@ def test_reproduce_plans_held_out_seeds_and_the_authors_set_up(tmp_path):
         if run["loss"] == "bce":
             assert argv[argv.index("--lr") + 1] == "0.01"
     assert {r["loss"] for r in ap} >= {"uniloss", "bce", "uniloss-hybrid"}
+
+
+def test_the_curves_caption_says_why_h_tilde_and_the_batch_metric_differ(tmp_path):
+    caption = plots.surrogate_caption(3.0, True)
+    assert "tau = 3" in caption and "b~ = 0.32" in caption and "units of the batch's sd" in caption
+    assert "b~ = 0.76" in plots.surrogate_caption(1.0, False)  # tanh(1)
+    history = [
+        {"epoch": e, "train_loss": 0.5, "train_batch_metric": 0.9, "val_metric": 1.0,
+         "train_surrogate": 0.6}
+        for e in (1, 2)
+    ]  # fmt: skip
+    plots.training_curves(history, tmp_path / "curves.png", "ap", (3.0, True))
+    runs = [
+        {"task": "ap", "metric": "AP", "config": {"loss": loss}, "history": history}
+        for loss in ("uniloss", "bce")
+    ]
+    plots.comparison(runs, tmp_path / "validation_curves.png")  # every score perfect: the floor
+    for name in ("curves.png", "validation_curves.png"):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,52 @@ def test_the_porting_guide_states_the_tolerances_of_the_file(vectors):
         row = next(line for line in guide.splitlines() if line.startswith(f"| `{quantity}` |"))
         rtol, atol = (float(cell) for cell in row.strip(" |").split("|")[-2:])
         assert (rtol, atol) == (tolerance["rtol"], tolerance["atol"]), quantity
+
+
+def _guide() -> str:
+    return (ROOT / "docs" / "porting.md").read_text(encoding="utf-8")
+
+
+def test_the_guide_names_every_key_of_the_format(vectors):
+    guide = _guide()
+    keys = set(vectors) | {key for case in vectors["cases"] for key in case}
+    keys |= {key for entry in vectors["quantities"].values() for key in entry}
+    keys |= {key for entry in vectors["metrics"].values() for key in entry}
+    keys |= {key for case in vectors["cases"] if case["metric"] == "PCK" for key in case["targets"]}
+    assert sorted(key for key in keys if f"`{key}`" not in guide) == []
+    assert f"| `version` | `{FORMAT_VERSION}` " in guide
+    assert f"checker reads version {FORMAT_VERSION}" in guide
+
+
+def test_the_guide_s_numbers_match_the_file_and_the_catalogue(vectors):
+    from tests import wrong_ports
+
+    guide = " ".join(re.sub(r"(?m)^> ?", "", _guide()).split())  # as read, quotes unmarked
+    assert f"checks the {len(vectors['cases'])} fixed cases" in guide
+    assert f"a catalogue of {len(wrong_ports.CATALOGUE)} wrong ports" in guide
+    everything = len(wrong_ports.CATALOGUE) + len(wrong_ports.DODGES)
+    assert f"reject all {everything}" in guide and "catch every one" in guide
+
+
+def _expand(pattern: str) -> list[str]:
+    """``{a,b}/c`` -> ``a/c``, ``b/c`` (the guide's shorthand for families of cases)."""
+    if "{" not in pattern:
+        return [pattern]
+    head, rest = pattern.split("{", 1)
+    choices, tail = rest.split("}", 1)
+    return [name for choice in choices.split(",") for name in _expand(head + choice + tail)]
+
+
+def test_the_guide_s_table_of_cases_lists_every_case_and_no_other(vectors):
+    guide = _guide()
+    table = guide[guide.index("## The cases") : guide.index("## Regenerating the file")]
+    listed = set()
+    for row in table.splitlines()[4:]:
+        cell = row.split(" | ")[0].removeprefix("| ")
+        for pattern in re.findall(r"`([^`]+)`", cell):
+            listed.update(_expand(pattern))
+    names = {case["name"] for case in vectors["cases"]}
+    assert sorted(listed - names) == [] and sorted(names - listed) == []
 
 
 def test_every_metric_and_degenerate_situation_has_a_case(vectors):
@@ -408,11 +455,10 @@ def chapter(tmp_path_factory):
 
 
 def test_the_pytorch_port_passes_every_case_in_float64(chapter, vectors):
-    report = verify(chapter.uniloss, vectors=vectors, require_all=True)
+    report = verify(chapter.uniloss, vectors=vectors, require_all=True, fresh=100, seed=3)
     assert report.passed, report.format()
-    # docs/porting.md: "about a tenth of a tolerance at worst" (one ulp of b~ near 1 at
-    # */very-near-anchor against the distances' atol of 1e-15).
-    assert max(check.ratio for check in report.checks) < 0.2
+    # docs/porting.md: "a few hundredths of a tolerance" at worst.
+    assert max(check.ratio for check in report.checks) < 0.1
 
 
 def test_the_pytorch_port_in_float32_fails(chapter, vectors):

@@ -282,7 +282,8 @@ def _set_case(index, key, value):
         (lambda d: d["quantities"]["loss"].update(atol=float("nan")), "loss' has atol nan"),
         (lambda d: d["quantities"]["loss"].update(atol=True), "loss' has atol True"),
         (lambda d: d["quantities"].pop("hard"), "quantities must be exactly"),
-        (lambda d: d.update(version=2), "format version 2"),
+        (lambda d: d.update(version=1), "format version 1; this checker reads version 2"),
+        (lambda d: d.update(version=3), "format version 3"),
         (lambda d: d.update(format="something else"), "is not a 'uniloss-ref conformance"),
         (lambda d: d.update(cases=[]), "no list of cases"),
         (lambda d: d["cases"][1].update(name=d["cases"][0]["name"]), "must be unique: ap/ordinary"),
@@ -303,6 +304,14 @@ def _set_case(index, key, value):
             "expected surrogate must be finite",
         ),
         (lambda d: d["cases"][0]["expected"].pop("loss"), "expected must give exactly"),
+        (lambda d: d["cases"][0].pop("standardise"), "case 'ap/ordinary' lacks standardise"),
+        (_set_case(0, "standardise", 1), "standardise must be true or false"),
+        (
+            _set_case(0, "tolerances", {"gradient": {"rtol": 1e300, "atol": 0.0}}),
+            "tolerances: quantity 'gradient' has rtol 1e+300",
+        ),
+        (_set_case(0, "tolerances", {"grad": {"rtol": 0, "atol": 0}}), "unknown quantity 'grad'"),
+        (_set_case(0, "tolerances", [1e-3]), "tolerances must be an object"),
     ],
 )
 def test_a_vectors_document_that_cannot_be_trusted_is_refused(vectors, edit, message):
@@ -355,7 +364,8 @@ def test_cli_a_partial_port_is_labelled_and_fails_unless_allowed(tmp_path, capsy
     assert cli([*argv, "--allow-partial"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("PARTIAL PASS: 8 passed, 0 failed, 0 errors, 1 skipped")
-    assert last.endswith(f"(only 1 of {len(vectors['cases'])} cases selected)")
+    # Of the file's cases and the 100 fresh ones the command line adds by default.
+    assert last.endswith(f"(only 1 of {len(vectors['cases']) + 100} cases selected)")
     assert cli([*argv, "--allow-partial", "--require-all"]) == 2
 
 

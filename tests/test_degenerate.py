@@ -8,7 +8,7 @@ import autograd
 import numpy as np
 import pytest
 
-from uniloss_ref import UniLoss
+from uniloss_ref import AnchorSampler, UniLoss
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, RocAuc
 
 BINARY = [AveragePrecision(), AveragePrecision(interpolated=True), RocAuc()]
@@ -37,7 +37,7 @@ def test_one_class_batches_score_one_with_zero_loss_and_gradient(metric, labels)
 @pytest.mark.parametrize("metric", BINARY, ids=repr)
 def test_all_tied_scores_count_every_pair_as_misordered(metric):
     scores, labels = np.zeros(6), np.array([1, 0, 1, 0, 0, 0])
-    assert metric.evaluate(scores, labels) == metric.batch_value(scores, labels)
+    assert metric.evaluate(scores, labels) == metric.refactored_value(scores, labels)
     value, gradient = loss_value_and_gradient(metric, scores, labels)
     assert 0.0 <= value <= 1.0
     assert np.abs(gradient).sum() > 0  # ties sit at b~ = 0, where the surrogate still has slope
@@ -52,7 +52,9 @@ def test_extreme_scores_are_finite_and_the_loss_is_the_batch_metric(metric, magn
         targets = np.array([0, 1, 2, 3, 0, 1])
     else:
         scores, targets = magnitude * np.array([3.0, -1.0, 2.0, -2.0]), np.array([1, 0, 0, 1])
-    value, gradient = loss_value_and_gradient(metric, scores, targets, current=1)
+    value, gradient = loss_value_and_gradient(
+        metric, scores, targets, sampler=AnchorSampler(current=1)
+    )
     # Saturated relaxation: b~ equals the hard configuration, which is an anchor.
     assert value == 1.0 - metric.evaluate(scores, targets)
     np.testing.assert_array_equal(gradient, np.zeros_like(scores))
@@ -68,7 +70,7 @@ def test_accuracy_one_sample_and_two_classes():
 def test_accuracy_with_top_k_at_least_the_number_of_classes_is_one():
     scores, targets = np.array([[0.1, 0.5, 0.2]]), np.array([0])
     assert Accuracy(top_k=3).evaluate(scores, targets) == 1.0
-    assert Accuracy(top_k=7).batch_value(scores, targets) == 1.0
+    assert Accuracy(top_k=7).refactored_value(scores, targets) == 1.0
 
 
 def test_accuracy_with_one_class_has_no_comparisons_and_value_one():
@@ -109,7 +111,7 @@ def test_pck_random_anchors_are_useless_and_row_anchors_are_not():
     heat = rng.normal(size=(2, 3, 16, 16))
     xy = rng.uniform(2, 13, size=(2, 3, 2))
     targets = KeypointTargets(xy, np.ones((2, 3), bool), np.array([2.0, 2.0]), (16, 16))
-    paper_only = UniLoss(PCK(), seed=0, row=0).inspect(heat, targets)
+    paper_only = UniLoss(PCK(), sampler=AnchorSampler(), seed=0).inspect(heat, targets)
     assert (paper_only.values[paper_only.kinds == "bad"] == 0).all()
     with_rows = UniLoss(PCK(), seed=0).inspect(heat, targets)
     row_values = with_rows.values[with_rows.kinds == "row"]

@@ -8,6 +8,7 @@ the earlier results in ``--out`` are byte for byte what they were.
 
 import errno
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -205,7 +207,7 @@ def test_overwrite_replaces_the_whole_run_and_drops_its_stale_plots(earlier, cap
     argv = ["train", "--task", "accuracy", "--loss", "ce", "--epochs", "1", "--n-train", "100"]
     status, _ = cli([*argv, "--n-test", "50", "--quiet", "--overwrite", "--out", str(out)], capsys)
     assert status == 0
-    assert sorted(os.listdir(out)) == ["curves.png", "results.json"]
+    assert sorted(os.listdir(out)) == ["curves.png", "manifest.json", "results.json"]
     assert assert_complete_run(out)["task"] == "accuracy"
     assert leftovers(out.parent) == []
 
@@ -228,7 +230,7 @@ def test_overwrite_never_empties_a_directory_of_other_files(tmp_path, monkeypatc
     monkeypatch.setattr(training, "prepare", lambda config: pytest.fail("trained anyway"))
     status, stderr = cli(["train", *TINY, "--overwrite", "--out", str(tmp_path)], capsys)
     assert status == 2
-    assert_one_line(stderr, "no uniloss_ref command writes (thesis.tex)")
+    assert_one_line(stderr, "no uniloss_ref run listed in a manifest.json", "thesis.tex")
     assert (tmp_path / "thesis.tex").read_text() == "precious"
 
 
@@ -608,7 +610,9 @@ def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch, capsys):
 
 
 def start(argv, **kwargs):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+    env = kwargs.pop("env", None) or dict(
+        os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1"
+    )
     return subprocess.Popen(
         [sys.executable, *argv],
         stdout=subprocess.PIPE,
@@ -762,6 +766,7 @@ def test_reproduce_with_a_failing_disk_keeps_the_earlier_reproduction(
     (out / "runs" / "ap-bce-seed0" / "results.json").write_text('{"status": "completed"}')
     (out / "results.md").write_text("# earlier\n")
     (out / "results.json").write_text('{"status": "completed"}\n')
+    outputs.write_manifest(out)  # as a committed reproduction has
     before = snapshot(out)
 
     def execute(runs, jobs, root=None):
@@ -814,4 +819,732 @@ def test_one_seed_has_no_sample_standard_deviation():
     json.dumps(rows, allow_nan=False)
     table = reproduce.markdown(rows, differences, "cmd", quick=False)
     assert "± 0.00" not in table
-    assert "| 90.00 (sd n/a) |" in table and "| +10.00 (sd n/a) |" in table
+    assert "| 90.00 (1 seed) |" in table and "| +10.00 (1 seed) |" in table
+
+
+# --------------------------------------------------------------------------- claims, manifests
+
+
+HOLD_CLAIM = """
+import sys, time
+from uniloss_ref.experiments.outputs import OutputDir
+output = OutputDir(sys.argv[1], overwrite=True)
+print("claimed", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_second_run_into_a_directory_a_live_run_holds_is_refused(earlier, capsys):
+    out, before = earlier
+    holder = start(["-c", HOLD_CLAIM, str(out)])
+    try:
+        wait_for(holder.stdout, "claimed")
+        argv = ["train", *TINY, "--seed", "4", "--quiet", "--overwrite", "--out", str(out)]
+        status, stderr = cli(argv, capsys)
+        assert status == 2
+        assert_one_line(stderr, f"{out} is in use by another run (process {holder.pid})")
+        assert snapshot(out) == before
+    finally:
+        holder.kill()  # SIGKILL: the kernel drops the claim with the process
+        holder.communicate(timeout=60)
+    assert leftovers(out.parent)  # its lock file and staging directory
+    status, _ = cli(
+        ["train", *TINY, "--seed", "4", "--quiet", "--overwrite", "--out", str(out)], capsys
+    )
+    assert status == 0 and assert_complete_run(out)["config"]["seed"] == 4
+    assert leftovers(out.parent) == []
+
+
+def test_a_file_added_to_out_during_the_run_is_kept_and_the_run_saved_beside(
+    earlier, monkeypatch, capsys
+):
+    out, before = earlier
+    real_fit = training.fit
+
+    def fit(setup, *args, **kwargs):  # a person saves notes into --out while it trains
+        (out / "notes.txt").write_text("mine")
+        return real_fit(setup, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", fit)
+    argv = ["train", *TINY, "--seed", "6", "--quiet", "--overwrite", "--out", str(out)]
+    status, stderr = cli(argv, capsys)
+    assert status == 2
+    assert_one_line(stderr, f"{out} changed during the run", "(notes.txt)", "left as it is")
+    assert snapshot(out) == {**before, "notes.txt": b"mine"}
+    (unsaved,) = out.parent.glob("out.unsaved-*")
+    assert str(unsaved) in stderr
+    assert assert_complete_run(unsaved)["config"]["seed"] == 6
+    assert leftovers(out.parent) == []
+
+
+def test_a_file_that_appears_while_the_old_run_is_replaced_is_kept(earlier, monkeypatch, capsys):
+    out, _ = earlier
+    real = os.rename
+
+    def rename(src, dst):  # the instant between the last check and the rename
+        if Path(src) == out and ".replaced-" in str(dst):
+            (out / "late.txt").write_text("mine")
+        real(src, dst)
+
+    monkeypatch.setattr(outputs.os, "rename", rename)
+    argv = ["train", *TINY, "--seed", "7", "--quiet", "--overwrite", "--out", str(out)]
+    status, stderr = cli(argv, capsys)
+    assert status == 0
+    assert_one_line(stderr, "note: files that appeared in", "are kept in")
+    assert assert_complete_run(out)["config"]["seed"] == 7
+    (kept,) = out.parent.glob("out.kept-*")
+    assert os.listdir(kept) == ["late.txt"]  # the old run's own files were deleted
+    assert leftovers(out.parent) == []
+
+
+@pytest.mark.parametrize("change", ["tensorboard", "added", "edited", "no manifest"])
+def test_overwrite_deletes_only_what_a_manifest_lists_unchanged(
+    earlier, monkeypatch, capsys, change
+):
+    out, _ = earlier
+    if change == "tensorboard":  # TensorBoard's default log directory is called runs/
+        (out / "runs" / "Jan01_host").mkdir(parents=True)
+        (out / "runs" / "Jan01_host" / "events.out.tfevents.1").write_text("logs")
+        blocking = "runs/Jan01_host/events.out.tfevents.1"
+    elif change == "added":
+        (out / "notes.md").write_text("mine")
+        blocking = "notes.md"
+    elif change == "edited":
+        with open(out / "results.json", "a") as file:
+            file.write(" ")
+        blocking = "results.json"
+    else:
+        (out / "manifest.json").unlink()
+        blocking = "no uniloss_ref run listed in a manifest.json"
+    before = snapshot(out)
+    monkeypatch.setattr(training, "prepare", lambda config: pytest.fail("trained anyway"))
+    status, stderr = cli(["train", *TINY, "--overwrite", "--out", str(out)], capsys)
+    assert status == 2
+    assert_one_line(stderr, blocking, "not replacing it even with --overwrite")
+    assert snapshot(out) == before
+
+
+def test_a_manifest_naming_a_file_outside_its_directory_is_not_trusted(earlier, capsys):
+    out, _ = earlier
+    victim = out.parent / "victim.txt"
+    victim.write_text("precious")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["../victim.txt"] = {
+        "bytes": victim.stat().st_size,
+        "sha256": hashlib.sha256(b"precious").hexdigest(),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    status, stderr = cli(["train", *TINY, "--quiet", "--overwrite", "--out", str(out)], capsys)
+    assert status == 2
+    assert_one_line(stderr, "no uniloss_ref run listed in a manifest.json")
+    assert victim.read_text() == "precious"
+
+
+def test_a_committed_run_lists_every_file_in_its_manifest(earlier):
+    out, before = earlier
+    manifest = json.loads(before["manifest.json"])
+    assert manifest["format"] == outputs.MANIFEST_FORMAT
+    assert sorted(manifest["files"]) == sorted(set(before) - {"manifest.json"})
+    assert outputs.not_written_here(out) == []
+
+
+def test_conformance_generate_never_overwrites_a_file_unasked(tmp_path, monkeypatch, capsys):
+    from uniloss_ref.conformance import vectors
+
+    path = tmp_path / "mine.json"
+    path.write_text("precious")
+    status, stderr = cli(["conformance", "generate", "--output", str(path)], capsys)
+    assert status == 2
+    assert_one_line(stderr, f"{path} exists; pass --overwrite")
+    assert path.read_text() == "precious"
+    monkeypatch.setattr(vectors, "generate", lambda: {"format": "small"})
+    status, _ = cli(["conformance", "generate", "--output", str(path), "--overwrite"], capsys)
+    assert status == 0 and json.loads(path.read_text()) == {"format": "small"}
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def labelled_npz(path, y, n_features=4, seed=0):
+    rng = np.random.default_rng(seed)
+    np.savez(path, X=rng.normal(size=(len(y), n_features)), y=y)
+    return path
+
+
+def test_positive_is_a_label_as_the_data_has_it(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    y = rng.choice([0, 2, 5], size=300)
+    path = labelled_npz(tmp_path / "labels.npz", y)
+    setup = training.prepare(training.TrainConfig("ap", "bce", data=str(path), positive=2))
+    assert setup.data.class_names == ("rest", "2")
+    assert np.isclose(setup.data.y_train.mean(), np.mean(y == 2), atol=0.05)
+    out = tmp_path / "run"
+    argv = ["train", "--task", "ap", "--loss", "bce", "--data", str(path), "--epochs", "1"]
+    status, stderr = cli([*argv, "--positive", "3", "--out", str(out)], capsys)
+    assert status == 2
+    assert_one_line(stderr, "positive 3 is not a class label of", "its labels are 0, 2, 5")
+    assert not out.exists()
+    status, _ = cli([*argv, "--positive", "5", "--quiet", "--out", str(out)], capsys)
+    assert status == 0 and assert_complete_run(out)["config"]["positive"] == 5
+    signed = labelled_npz(tmp_path / "signed.npz", np.where(y == 0, -1, 1))
+    setup = training.prepare(training.TrainConfig("ap", "bce", data=str(signed), positive=-1))
+    assert setup.data.class_names == ("rest", "-1")
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.array([1e19, 1e19 + 4096.0] * 50), r"label 1e\+19 as float64.*2\*\*53"),
+        (np.array([3.0, 2.0**25] * 50, dtype=np.float32), r"float32.*2\*\*24"),
+        (np.array([1, 2**63 + 5] * 50, dtype=np.uint64), r"above the largest an int64 can hold"),
+        (np.array([0.5, 1.0] * 50), r"non-integer values"),
+    ],
+    ids=["float64 beyond 2**53", "float32 beyond 2**24", "uint64 beyond int64", "fractions"],
+)
+def test_labels_that_cannot_be_held_exactly_are_refused(tmp_path, y, message):
+    path = labelled_npz(tmp_path / "labels.npz", y)
+    with pytest.raises(ValueError, match=message):  # and no RuntimeWarning (an error here)
+        load_npz(path)
+
+
+def test_a_batch_too_small_to_compare_anything_is_refused_up_front(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--task", "ap", "--loss", "uniloss", "--batch-size", "1", "--out", str(out)]
+    status, stderr = cli(argv, capsys)
+    assert status == 2
+    assert_one_line(stderr, "batch_size must be at least 2 for task 'ap', got 1")
+    assert os.listdir(tmp_path) == []
+    config = training.TrainConfig("accuracy", "uniloss", batch_size=1)  # one sample compares
+    assert config.resolved().batch_size == 1
+
+
+def vectors_with(tmp_path, change):
+    from uniloss_ref.conformance import vectors
+
+    document = json.loads(json.dumps(vectors.load()))
+    case = next(c for c in document["cases"] if c["metric"] == change[0])
+    case.update(change[1])
+    path = tmp_path / "vectors.json"
+    path.write_text(json.dumps(document))
+    return path, case["name"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("AveragePrecision", {"targets": [[1, 2], "x"]}), "targets must be a list of integers"),
+        (("AveragePrecision", {"targets": [0.5] * 8}), "targets must be a list of integers"),
+        (("AveragePrecision", {"targets": [2] * 8}), "targets do not fit the scores"),
+        (("Accuracy", {"params": {"top_k": 0}}), "params {'top_k': 0} do not fit Accuracy"),
+        (("RocAuc", {"params": {"bins": 3}}), "do not fit RocAuc"),
+    ],
+    ids=["ragged", "fractions", "not 0/1", "top_k 0", "unknown parameter"],
+)
+def test_bad_targets_or_params_in_a_vectors_file_are_usage_errors(
+    tmp_path, capsys, change, message
+):
+    path, name = vectors_with(tmp_path, change)
+    argv = ["conformance", "verify", "uniloss_ref.conformance.reference:reference_port"]
+    status, stderr = cli([*argv, "--vectors", str(path), "--cases", name], capsys)
+    assert status == 2
+    assert_one_line(stderr, f"case {name!r}", message)
+
+
+def test_vectors_whose_targets_give_another_number_of_comparisons_are_refused(tmp_path):
+    from uniloss_ref.conformance import vectors
+
+    document = json.loads(json.dumps(vectors.load()))
+    case = next(c for c in document["cases"] if c["metric"] == "AveragePrecision")
+    case["targets"] = [1 - t for t in case["targets"]] + [0]  # P and N change
+    case["scores"] = [*case["scores"], 0.0]
+    case["expected"]["gradient"] = [*case["expected"]["gradient"], 0.0]
+    with pytest.raises(ValueError, match=r"the targets give l = \d+ comparisons, the anchors"):
+        vectors.validate(document)
+
+
+# --------------------------------------------------------------------------- signals, children
+
+
+TERM_AFTER_COMMIT = """
+import os, signal, sys
+from uniloss_ref.experiments import outputs
+
+real = outputs.OutputDir.commit
+
+
+class Out:  # SIGTERM at the first line printed after the commit (the run's summary)
+    def __init__(self, stream):
+        self.stream, self.armed = stream, False
+    def write(self, text):
+        if self.armed:
+            self.armed = False
+            os.kill(os.getpid(), signal.SIGTERM)
+        return self.stream.write(text)
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+sys.stdout = Out(sys.stdout)
+
+
+def commit(self):
+    out = real(self)
+    sys.stdout.armed = True
+    return out
+
+
+outputs.OutputDir.commit = commit
+from uniloss_ref.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_signal_after_the_commit_ends_a_completed_run_as_completed(tmp_path):
+    out = tmp_path / "run"
+    process = start(["-c", TERM_AFTER_COMMIT, "train", *TINY, "--quiet", "--out", str(out)])
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and stderr == ""
+    assert stdout.startswith("test average precision: ")
+    assert_complete_run(out)
+
+
+def test_reproduce_counts_a_saved_completed_run_whatever_its_exit_status(tmp_path):
+    # Each train child commits a completed run, then its process ends with status 143.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if 'train' in sys.argv:\n"
+        "    from uniloss_ref.experiments import outputs\n"
+        "    real = outputs.OutputDir.commit\n"
+        "    def commit(self):\n"
+        "        real(self)\n"
+        "        os._exit(143)\n"
+        "    outputs.OutputDir.commit = commit\n"
+    )
+    out = tmp_path / "repro"
+    argv = ["--tasks", "ap", "--seeds", "1", "--jobs", "2", "--epochs", "1", "--n-train", "100"]
+    process = start(
+        ["-m", "uniloss_ref", "reproduce", *argv, "--n-test", "50", "--out", str(out)],
+        env=dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}", OPENBLAS_NUM_THREADS="1"),
+    )
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    summary = json.loads((out / "results.json").read_text())
+    assert [r["status"] for r in summary["runs"]] == ["completed"] * 5
+
+
+def wait_until(condition, seconds=30.0):
+    """Poll ``condition`` until it holds (a liveness wait, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def running(pid):
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
+@pytest.mark.slow
+def test_the_train_runs_of_a_killed_reproduce_end_with_it(tmp_path, capsys):
+    out = tmp_path / "repro"
+    argv = ["--tasks", "ap", "--seeds", "1", "--jobs", "2", "--epochs", "1000", "--n-train", "200"]
+    process = start(["-m", "uniloss_ref", "reproduce", *argv, "--n-test", "50", "--out", str(out)])
+    mine = lambda: [p for p in processes_mentioning(str(tmp_path)) if p != process.pid]
+    assert wait_until(lambda: len(mine()) == 2, 120), "no train run started"
+    children = mine()
+    process.kill()
+    process.communicate(timeout=60)
+    assert wait_until(lambda: not any(running(p) for p in children)), "a train run lives on"
+    # The claim died with it: a new reproduction may start, and tidies the leftovers.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            reproduce,
+            "execute",
+            lambda runs, jobs, root=None: ([reproduce.NOT_RUN] * len(runs), True),
+        )
+        status, stderr = cli(["reproduce", "--tasks", "ap", "--out", str(out)], capsys)
+    assert status == 130, stderr
+    assert leftovers(tmp_path) == []
+
+
+HANGING_PORT = """
+import os, time
+
+def port(case):
+    open(os.environ["PORT_STARTED"], "w").close()
+    time.sleep(600)
+"""
+
+
+@needs_proc
+def test_the_checkers_worker_ends_with_a_killed_checker(tmp_path):
+    (tmp_path / "hanging_port.py").write_text(HANGING_PORT)
+    spec = f"{tmp_path / 'hanging_port.py'}:port"
+    started = tmp_path / "started"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PORT_STARTED=str(started))
+    process = start(
+        ["-m", "uniloss_ref", "conformance", "verify", spec, "--timeout", "600"], env=env
+    )
+    assert wait_until(started.exists, 120), "the port was never called"
+    (pid,) = [p for p in processes_mentioning(spec) if p != process.pid]
+    process.kill()
+    process.communicate(timeout=60)
+    assert wait_until(lambda: not running(pid)), "the worker lives on"
+
+
+ESCAPING_PORT = """
+import os, time
+
+def port(case):
+    if os.fork() == 0:  # a process in a session of its own, holding the worker's pipes
+        os.setsid()
+        with open(os.environ["ESCAPED_PID"], "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(120)
+        with open(os.environ["ESCAPED_PID"] + ".survived", "w") as f:
+            f.write("survived")
+        os._exit(0)
+    time.sleep(600)
+"""
+
+
+@needs_proc
+def test_the_checker_kills_a_port_process_that_left_its_group(tmp_path, monkeypatch):
+    from uniloss_ref.conformance import verify
+
+    (tmp_path / "escaping_port.py").write_text(ESCAPING_PORT)
+    marker = tmp_path / "escaped"
+    monkeypatch.setenv("ESCAPED_PID", str(marker))
+    spec = f"{tmp_path / 'escaping_port.py'}:port"
+    report = verify(spec, cases="ap/ordinary", timeout=2, load_timeout=120)
+    assert not report.passed
+    assert "did not finish this case within 2 s" in report.format()
+    pid = int(marker.read_text())
+    assert wait_until(lambda: not running(pid)), "it lives on"  # SIGKILL takes a moment
+    assert not Path(f"{marker}.survived").exists()  # killed, not left to finish its sleep
+
+
+NOISY_PORT = """
+import os, sys
+
+def port(case):
+    line = "x" * 1023 + "\\n"
+    for _ in range(50 * 1024):  # 50 MiB
+        sys.stderr.write(line)
+    sys.stderr.write("the last words\\n")
+    sys.stderr.flush()
+    os._exit(3)
+"""
+
+
+def test_the_checker_keeps_only_the_end_of_a_ports_stderr(tmp_path):
+    from uniloss_ref.conformance import verify
+
+    (tmp_path / "noisy_port.py").write_text(NOISY_PORT)
+    tracemalloc.start()
+    try:
+        report = verify(f"{tmp_path / 'noisy_port.py'}:port", cases="ap/ordinary")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "exited with status 3; its last output: the last words" in report.format()
+    assert peak < 4 * 2**20
+
+
+# --------------------------------------------------------------------------- whole inputs
+
+
+def write_zeros_npz(path, members, method=zipfile.ZIP_DEFLATED):
+    """An archive whose members are ``.npy`` headers followed by runs of zero bytes."""
+    with zipfile.ZipFile(path, "w", method) as archive:
+        for name, (header, nbytes) in members.items():
+            info = zipfile.ZipInfo(f"{name}.npy")
+            info.compress_type = method
+            with archive.open(info, "w", force_zip64=True) as member:
+                member.write(header)
+                for start in range(0, nbytes, 2**20):
+                    member.write(b"\0" * min(2**20, nbytes - start))
+    return path
+
+
+def traced_peak(function):
+    tracemalloc.start()
+    try:
+        try:
+            function()
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def test_an_npz_is_capped_as_a_whole_before_anything_is_unpacked(tmp_path):
+    # Two arrays of 24 MiB, each under a 32 MiB cap, together (with the inputs as floats)
+    # far above it: refused from the headers, having unpacked neither.
+    n = 24 * 2**20
+    path = write_zeros_npz(
+        tmp_path / "two.npz",
+        {
+            "X_train": (npy_header((n // 8, 1)), n),
+            "y_train": (npy_header((n // 8,), "<i8"), n),
+            "X_test": (npy_header((1, 1)), 8),
+            "y_test": (npy_header((1,), "<i8"), 8),
+        },
+    )
+    assert path.stat().st_size < 2**20
+
+    def load():
+        with pytest.raises(ValueError, match=r"its arrays together.*above the limit of 32\.0 MiB"):
+            load_npz(path, max_bytes=32 * 2**20)
+
+    assert traced_peak(load) < 2**20
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    # 40 MiB of uint8 images deflated to about 40 KiB; as float64 they would take 320 MiB.
+    n = 40 * 2**20
+    path = write_zeros_npz(
+        tmp_path / "bomb.npz",
+        {"X": (npy_header((n // 64, 64), "|u1"), n), "y": (npy_header((n // 64,), "<i8"), n // 8)},
+    )
+    assert path.stat().st_size < 2**17
+
+    def load():
+        with pytest.raises(ValueError, match=r"X as float64 would take 320\.0 MiB"):
+            load_npz(path, max_bytes=64 * 2**20)
+
+    assert traced_peak(load) < 2**20
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_an_npz_compressed_with_another_method_is_refused_clearly(tmp_path, capsys, method):
+    path = tmp_path / "other.npz"
+    write_npz(path, {"X": npy(np.zeros((20000, 8))), "y": npy(np.arange(20000) % 2)}, method)
+    out = tmp_path / "run"
+    status, stderr = cli(["train", *TINY, "--data", str(path), "--out", str(out)], capsys)
+    assert status == 2
+    name = "bzip2" if method == zipfile.ZIP_BZIP2 else "LZMA"
+    assert_one_line(stderr, f"array 'X' is compressed with {name}", "np.savez_compressed")
+    assert not out.exists()
+
+
+def test_ranking_metrics_evaluate_a_large_split_in_memory_proportional_to_it():
+    from uniloss_ref.metrics import AveragePrecision, RocAuc
+
+    rng = np.random.default_rng(0)
+    n = 200_000  # P x N = 3.6e9 pairs: the pairwise form needed 3.4 GiB
+    scores, labels = rng.normal(size=n), (rng.random(n) < 0.1).astype(int)
+    for metric in (AveragePrecision(), RocAuc()):
+        assert traced_peak(lambda m=metric: m.evaluate(scores, labels)) < 64 * n
+    small = rng.integers(0, 4, size=400).astype(float)  # many ties, counted against
+    y = (rng.random(400) < 0.3).astype(int)
+    above = (small[None, y == 0] >= small[y == 1, None]).sum(axis=1)
+    k = np.arange(1, above.size + 1)
+    assert AveragePrecision().evaluate(small, y) == pytest.approx(
+        np.mean(k / (k + np.sort(above))), rel=1e-12
+    )
+    wins = (small[y == 1, None] > small[None, y == 0]).mean()
+    assert RocAuc().evaluate(small, y) == pytest.approx(wins, rel=1e-12)
+
+
+def test_pck_evaluates_a_split_larger_than_its_chunk_like_the_oracle():
+    from tests import oracles
+    from uniloss_ref.metrics import PCK, KeypointTargets
+
+    rng = np.random.default_rng(1)
+    n, joints, size = 1100, 2, 32  # 2**20 pixels per chunk: three chunks
+    heatmaps = rng.normal(size=(n, joints, size, size))
+    xy = rng.uniform(-2, size + 1, size=(n, joints, 2))
+    visible = rng.random((n, joints)) < 0.9
+    scale = rng.uniform(2, 6, size=n)
+    targets = KeypointTargets(xy, visible, scale, (size, size))
+    expected = oracles.pck(heatmaps, xy, visible, scale, 0.5)
+    assert PCK(0.5).evaluate(heatmaps, targets) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_special_files_are_refused_by_type_not_read(tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    verify_argv = ["conformance", "verify", "uniloss_ref.conformance.reference:reference_port"]
+    for path, kind in [(fifo, "a FIFO (named pipe)"), ("/dev/zero", "a character device")]:
+        if not os.path.exists(path):
+            continue
+        status, stderr = cli([*verify_argv, "--vectors", str(path)], capsys)
+        assert status == 2
+        assert_one_line(stderr, f"vectors file {path} is {kind}, not a regular file")
+    npz_fifo = tmp_path / "fifo.npz"
+    os.mkfifo(npz_fifo)
+    status, stderr = cli(["train", *TINY, "--data", str(npz_fifo), "--out", "x"], capsys)
+    assert status == 2
+    assert_one_line(stderr, f"npz file {npz_fifo} is a FIFO (named pipe), not a regular file")
+    with pytest.raises(ValueError, match=r"IDX file .* is a FIFO"):
+        read_idx(fifo)
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--timeout", "1e10"),
+        ("--timeout", "1e308"),
+        ("--timeout", "inf"),
+        ("--timeout", "nan"),
+        ("--timeout", "0"),
+        ("--load-timeout", "1e10"),
+    ],
+)
+def test_time_limits_must_be_finite_and_sane(capsys, flag, value):
+    argv = ["conformance", "verify", "uniloss_ref.conformance.reference:reference_port"]
+    status, stderr = cli([*argv, flag, value], capsys)
+    assert status == 2
+    assert_one_line(stderr, f"argument {flag}: expected a positive number of seconds, at most")
+
+
+def test_a_time_limit_too_long_is_refused_by_the_api():
+    from uniloss_ref.conformance import verify
+
+    with pytest.raises(ValueError, match=r"timeout must be a positive number of seconds"):
+        verify("uniloss_ref.conformance.reference:reference_port", timeout=1e10)
+
+
+# --------------------------------------------------------------------------- more one-line errors
+
+
+def test_a_deeply_nested_vectors_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000)
+    argv = ["conformance", "verify", "uniloss_ref.conformance.reference:reference_port"]
+    status, stderr = cli([*argv, "--vectors", str(path)], capsys)
+    assert status == 2
+    assert_one_line(stderr, "is nested too deeply")
+
+
+INTERRUPT_WHILE_IMPORTING = """
+import runpy, sys
+
+class Interrupt:  # Ctrl-C while the command line imports its commands
+    def find_spec(self, name, path=None, target=None):
+        if name == "uniloss_ref.experiments.reproduce":
+            raise KeyboardInterrupt
+        return None
+
+import uniloss_ref
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["uniloss_ref", "check"]
+runpy.run_module("uniloss_ref", run_name="__main__", alter_sys=True)
+"""
+
+
+INTERRUPT_WHILE_IMPORTING_THE_PACKAGE = """
+import runpy, sys
+
+class Interrupt:  # Ctrl-C while `python -m uniloss_ref` imports the package itself
+    def find_spec(self, name, path=None, target=None):
+        if name == "uniloss_ref.surrogate":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["-m", "check"]  # as Python sets it while it locates the module
+import uniloss_ref
+"""
+
+
+def test_ctrl_c_while_the_package_loads_under_python_m_is_one_line():
+    process = start(["-c", INTERRUPT_WHILE_IMPORTING_THE_PACKAGE])
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert_one_line(stderr, "python -m uniloss_ref: interrupted while starting")
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line():
+    process = start(["-c", INTERRUPT_WHILE_IMPORTING])
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert_one_line(stderr, "python -m uniloss_ref: interrupted while starting")
+
+
+@pytest.mark.parametrize("where", ["under a file", "/proc"])
+def test_a_chapter_whose_out_cannot_hold_figures_stops_before_its_work(tmp_path, where):
+    if where == "/proc":
+        if not Path("/proc/self").exists():
+            pytest.skip("needs /proc")
+        out = "/proc/uniloss-figures"
+    else:
+        (tmp_path / "file").write_text("x")
+        out = str(tmp_path / "file" / "figures")
+    chapter = ROOT / "chapters" / "01_metric_as_comparisons.py"
+    process = start([str(chapter), "--quick", "--out", out])
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 2
+    assert_one_line(stderr, f"--out {out} cannot hold the figures")
+    assert stdout == ""  # no cell ran
+
+
+def test_a_chapter_figure_that_cannot_be_saved_is_one_line(tmp_path, capsys):
+    from matplotlib.figure import Figure
+
+    from uniloss_ref.tutorial import Lesson
+
+    (tmp_path / "file").write_text("x")
+    lesson = Lesson(quick=True, out=tmp_path / "file", script=True)
+    with pytest.raises(SystemExit) as exit_:
+        lesson.show(Figure(), "figure.png")
+    assert exit_.value.code == 2
+    assert_one_line(capsys.readouterr().err, "error: cannot save", "figure.png")
+    with pytest.raises(OSError):  # in a notebook or under the tests: the exception
+        Lesson(quick=True, out=tmp_path / "file").show(Figure(), "figure.png")
+
+
+# --------------------------------------------------------------------------- smaller, again
+
+
+@pytest.mark.parametrize(
+    "anchors, reason",
+    [
+        ("bad=1000", "would draw 1050 anchors per batch"),  # with truth, good, nearby, current, row
+        ("row=1010", "would draw 1060 anchors per batch"),
+        ("bad=1025", "asks for 1025 anchors of kind bad"),
+        ("truth=0,good=0,nearby=0,bad=0,current=0,row=0", "sum to 0"),
+    ],
+)
+def test_anchor_counts_are_capped_with_the_tasks_defaults(tmp_path, capsys, anchors, reason):
+    out = tmp_path / "run"
+    argv = ["train", "--task", "accuracy", "--loss", "uniloss", "--anchors", anchors]
+    status, stderr = cli([*argv, "--out", str(out)], capsys)
+    assert status == 2
+    assert_one_line(stderr, reason)
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_out_that_is_a_mount_point_is_refused_before_training(tmpfs, monkeypatch, capsys):
+    monkeypatch.setattr(training, "prepare", lambda config: pytest.fail("trained anyway"))
+    status, stderr = cli(["train", *TINY, "--out", str(tmpfs)], capsys)
+    assert status == 2
+    assert_one_line(stderr, f"--out {tmpfs} is a mount point")
+    assert os.listdir(tmpfs) == []
+
+
+def test_debug_shows_the_traceback_of_an_error_train_handles(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    argv = ["train", *TINY, "--out", str(tmp_path / "file")]
+    status, stderr = cli(["--debug", *argv], capsys)
+    assert status == 2
+    assert stderr.startswith("Traceback") and "ValueError" in stderr
+    assert stderr.splitlines()[-1].endswith("exists and is not a directory")
+    status, stderr = cli(argv, capsys)
+    assert status == 2 and "Traceback" not in stderr

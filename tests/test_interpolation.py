@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from tests import oracles
-from uniloss_ref.anchors import Anchors
+from uniloss_ref.anchor_sets import Anchors
 from uniloss_ref.interpolation import interpolate, squared_distances, weights
 
 
@@ -58,11 +58,16 @@ def test_squared_distances_have_no_cancellation(problem):
 
 
 @given(idw_problems())
-def test_weights_are_a_probability_vector(problem):
+def test_weights_are_inverse_powers_of_the_distances_up_to_a_factor(problem):
     b, anchors, _, power = problem
-    w = weights(squared_distances(b, anchors), power)
-    assert (w >= 0).all()
-    assert w.sum() == pytest.approx(1.0, rel=1e-14)
+    d2 = squared_distances(b, anchors)
+    w = weights(d2, power)
+    assert (w >= 0).all() and w.max() == 1.0
+    if (d2 > 0).all():
+        expected = d2 ** (-power / 2)
+        np.testing.assert_allclose(w / w.sum(), expected / expected.sum(), rtol=1e-12, atol=0)
+    else:  # on an anchor: the first one at distance 0 takes all the weight
+        np.testing.assert_array_equal(w, np.arange(len(d2)) == np.argmax(d2 == 0))
 
 
 @given(idw_problems(max_length=5, max_anchors=4))
@@ -90,12 +95,19 @@ def flipped_anchors(draw):
     """Anchors stored as bases with flips, and a point very close to one of them."""
     length = draw(st.integers(1, 12))
     bases = draw(arrays(bool, (2, length)))
-    drawn = []
-    for _ in range(draw(st.integers(1, 6))):
-        flips = draw(st.lists(st.integers(0, length - 1), unique=True, max_size=length))
-        drawn.append((draw(st.integers(0, 1)), flips))
-    anchors = Anchors.from_flips(bases, drawn, ["given"] * len(drawn))
-    target = anchors.configurations[draw(st.integers(0, len(drawn) - 1))]
+    count = draw(st.integers(1, 6))
+    flips = [
+        draw(st.lists(st.integers(0, length - 1), unique=True, max_size=length))
+        for _ in range(count)
+    ]
+    anchors = Anchors(
+        bases=bases,
+        base_of=np.array([draw(st.integers(0, 1)) for _ in range(count)]),
+        flips=np.array([m for f in flips for m in f], dtype=np.intp),
+        flip_anchor=np.repeat(np.arange(count), [len(f) for f in flips]),
+        kinds=np.full(count, "given"),
+    )
+    target = anchors.configurations[draw(st.integers(0, count - 1))]
     offset = draw(st.sampled_from([0.0, 1e-12, 1e-10, 1e-6, 0.3]))
     b = target - offset * target * draw(arrays(float, length, elements=st.floats(0, 1)))
     return b, anchors

@@ -33,9 +33,9 @@ def vectors():
 
 @pytest.mark.slow
 def test_the_jax_port_passes_every_case_in_float64(port, vectors):
-    report = verify(port.uniloss, vectors=vectors)
+    report = verify(port.uniloss, vectors=vectors, fresh=30, seed=4)
     assert report.passed, report.format()
-    assert max(check.ratio for check in report.checks) < 0.2
+    assert max(check.ratio for check in report.checks) < 0.2  # docs/porting.md: "below a fifth"
 
 
 def test_the_jax_port_returns_float64_jax_arrays(port, vectors):

@@ -28,8 +28,29 @@ def test_usage_example_runs_and_prints_a_loss_in_range():
     assert np.isfinite(namespace["gradient"]).all()
 
 
+TUTORIAL = [
+    'pip install -e ".[tutorial]"',
+    "python -m uniloss_ref tutorial --notebooks notebooks && jupyter lab notebooks",
+]
+
+
+def commands(block: str) -> list[str]:
+    return [line.split("#")[0].strip() for line in block.strip().splitlines()]
+
+
+def test_both_readmes_start_with_the_two_commands_into_jupyter():
+    chapters = (ROOT / "chapters" / "README.md").read_text(encoding="utf-8")
+    for text in (README, chapters):
+        first = re.search(r"```bash\n(.*?)```", text, flags=re.DOTALL)
+        assert commands(first.group(1)) == TUTORIAL
+        assert text.index("```bash") == text.index("```")  # the first code in the file
+    extras = (ROOT / "pyproject.toml").read_text(encoding="utf-8").split("tutorial = [")[1]
+    assert '"jupyterlab>=4"' in extras.split("]")[0]  # the front end the second line opens
+
+
 def test_quick_start_is_two_commands_and_ci_runs_the_readme_test_command():
-    quick_start = code_blocks("bash")[0]
+    quick_start = README.split("## Quick start")[1]
+    quick_start = re.search(r"```bash\n(.*?)```", quick_start, flags=re.DOTALL).group(1)
     commands = [line.split("#")[0].strip() for line in quick_start.strip().splitlines()]
     assert len(commands) == 2
     test_command = commands[1]

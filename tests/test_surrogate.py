@@ -15,9 +15,10 @@ from tests.strategies import (
     separated_scores,
     tie_free_scores,
 )
-from uniloss_ref import UniLoss, surrogate
+from uniloss_ref import AnchorSampler, UniLoss, surrogate
 from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, RocAuc
 
+with_current = lambda metric: AnchorSampler(current=1, **metric.default_anchors)
 small_scores = lambda shape: tie_free_scores(shape).map(lambda s: s / 100.0)  # |c| of order 1
 
 METRIC_BATCHES = {
@@ -44,7 +45,7 @@ def separated_batches(name):
 
 def fixed_anchor_surrogate(metric, scores, targets, seed=0, **settings):
     """h~ as a function of the scores alone, with this batch's anchors held fixed."""
-    anchors = UniLoss(metric, seed=seed, current=1).draw_anchors(scores, targets)
+    anchors = UniLoss(metric, sampler=with_current(metric), seed=seed).draw_anchors(scores, targets)
     return lambda s: surrogate(s, targets, metric, anchors, **settings)
 
 
@@ -172,7 +173,7 @@ def test_surrogate_tends_to_batch_metric_as_temperature_goes_to_zero(name):
         truth = metric.evaluate(scores, targets)
         gaps = []
         for temperature in (1.0, 0.1, 0.01, 0.001):
-            loss = UniLoss(metric, seed=0, current=1, temperature=temperature)
+            loss = UniLoss(metric, sampler=with_current(metric), seed=0, temperature=temperature)
             gaps.append(abs(loss.inspect(scores, targets).surrogate - truth))
         # |c| >= 0.25, so at tau = 0.001 every tanh(c / 2 tau) rounds to +-1: the relaxed
         # binaries sit on the current anchor and the surrogate is the batch metric exactly.
@@ -199,7 +200,7 @@ def test_inspect_exposes_every_step_consistently():
     rng = np.random.default_rng(2)
     scores, labels = rng.normal(size=10), np.array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0])
     metric = AveragePrecision()
-    ev = UniLoss(metric, seed=4, current=1).inspect(scores, labels)
+    ev = UniLoss(metric, sampler=with_current(metric), seed=4).inspect(scores, labels)
     k, length = ev.anchors.shape
     assert length == 3 * 7 and k == 1 + 16 * 3 + 1
     np.testing.assert_array_equal(ev.hard, np.where(ev.comparisons > 0, 1.0, -1.0))
@@ -213,7 +214,7 @@ def test_inspect_exposes_every_step_consistently():
     assert ev.batch_metric == metric.evaluate(scores, labels)
     np.testing.assert_array_equal(ev.anchors[ev.kinds == "current"][0], ev.hard)
     # The same seed called once gives the same loss as inspect reported.
-    assert UniLoss(metric, seed=4, current=1)(scores, labels) == ev.loss
+    assert UniLoss(metric, sampler=with_current(metric), seed=4)(scores, labels) == ev.loss
 
 
 def test_loss_decreases_along_negative_gradient():
@@ -288,3 +289,34 @@ def test_standardise_must_be_a_bool():
         UniLoss(AveragePrecision(), standardise="yes")
     with pytest.raises(TypeError, match="standardise must be True or False"):
         surrogate(np.zeros(2), np.array([0, 1]), AveragePrecision(), np.ones((1, 1)), standardise=1)
+
+
+@pytest.mark.parametrize("kind", ["ap", "accuracy", "pck"])
+def test_memory_estimate_bounds_the_measured_peak(kind):
+    # UniLoss refuses a batch whose estimate exceeds memory_limit; the estimate must not
+    # be below what one loss and gradient really allocate (tracemalloc sees NumPy's buffers).
+    import tracemalloc
+
+    from uniloss_ref.metrics import KeypointTargets
+    from uniloss_ref.surrogate import memory_estimate
+
+    rng = np.random.default_rng(0)
+    if kind == "ap":
+        metric, scores = AveragePrecision(), rng.normal(size=1000)
+        targets = (np.arange(1000) % 10 == 0).astype(int)
+    elif kind == "accuracy":
+        metric, scores = Accuracy(), rng.normal(size=(128, 100))
+        targets = rng.integers(100, size=128)
+    else:
+        metric, scores = PCK(), rng.normal(size=(2, 4, 32, 32))
+        xy = rng.uniform(0, 31, size=(2, 4, 2))
+        targets = KeypointTargets(xy, np.ones((2, 4), bool), np.array([8.0, 8.0]), (32, 32))
+    loss = UniLoss(metric, seed=0)
+    step = autograd.value_and_grad(loss)
+    step(scores, targets)
+    tracemalloc.start()
+    step(scores, targets)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    length = metric.length(scores.shape, targets)
+    assert peak <= memory_estimate(length, loss.sampler.total, loss.sampler.bad)

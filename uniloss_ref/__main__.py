@@ -7,7 +7,8 @@ Whatever goes wrong, the command line ends with one line on standard error and a
 exit status, never a traceback (``--debug`` shows it): 2 for a user error (a bad argument,
 missing or malformed data, an unwritable ``--out``), 1 for a failed run or check, and
 ``128 +`` the signal number after Ctrl-C (130), SIGTERM (143) or SIGHUP (129). An error that
-is not a user's (a bug) says so and asks for a report.
+is not a user's (a bug) says so and asks for a report. Ctrl-C while the commands are
+still being imported is one line and status 130 too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,16 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import check, conformance, tutorial
-from .experiments import reproduce, training
-from .experiments.console import fail, one_line, signals
+try:
+    from . import check, conformance, tutorial
+    from .experiments import reproduce, training
+    from .experiments.children import die_with_parent
+    from .experiments.console import fail, one_line, signals
+except KeyboardInterrupt:  # Ctrl-C while the commands load (about half a second)
+    if __name__ != "__main__":
+        raise
+    print("python -m uniloss_ref: interrupted while starting", file=sys.stderr)
+    sys.exit(130)
 
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError, MemoryError)
 """Exceptions reported as a user's error (exit status 2); any other is reported as a bug."""
@@ -78,4 +86,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    die_with_parent()  # a train started by reproduce ends with it, even if it is killed
     sys.exit(main())

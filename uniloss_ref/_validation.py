@@ -1,9 +1,6 @@
-"""Input checks at the method's boundary.
-
-Each check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong
-content) naming the argument, what it got and what was expected. An autograd box is
-unwrapped first, so a check runs the same inside and outside ``autograd.grad``.
-"""
+"""Input checks at the method's boundary: ``TypeError`` (wrong kind) or ``ValueError`` (wrong
+content) naming the argument, what it got and what was expected. Autograd's boxes are
+unwrapped first, so a check runs the same inside and outside ``autograd.grad``."""
 
 from __future__ import annotations
 
@@ -118,15 +115,3 @@ def count(value: Any, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
-
-
-def configurations(b: Any, length: int, name: str = "anchors") -> np.ndarray:
-    """``(K, l)`` configurations with entries ``+-1`` (or booleans), as booleans."""
-    arr = to_numpy(b)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a numeric array of -1/+1 entries, got {_describe(b)}")
-    if arr.ndim != 2 or arr.shape[1] != length:
-        raise ValueError(f"{name} must have shape (K, {length}), one row each, got {arr.shape}")
-    if arr.dtype.kind != "b" and not bool(((arr == 1) | (arr == -1)).all()):
-        raise ValueError(f"{name} must contain only -1 and +1 entries")
-    return arr > 0

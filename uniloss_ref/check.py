@@ -28,6 +28,7 @@ from typing import Any
 import autograd
 import numpy as np
 
+from .anchors import AnchorSampler
 from .interpolation import interpolate
 from .metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from .surrogate import UniLoss, surrogate
@@ -116,9 +117,9 @@ def check_metric(
         refactoring = metric.refactor(scores.shape, targets)
         worst["refactoring"] = max(
             worst["refactoring"],
-            abs(metric.batch_value(scores, targets) - metric.evaluate(scores, targets)),
+            abs(metric.refactored_value(scores, targets) - metric.evaluate(scores, targets)),
         )
-        loss = UniLoss(metric, current=1, seed=rng)
+        loss = UniLoss(metric, sampler=AnchorSampler(current=1, **metric.default_anchors), seed=rng)
         anchors = loss.draw_anchors(scores, targets)
         values = anchors.values(refactoring)
         at_anchors = np.array([interpolate(a, anchors, values) for a in anchors.configurations])

@@ -25,7 +25,6 @@ from autograd.extend import defjvp, defvjp, primitive
 from autograd.tracer import getval
 
 from ._arrays import array_module
-from ._validation import positive_float
 
 
 def hard_binary(c: Any) -> Any:
@@ -49,9 +48,10 @@ defjvp(_tanh_half, lambda g, ans, c, temperature: g * (1.0 - ans**2) / (2.0 * te
 def standardised(scores: Any) -> Any:
     """``s / sd(s)``, the scores divided by their standard deviation over the whole batch.
 
-    ``sd`` is the population standard deviation of every entry (shape kept); a batch whose
-    scores are all equal (``sd = 0``) is returned unchanged. Computed on ``s / max|s|``, so
-    no square overflows. Differentiable: the gradient ``(g - y mean(g z)) / sd``, with
+    ``sd`` is the population standard deviation of every entry (shape kept). A batch whose
+    ``sd`` is zero (all scores equal) or subnormal (below 2.2e-308, where ``1 / sd``
+    overflows) is returned unchanged. Computed on ``s / max|s|``, so no square overflows or
+    underflows. Differentiable: the gradient ``(g - y mean(g z)) / sd``, with
     ``z = s / sd`` and ``y = (s - mean s) / sd``, has no component along ``s`` (the output
     does not change when all scores are scaled).
     """
@@ -68,7 +68,7 @@ def _standardise(s: Any) -> tuple[Any, Any, Any]:
     unit = s / top
     centred = unit - xp.mean(unit)
     spread = xp.sqrt(xp.mean(centred**2))
-    if not spread > 0:
+    if not top * spread >= onp.finfo(float).tiny:
         return s, None, 1.0
     return unit / spread, centred / spread, top * spread
 
@@ -95,4 +95,4 @@ def relaxed_binary(c: Any, temperature: float = 1.0) -> Any:
     Entries lie in ``[-1, 1]``; exactly ``+-1`` only where ``|c| / tau`` is so large (about
     38) that ``tanh`` rounds to one.
     """
-    return _tanh_half(c, positive_float(temperature, "temperature"))
+    return _tanh_half(c, temperature)

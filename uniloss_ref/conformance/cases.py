@@ -30,6 +30,7 @@ import numpy as np
 from ..anchors import AnchorSampler
 from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
 from .reference import case_inputs, reference_port
+from .tolerances import case_tolerances
 
 # ---------------------------------------------------------------------------------------
 # Inputs
@@ -60,7 +61,7 @@ def _sampled(
     return sampler(refactoring.comparisons(scores), refactoring, rng).configurations
 
 
-def _every_configuration(length: int) -> np.ndarray:
+def every_configuration(length: int) -> np.ndarray:
     """All ``2^l`` points of ``{-1, +1}^l``: realisable or not, each gets a value."""
     return np.array(list(itertools.product((-1.0, 1.0), repeat=length)))
 
@@ -71,8 +72,8 @@ def _keypoints(xy: list, visible: list, scale: list, hw: tuple[int, int]) -> Key
     )
 
 
-def _check_radius_margin(targets: KeypointTargets, threshold: float) -> None:
-    """No pixel may sit within 1e-6 of a visible joint's radius unless exactly on it.
+def radius_margin_ok(targets: KeypointTargets, threshold: float) -> bool:
+    """Whether no pixel sits within 1e-6 of a visible joint's radius unless exactly on it.
 
     A pixel on the radius is allowed only where every way a port may write the test gives
     the same answer: ``d^2 == r^2``, ``sqrt(d^2) == r`` and ``hypot(dx, dy) == r`` all hold
@@ -85,14 +86,18 @@ def _check_radius_margin(targets: KeypointTargets, threshold: float) -> None:
     radius = threshold * targets.scale[:, None, None]
     near = (np.abs(d2 - radius**2) < 1e-6) & targets.visible[..., None]
     exact = (d2 == radius**2) & (np.sqrt(d2) == radius) & (np.hypot(dx, dy) == radius)
-    if (near & ~exact).any():
+    return not (near & ~exact).any()
+
+
+def _check_radius_margin(targets: KeypointTargets, threshold: float) -> None:
+    if not radius_margin_ok(targets, threshold):
         raise RuntimeError("a PCK case has a pixel next to the threshold radius; move its keypoint")
 
 
 Draft = dict[str, Any]
 
 
-def _draft(
+def draft(
     name: str,
     description: str,
     metric: Metric,
@@ -104,6 +109,8 @@ def _draft(
     power: float = 1.0,
     standardise: bool = False,
 ) -> Draft:
+    """A case without its expected outputs, as a vectors file writes it."""
+    own = case_tolerances(scores, temperature, standardise)
     if isinstance(targets, KeypointTargets):
         _check_radius_margin(targets, metric.threshold)
         encoded: Any = {
@@ -123,10 +130,11 @@ def _draft(
         "power": float(power),
         "scores": scores.tolist(),
         "targets": encoded,
+        "standardise": standardise,
         # Anchors are +-1; integers keep the file short and are exact in any reader.
         "anchors": np.asarray(anchors).astype(int).tolist(),
-        # Only the cases that standardise say so: a file without the key compares raw scores.
-        **({"standardise": True} if standardise else {}),
+        # Where the case's scale or standardisation calls for tolerances of its own.
+        **({"tolerances": own} if own else {}),
     }
 
 
@@ -138,7 +146,7 @@ def _temperature_and_power_case(
 ) -> Draft:
     """An ordinary binary batch (9 samples, 3 positives) at tau = 0.5 and p = 2."""
     scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
-    return _draft(
+    return draft(
         f"{prefix}/temperature-and-power",
         "An ordinary batch at tau = 0.5 and p = 2.",
         metric,
@@ -154,7 +162,7 @@ def _temperature_and_power_case(
 def _every_configuration_case(
     prefix: str, metric: Metric, params: dict[str, Any], rng: np.random.Generator, note: str = ""
 ) -> Draft:
-    return _draft(
+    return draft(
         f"{prefix}/every-configuration",
         "2 positives, 2 negatives; the anchors are all 16 configurations, including the "
         "two cycles (rows [-1, +1], [+1, -1] and its mirror) that no ranking produces." + note,
@@ -162,7 +170,7 @@ def _every_configuration_case(
         params,
         _scores(rng, (4,)),
         np.array([1, 0, 1, 0]),
-        _every_configuration(4),
+        every_configuration(4),
     )
 
 
@@ -175,7 +183,7 @@ def _binary_ranking_cases(
 
     scores, labels = _scores(rng, (10,)), _labels(10, 4, rng)
     drafts.append(
-        _draft(
+        draft(
             f"{prefix}/ordinary",
             "10 samples, 4 positives: l = 24; the paper's anchors plus the current one.",
             metric,
@@ -191,7 +199,7 @@ def _binary_ranking_cases(
     scores = np.array([0.5, 0.5, -0.25, 0.5, -0.25, 1.0, -0.25, 0.0])
     labels = np.array([1, 0, 1, 0, 0, 1, 1, 0])
     drafts.append(
-        _draft(
+        draft(
             f"{prefix}/ties",
             "Positives tied with negatives: c = 0 is -1 (not achieved) and b~ = 0.",
             metric,
@@ -205,7 +213,7 @@ def _binary_ranking_cases(
     scores = np.array([4e6, -1e6, 2e6, -3e6, 1e6, -2e6])
     labels = np.array([1, 0, 0, 1, 1, 0])
     drafts.append(
-        _draft(
+        draft(
             f"{prefix}/extreme-on-anchor",
             "Scores of order 1e6: b~ = sign(c) exactly, which is an anchor (the current one), "
             "so h~ is that anchor's value exactly and the gradient is zero.",
@@ -217,7 +225,7 @@ def _binary_ranking_cases(
         )
     )
     drafts.append(
-        _draft(
+        draft(
             f"{prefix}/extreme-off-anchor",
             "The same scores without the current anchor: b~ is saturated but on no anchor; "
             "h~ is a proper average and the gradient is zero because 1 - b~^2 = 0.",
@@ -236,7 +244,7 @@ def _binary_ranking_cases(
     centres = np.array([16.0, 16.0, 0.0, 0.0, -16.0, 0.0, -16.0])
     scores = centres + np.round(rng.uniform(-0.5, 0.5, size=7), 3)
     drafts.append(
-        _draft(
+        draft(
             f"{prefix}/near-anchor",
             "Every |c| is about 16, so b~ is within 1e-6 of the current anchor: distances "
             "must be computed without cancellation.",
@@ -257,7 +265,7 @@ def _binary_ranking_cases(
     ):
         scores = _scores(rng, labels.shape)
         drafts.append(
-            _draft(
+            draft(
                 f"{prefix}/{situation}",
                 text,
                 metric,
@@ -280,7 +288,7 @@ def _very_near_anchor(
 ) -> Draft:
     """One comparison of 23.5, all others of 100 or more: ``b~`` is ``+-1`` exactly but for
     one entry ``1.2e-10`` from it, so the current anchor is at ``d ~ 1.2e-10``."""
-    return _draft(
+    return draft(
         f"{prefix}/very-near-anchor",
         "All |c| >= 100 (b~ = +-1 exactly) but one c = 23.5: b~ is 1.2e-10 from the current "
         "anchor. h~ differs from its value by about 1e-10 and the gradient is about 1e-10: "
@@ -317,7 +325,7 @@ def _accuracy_cases(seed: int) -> list[Draft]:
         if anchors is None:
             anchors = _sampled(metric, scores, targets, rng)
         params = {"top_k": metric.top_k}
-        drafts.append(_draft(name, text, metric, params, scores, targets, anchors, **kwargs))
+        drafts.append(draft(name, text, metric, params, scores, targets, anchors, **kwargs))
 
     scores, targets = _scores(rng, (6, 5)), rng.integers(5, size=6)
     add("accuracy/ordinary", "6 samples, 5 classes: l = 24.", top1, scores, targets)
@@ -336,7 +344,7 @@ def _accuracy_cases(seed: int) -> list[Draft]:
         top1,
         scores,
         targets,
-        anchors=_every_configuration(3),
+        anchors=every_configuration(3),
     )
     scores = _scores(rng, (4, 1))
     add(
@@ -383,7 +391,7 @@ def _accuracy_more_cases(seed: int) -> list[Draft]:
     def add(name, text, metric, scores, targets, **kwargs):
         anchors = _sampled(metric, scores, targets, rng)
         params = {"top_k": metric.top_k}
-        drafts.append(_draft(name, text, metric, params, scores, targets, anchors, **kwargs))
+        drafts.append(draft(name, text, metric, params, scores, targets, anchors, **kwargs))
 
     scores = np.array(
         [
@@ -452,7 +460,7 @@ def _pck_cases(seed: int) -> list[Draft]:
 
     def add(name, text, scores, targets):
         anchors = _sampled(metric, scores, targets, rng)
-        drafts.append(_draft(name, text, metric, params, scores, targets, anchors))
+        drafts.append(draft(name, text, metric, params, scores, targets, anchors))
 
     targets = _keypoints([[[1.3, 2.1], [3.4, 0.8]]], [[True, True]], [2.4], (5, 5))
     scores = _scores(rng, (1, 2, 5, 5))
@@ -513,7 +521,7 @@ def _pck_more_cases(seed: int) -> list[Draft]:
 
     def add(name, text, scores, targets, **kwargs):
         anchors = _sampled(metric, scores, targets, rng)
-        drafts.append(_draft(name, text, metric, params, scores, targets, anchors, **kwargs))
+        drafts.append(draft(name, text, metric, params, scores, targets, anchors, **kwargs))
 
     # H = 4, W = 6. Sample 0's joint 2 has x = 4.6, in [H - 0.5, W - 0.5): counted only by a
     # port that bounds x by the width. Every joint has pairs, so the order of the joints'
@@ -621,7 +629,7 @@ def _standardised_cases(seed: int) -> list[Draft]:
     drafts = []
     scores, labels = _scores(rng, (10,), scale=40.0), _labels(10, 3, rng)
     drafts.append(
-        _draft(
+        draft(
             "ap/standardised",
             "10 samples, 3 positives, scores of size about 40, standardised, tau = 3.",
             ap,
@@ -635,7 +643,7 @@ def _standardised_cases(seed: int) -> list[Draft]:
     )
     scores, targets = _scores(rng, (6, 4), scale=25.0), rng.integers(4, size=6)
     drafts.append(
-        _draft(
+        draft(
             "accuracy/standardised",
             "6 samples, 4 classes, scores of size about 25, standardised over all 24 entries, "
             "tau = 1 and p = 2.",
@@ -656,7 +664,7 @@ def _standardised_cases(seed: int) -> list[Draft]:
     )
     scores = _scores(rng, (2, 2, 5, 5), scale=30.0)
     drafts.append(
-        _draft(
+        draft(
             "pck/standardised",
             "2 samples, 2 joints (one invisible) on 5x5 heatmaps, scores of size about 30, "
             "standardised over every pixel of every map, tau = 3.",
@@ -667,6 +675,193 @@ def _standardised_cases(seed: int) -> list[Draft]:
             _sampled(pck, scores, targets, rng),
             temperature=3.0,
             standardise=True,
+        )
+    )
+    return drafts
+
+
+def significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (short in the file at any scale)."""
+    rounded = [float(f"{v:.{digits - 1}e}") for v in np.ravel(values)]
+    return np.array(rounded, dtype=float).reshape(np.shape(values))
+
+
+def _standardisation_guard_cases(seed: int) -> list[Draft]:
+    """Standardised batches at the edges of ``s / sd(s)``: ``sd = 0``, ``max|s| = 0``, an
+    ``sd`` below the smallest normal float, scores whose squares overflow or underflow, and
+    scores that are all negative."""
+    rng = np.random.default_rng(seed)
+    ap, voc, auc, top1 = (
+        AveragePrecision(),
+        AveragePrecision(interpolated=True),
+        RocAuc(),
+        Accuracy(),
+    )
+    drafts = []
+
+    def add(name, text, metric, params, scores, targets, **settings):
+        anchors = _sampled(metric, scores, targets, rng)
+        drafts.append(
+            draft(
+                name, text, metric, params, scores, targets, anchors, standardise=True, **settings
+            )
+        )
+
+    labels = np.array([1, 0, 0, 1, 0, 1, 0])
+    add(
+        "roc-auc/standardised-equal",
+        "Every score 0.625: sd = 0, so the batch stays as it is (no 0 / 0); every c = 0.",
+        auc,
+        {},
+        np.full(7, 0.625),
+        labels,
+    )
+    add(
+        "accuracy/standardised-zeros",
+        "Every score 0: max|s| = 0 and sd = 0, so the batch stays as it is; every c = 0.",
+        top1,
+        {"top_k": 1},
+        np.zeros((4, 3)),
+        np.array([0, 2, 1, 2]),
+    )
+    # One score of 6e-308 among 24 zeros: sd = 1.2e-308 is below the smallest normal float
+    # (2.2e-308), where 1 / sd overflows, so the batch stays as it is. Every c and b~ is a
+    # normal float or 0, so a platform that flushes subnormals to zero computes the same.
+    scores = np.zeros(24)
+    scores[5] = 6e-308
+    labels = np.zeros(24, dtype=int)
+    labels[[1, 5, 17]] = 1
+    add(
+        "roc-auc/standardised-subnormal-sd",
+        "One score 6e-308, 23 zeros: sd = 1.2e-308 is below 2.2e-308 (subnormal), so the "
+        "batch stays as it is; a guard on sd > 0 alone standardises it. tau = 0.5.",
+        auc,
+        {},
+        scores,
+        labels,
+        temperature=0.5,
+    )
+    scores, labels = significant(1e200 * rng.normal(size=9)), _labels(9, 4, rng)
+    add(
+        "ap/standardised-huge",
+        "Scores of order 1e200, standardised: their squares overflow unless divided by "
+        "max|s| first.",
+        ap,
+        _AP,
+        scores,
+        labels,
+    )
+    scores, labels = significant(1e-200 * rng.normal(size=9)), _labels(9, 3, rng)
+    add(
+        "ap-voc/standardised-tiny",
+        "Scores of order 1e-200, standardised: their squares underflow to 0 unless divided by "
+        "max|s| first.",
+        voc,
+        {**_AP, "interpolated": True},
+        scores,
+        labels,
+        temperature=0.5,
+    )
+    scores = -3.0 - np.abs(_scores(rng, (5, 4)))
+    add(
+        "accuracy/standardised-negative",
+        "Every score negative, standardised: dividing by max(s) instead of max|s| flips the "
+        "sign of every comparison.",
+        top1,
+        {"top_k": 1},
+        scores,
+        rng.integers(4, size=5),
+        power=2.0,
+    )
+    return drafts
+
+
+def _parameter_cases(seed: int) -> list[Draft]:
+    """A large power next to an anchor, PCK at another threshold, a PCK batch with counted
+    joints but no comparisons, and VOC AP with cycles valued by their counts."""
+    rng = np.random.default_rng(seed)
+    drafts = []
+    ap, top1 = AveragePrecision(), Accuracy()
+    labels = np.array([1, 1, 0, 0, 1, 0, 1])
+    centres = np.array([16.0, 16.0, 0.0, 0.0, -16.0, 0.0, -16.0])
+    scores = centres + np.round(rng.uniform(-0.5, 0.5, size=7), 3)
+    drafts.append(
+        draft(
+            "ap/large-power",
+            "The near-anchor batch (b~ within 1e-6 of the current anchor) at p = 64: "
+            "d_k^-p overflows, weights relative to the nearest anchor do not.",
+            ap,
+            _AP,
+            scores,
+            labels,
+            _sampled(ap, scores, labels, rng),
+            power=64.0,
+        )
+    )
+    scores = np.array([[0.0, -23.5, -200.0, 150.0], [400.0, -100.0, 0.0, -300.0]])
+    targets = np.array([0, 2])
+    drafts.append(
+        draft(
+            "accuracy/large-power",
+            "The very-near-anchor batch (the current anchor at d = 1.2e-10) at p = 40: "
+            "d_k^-p is 1e397.",
+            top1,
+            {"top_k": 1},
+            scores,
+            targets,
+            _sampled(top1, scores, targets, rng),
+            power=40.0,
+        )
+    )
+    pck = PCK(threshold=0.75)
+    targets = _keypoints(
+        [[[1.3, 2.1], [3.4, 0.8]], [[2.2, 1.7], [0.6, 2.9]]],
+        [[True, True], [True, True]],
+        [2.0, 1.6],
+        (4, 5),
+    )
+    scores = _scores(rng, (2, 2, 4, 5))
+    drafts.append(
+        draft(
+            "pck/threshold",
+            "PCK at threshold 0.75 (radii 1.5 and 1.2 px): 2 samples, 2 joints on 4x5 maps.",
+            pck,
+            {"threshold": 0.75},
+            scores,
+            targets,
+            _sampled(pck, scores, targets, rng),
+        )
+    )
+    pck = PCK(threshold=0.5)
+    # Sample 0 (radius 0.3): two joints between pixel centres, with no positive pixel.
+    # Sample 1 (radius 10): one joint with no negative pixel, one invisible.
+    targets = _keypoints(
+        [[[1.5, 1.5], [0.5, 2.5]], [[1.0, 2.0], [2.0, 1.0]]],
+        [[True, True], [True, False]],
+        [0.6, 20.0],
+        (4, 3),
+    )
+    scores = _scores(rng, (2, 2, 4, 3))
+    drafts.append(
+        draft(
+            "pck/no-comparisons",
+            "No comparisons (l = 0), but three counted joints: two with no positive pixel "
+            "(never correct) and one with no negative pixel (always correct): PCK 1/3, not 1.",
+            pck,
+            {"threshold": 0.5},
+            scores,
+            targets,
+            _sampled(pck, scores, targets, rng),
+        )
+    )
+    params = {"interpolated": True, "unrealisable": "counts"}
+    drafts.append(
+        _every_configuration_case(
+            "ap-voc-counts",
+            AveragePrecision(**params),
+            params,
+            rng,
+            " VOC AP with a cycle valued by the AP formula applied to its rows' counts.",
         )
     )
     return drafts
@@ -701,9 +896,13 @@ def build_cases() -> list[dict[str, Any]]:
         *_pck_cases(seed=5),
         *_pck_more_cases(seed=15),
         *_standardised_cases(seed=17),
+        *_standardisation_guard_cases(seed=18),
+        *_parameter_cases(seed=19),
     ]
-    cases = []
-    for draft in drafts:
-        expected = reference_port(case_inputs(draft))
-        cases.append({**draft, "expected": {key: _plain(v) for key, v in expected.items()}})
-    return cases
+    return [with_expected(d) for d in drafts]
+
+
+def with_expected(case: Draft) -> dict[str, Any]:
+    """A drafted case with the reference's ``expected`` outputs, ready for JSON."""
+    expected = reference_port(case_inputs(case))
+    return {**case, "expected": {key: _plain(v) for key, v in expected.items()}}

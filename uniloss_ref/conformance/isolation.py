@@ -23,8 +23,15 @@ The protocol, one JSON object per line:
   run, so a port that hangs everywhere costs a few time limits, not one per case.
 
 Arrays come back as shape and a flat list of floats (JSON keeps every float64 exactly, NaN
-and infinities included); nothing is unpickled. The worker's stderr goes to a temporary
-file whose last lines are quoted when the port fails to load or its process dies.
+and infinities included); nothing is unpickled. The worker's stderr goes through a pipe of
+which only the last :data:`STDERR_TAIL_BYTES` are kept, in memory (a port that writes
+gigabytes there costs neither memory nor disk); its last line is quoted when the port fails
+to load or its process dies.
+
+A worker never outlives the checker (:func:`~uniloss_ref.experiments.children.die_with_parent`),
+and when a case runs over its time limit the worker is killed with everything it started,
+even a process that left its process group with ``setsid`` while holding the pipes
+(:func:`~uniloss_ref.experiments.children.kill_tree`).
 
 Isolation protects the checker from a port's accidents; a port written to deceive the
 checker (writing forged answers to the protocol pipe) is out of scope.
@@ -38,7 +45,6 @@ import queue
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -46,10 +52,14 @@ from typing import Any
 
 import numpy as np
 
+from ..experiments.children import child_env, die_with_parent, kill_tree
 from .verify import Outcome, call_port, describe_exception, load_port
 
 #: Cases lost in a row (timed out, or the process died) after which the rest are not run.
 MAX_LOST_IN_A_ROW = 3
+
+#: The most of a worker's stderr kept (its end), to quote when its process dies.
+STDERR_TAIL_BYTES = 64 << 10
 
 _WORKER = "from uniloss_ref.conformance.isolation import worker_main; worker_main()"
 
@@ -76,11 +86,13 @@ def _encode(outcome: Outcome) -> dict[str, Any]:
         "values": values,
         "dtypes": outcome.dtypes,
         "unknown": list(outcome.unknown),
+        "changed": list(outcome.changed),
     }
 
 
 def worker_main() -> None:
     """The child process: load the port named in ``sys.argv[1]``, answer cases until EOF."""
+    die_with_parent()
     from .reference import case_inputs
 
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
@@ -129,10 +141,38 @@ def _decode(message: Mapping[str, Any]) -> Outcome:
         values,
         dict(message["dtypes"]),
         tuple(message["unknown"]),
+        tuple(message["changed"]),
     )
 
 
 _TIMEOUT, _DIED = "timeout", "died"
+
+
+class _Tail:
+    """The last ``keep`` bytes written to a pipe, read by a thread as they come."""
+
+    def __init__(self, fd: int, keep: int = STDERR_TAIL_BYTES) -> None:
+        self.fd, self.keep, self.data = fd, keep, bytearray()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 1 << 16):
+                with self.lock:
+                    self.data += chunk
+                    del self.data[: -self.keep]
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
+
+    def text(self) -> str:
+        """What the end of the pipe holds now (after waiting briefly for its last bytes)."""
+        self.thread.join(timeout=2)
+        with self.lock:
+            return self.data.decode("utf-8", "replace")
 
 
 class _Worker:
@@ -141,29 +181,42 @@ class _Worker:
     def __init__(self, spec: str) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
         paths = [package_root, os.getcwd(), os.environ.get("PYTHONPATH", "")]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, spec],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            # Its own process group, so that killing it also ends whatever it started.
-            start_new_session=os.name == "posix",
-        )
+        env = child_env({**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)})
+        read_end, write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER, spec],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=write_end,
+                env=env,
+                text=True,
+                encoding="utf-8",
+                # Its own process group, so that killing it also ends whatever it started.
+                start_new_session=os.name == "posix",
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self.stderr = _Tail(read_end)
         self.replies: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        assert self.process.stdout is not None
+        stdout = self.process.stdout
+        assert stdout is not None
         try:
-            for line in self.process.stdout:
+            for line in stdout:
                 self.replies.put(line)
         except (OSError, ValueError):
             pass
+        finally:  # closed here, not by close(): closing it while this thread reads blocks
+            try:
+                stdout.close()
+            except OSError:
+                pass
         self.replies.put(None)
 
     def send(self, message: Mapping[str, Any]) -> bool:
@@ -208,33 +261,23 @@ class _Worker:
         return f"the port's process {how}" + (f"; its last output: {tail}" if tail else "")
 
     def stderr_tail(self) -> str:
-        self.stderr.seek(0)
-        lines = [
-            line.strip() for line in self.stderr.read().decode("utf-8", "replace").splitlines()
-        ]
+        lines = [line.strip() for line in self.stderr.text().splitlines()]
         lines = [line for line in lines if line]
         return lines[-1][:300] if lines else ""
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                if os.name == "posix":
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                else:
-                    self.process.kill()
-            except (ProcessLookupError, PermissionError):
-                pass
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        if self.process.poll() is None:  # (a reaped process's id may already be another's)
+            # Also what it started, even a process that left its group while holding a pipe.
+            kill_tree(self.process.pid, group=os.name == "posix")
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        except OSError:
+            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        self.stderr.close()
 
 
 def _start(spec: str, timeout: float) -> _Worker:

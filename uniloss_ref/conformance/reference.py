@@ -43,16 +43,6 @@ def case_inputs(case: Mapping[str, Any]) -> dict[str, Any]:
         ``+-1``), ``temperature`` and ``power`` (float) and ``standardise`` (bool: compare
         ``s / sd(s)``; false where the case does not say). ``expected`` is left out.
     """
-    targets = case["targets"]
-    if case["metric"] == "PCK":
-        targets = {
-            "xy": np.array(targets["xy"], dtype=np.float64),
-            "visible": np.array(targets["visible"], dtype=bool),
-            "scale": np.array(targets["scale"], dtype=np.float64),
-            "heatmap_shape": tuple(int(v) for v in targets["heatmap_shape"]),
-        }
-    else:
-        targets = np.array(targets, dtype=np.int64)
     anchors = np.array(case["anchors"], dtype=np.float64)
     # A case with no comparisons (l = 0) still has K anchors, each of length zero.
     anchors = anchors.reshape(len(case["anchors"]), -1) if anchors.size == 0 else anchors
@@ -61,12 +51,26 @@ def case_inputs(case: Mapping[str, Any]) -> dict[str, Any]:
         "metric": case["metric"],
         "params": dict(case["params"]),
         "scores": np.array(case["scores"], dtype=np.float64),
-        "targets": targets,
+        "targets": decode_targets(case["metric"], case["targets"]),
         "anchors": anchors,
         "temperature": float(case["temperature"]),
         "power": float(case["power"]),
         "standardise": bool(case.get("standardise", False)),
     }
+
+
+def decode_targets(metric: str, targets: Any) -> Any:
+    """A case's targets as a port receives them: int64 ``(n,)``, or for PCK a dict of
+    ``xy`` float64 ``(n, J, 2)``, ``visible`` bool ``(n, J)``, ``scale`` float64 ``(n,)``
+    and ``heatmap_shape`` ``(H, W)``."""
+    if metric == "PCK":
+        return {
+            "xy": np.array(targets["xy"], dtype=np.float64),
+            "visible": np.array(targets["visible"], dtype=bool),
+            "scale": np.array(targets["scale"], dtype=np.float64),
+            "heatmap_shape": tuple(int(v) for v in targets["heatmap_shape"]),
+        }
+    return np.array(targets, dtype=np.int64)
 
 
 def reference_metric(inputs: Mapping[str, Any]) -> tuple[Metric, Any]:

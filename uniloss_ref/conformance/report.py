@@ -57,13 +57,29 @@ class Report:
     require_all : bool
         Whether a skipped quantity counts as a failure.
     cases_total : int, optional
-        How many cases the vectors file has, to say when only some were selected.
+        How many cases there were to select from, to say when only some were selected.
+    fresh : int
+        How many of them were fresh cases drawn for this run.
+    seed : int, optional
+        The seed they were drawn from (None without fresh cases).
+    repeat : int
+        How many times each case was run.
+    failing_fresh : tuple of str
+        The first few fresh cases that failed, each whole as one line of JSON (with its
+        expected outputs), so that a failure can be replayed without the seed.
+    failing_fresh_total : int
+        How many fresh cases failed in all.
     """
 
     checks: tuple[Check, ...]
     port: str = "port"
     require_all: bool = True
     cases_total: int | None = None
+    fresh: int = 0
+    seed: int | None = None
+    repeat: int = 1
+    failing_fresh: tuple[str, ...] = ()
+    failing_fresh_total: int = 0
 
     def by_status(self, status: Status) -> tuple[Check, ...]:
         """The checks with the given status."""
@@ -111,8 +127,12 @@ def _format(report: Report) -> str:
     for check in report.checks:
         cases.setdefault(check.case, []).append(check)
     width = max([len("case"), *map(len, cases)])
+    drawn = f" drawn with --seed {report.seed}" if report.seed is not None else ""
+    runs = f", each run {report.repeat} times" if report.repeat > 1 else ""
     lines = [
-        f"Conformance of {report.port}: {len(cases)} cases",
+        f"Conformance of {report.port}: {len(cases)} cases"
+        + (f" ({report.fresh} fresh cases{drawn})" if report.fresh else "")
+        + runs,
         "err/tol = worst |got - expected| / (atol + rtol |expected|); a check passes at <= 1",
         "",
         f"{'case':<{width}}  result  checked  {'worst quantity':<14}  "
@@ -147,6 +167,20 @@ def _format(report: Report) -> str:
         details = dict.fromkeys((c.quantity if c.status == "fail" else "", c.detail) for c in bad)
         for quantity, detail in details:
             lines.append(f"    {quantity + ': ' if quantity else ''}{detail}")
+    if report.failing_fresh:
+        lines += [
+            "",
+            f"Failing fresh cases, each whole as JSON (the same cases again: --fresh "
+            f'{report.fresh} --seed {report.seed}; saved as the "cases" of a vectors file, '
+            "with --vectors):",
+            *report.failing_fresh,
+        ]
+        more = report.failing_fresh_total - len(report.failing_fresh)
+        if more:
+            lines.append(
+                f"... and {more} more; write them all with: python -m uniloss_ref conformance "
+                f"generate --fresh {report.fresh} --seed {report.seed} --output FILE"
+            )
     lines += ["", f"{'quantity':<14}  checked  failed  skipped  worst err/tol"]
     for quantity in dict.fromkeys(c.quantity for c in report.checks):
         of = [c for c in report.checks if c.quantity == quantity]

@@ -3,111 +3,37 @@
 The file is JSON, so any language can read it. Floats are written in the shortest form
 that reads back to the same double (Python's ``repr``): a correctly rounding JSON parser
 recovers every float64 exactly. Anchors and ``hard`` are written as the integers ``+-1``.
+
+Each quantity has a tolerance (:data:`QUANTITIES`); a case may replace some of them with its
+own (its ``"tolerances"``): the standardised cases do, for the comparisons and the relaxed
+binaries (:mod:`uniloss_ref.conformance.tolerances`). Version 2 of the format made raw
+comparisons exact, added the per-case tolerances and writes ``"standardise"`` in every case.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib.resources
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..experiments.inputs import read_regular
 from ..experiments.outputs import write_text
+from ..relaxation import _standardise
 from .cases import build_cases
-from .reference import METRICS
+from .reference import METRICS, case_inputs, reference_metric
+from .tolerances import MAX_TOLERANCE, QUANTITIES, gradient_scale, tolerance
 
 FORMAT = "uniloss-ref conformance vectors"
-FORMAT_VERSION = 1
-
-#: The loosest tolerance a vectors file may state. The file's own tolerances are at most
-#: 1e-8 relative; anything above 1e-6 would accept a gradient 0.0001% off, and a file that
-#: says ``rtol: 1e300`` accepts everything, so the checker refuses it.
-MAX_TOLERANCE = 1e-6
+FORMAT_VERSION = 2
 
 #: A larger file is refused before it is read (the packaged one is under 1 MiB).
 MAX_FILE_BYTES = 64 << 20
-
-#: What a port may return, in the order a port is best written and checked in.
-QUANTITIES: dict[str, dict[str, Any]] = {
-    "comparisons": {
-        "shape": "(l,)",
-        "meaning": "c = s[i] - s[j] over the metric's pairs, in the documented order",
-        "rtol": 1e-14,
-        "atol": 1e-14,
-        "why": "IEEE 754 subtraction is correctly rounded, so s[i] - s[j] of raw float64 "
-        "scores has the same bits in every port; standardised scores pass through a mean, a "
-        "square root and a division, whose rounding differs by a few ulps between "
-        "frameworks (about 1e-16 here). Wrong pairs, a wrong order or float32 scores are "
-        "off by 1e-9 or far more.",
-    },
-    "hard": {
-        "shape": "(l,)",
-        "meaning": "sign(c) with a tie (c == 0) as -1",
-        "rtol": 0.0,
-        "atol": 0.0,
-        "why": "Entries are exactly +-1.",
-    },
-    "relaxed": {
-        "shape": "(l,)",
-        "meaning": "b~ = tanh(c / (2 tau)) = 2 sigmoid(c / tau) - 1",
-        "rtol": 1e-12,
-        "atol": 1e-15,
-        "why": "Libraries' tanh differ by a few ulp; 2 sigmoid - 1 loses up to an ulp of 1 "
-        "(2.2e-16) to cancellation near c = 0, hence the absolute term.",
-    },
-    "distances": {
-        "shape": "(K,)",
-        "meaning": "d_k = ||b~ - a_k||_2",
-        "rtol": 1e-8,
-        "atol": 1e-15,
-        "why": "Near an anchor d_k is made of 1 -+ b~ terms of order 1e-7, whose few-ulp "
-        "differences in b~ become relative errors of 1e-9; expanding the square as "
-        "||b~||^2 - 2 a.b~ + l cancels and is wrong by far more, and d_k = 0 must be 0.",
-    },
-    "anchor_values": {
-        "shape": "(K,)",
-        "meaning": "v_k = h(a_k), the metric at each anchor",
-        "rtol": 0.0,
-        "atol": 1e-12,
-        "why": "Means of at most a few hundred fractions: only the summation order may "
-        "differ, by a few ulp, while two distinct values of these metrics on batches this "
-        "small differ by more than 1e-10.",
-    },
-    "batch_metric": {
-        "shape": "()",
-        "meaning": "h(sign(c)), the metric of the batch through the refactoring",
-        "rtol": 0.0,
-        "atol": 1e-12,
-        "why": "As anchor_values.",
-    },
-    "surrogate": {
-        "shape": "()",
-        "meaning": "h~ = sum_k w_k v_k / sum_k w_k with w_k = d_k^(-p); v_k where d_k = 0",
-        "rtol": 0.0,
-        "atol": 1e-12,
-        "why": "A convex combination of values in [0, 1], computed to about 1e-15; the "
-        "absolute bound catches an epsilon added to d_k, which moves h~ off v_k at anchors.",
-    },
-    "loss": {
-        "shape": "()",
-        "meaning": "1 - h~",
-        "rtol": 0.0,
-        "atol": 1e-12,
-        "why": "As surrogate.",
-    },
-    "gradient": {
-        "shape": "the scores' shape",
-        "meaning": "d(1 - h~)/ds, anchors held constant",
-        "rtol": 1e-8,
-        "atol": 1e-13,
-        "why": "Reverse-mode sums run in a different order in each framework, and near an "
-        "anchor the weights are ill-conditioned in b~; a 0.1% error or a wrong sign in one "
-        "term (the authors' closed form) is many orders of magnitude above this.",
-    },
-}
 
 DESCRIPTION = (
     "Inputs and expected outputs of the UniLoss surrogate (Liu, Wang, Deng, ECCV 2020) as "
@@ -116,10 +42,11 @@ DESCRIPTION = (
     "configurations a_k (so no random generator has to match), the temperature tau and the "
     "IDW power p. A port computes c = s[i] - s[j] (of z = s / sd(s), the population standard "
     "deviation over every entry of the batch, where a case has 'standardise': true; a batch "
-    "of equal scores stays as it is), b~ = tanh(c / (2 tau)), d_k = ||b~ - a_k||, "
-    "v_k = h(a_k), h~ = sum_k d_k^-p v_k / sum_k d_k^-p (exactly v_k where d_k = 0) and the "
-    "gradient of the loss 1 - h~ with respect to the scores. All values are float64; a port "
-    "is checked elementwise: |got - expected| <= atol + rtol * |expected|."
+    "whose sd is 0 or below 2.2e-308 stays as it is), b~ = tanh(c / (2 tau)), "
+    "d_k = ||b~ - a_k||, v_k = h(a_k), h~ = sum_k d_k^-p v_k / sum_k d_k^-p (exactly v_k "
+    "where d_k = 0) and the gradient of the loss 1 - h~ with respect to the scores. All "
+    "values are float64; a port is checked elementwise: |got - expected| <= atol + rtol * "
+    "|expected|, with the quantity's tolerance, or the case's where it states one."
 )
 
 PORT_SIGNATURE = (
@@ -127,7 +54,7 @@ PORT_SIGNATURE = (
     "'scores' (float64 array in the metric's shape), 'targets' (int64 array of shape (n,); "
     "for PCK a dict of 'xy' (n, J, 2), 'visible' bool (n, J), 'scale' (n,), 'heatmap_shape' "
     "(H, W)), 'anchors' (float64 (K, l) of +-1), 'temperature' and 'power' (float), "
-    "'standardise' (bool). The "
+    "'standardise' (bool: compare s / sd(s)). The "
     "result maps any of the quantity names to array-likes (NumPy, PyTorch, JAX, lists or "
     "floats); a missing or None entry is skipped. Raising NotImplementedError skips the case."
 )
@@ -181,17 +108,28 @@ def default_path() -> Path:
     return Path(__file__).with_name("vectors.json")
 
 
-def generate() -> dict[str, Any]:
-    """Build the whole vectors document from the reference (deterministic)."""
+def generate(fresh: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Build a vectors document from the reference (deterministic).
+
+    By default it holds the packaged, fixed cases; with ``fresh``, that many fresh cases
+    drawn from ``seed`` (:func:`uniloss_ref.conformance.fresh.draw_cases`) instead.
+    """
+    command = "python -m uniloss_ref conformance generate"
+    if fresh is None:
+        cases = build_cases()
+    else:
+        from .fresh import draw_cases
+
+        cases, command = draw_cases(fresh, seed), f"{command} --fresh {fresh} --seed {seed}"
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "generated_by": "python -m uniloss_ref conformance generate",
+        "generated_by": command,
         "description": DESCRIPTION,
         "port_signature": PORT_SIGNATURE,
         "quantities": QUANTITIES,
         "metrics": METRIC_LAYOUTS,
-        "cases": build_cases(),
+        "cases": cases,
     }
 
 
@@ -212,11 +150,26 @@ def dumps(document: Mapping[str, Any]) -> str:
     return _dump(dict(document), 0) + "\n"
 
 
-def write(path: str | Path | None = None) -> Path:
-    """Regenerate the vectors and write them to ``path`` (default: the packaged file)."""
+def write(
+    path: str | Path | None = None,
+    *,
+    overwrite: bool = True,
+    fresh: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Regenerate the vectors and write them to ``path`` (default: the packaged file); with
+    ``fresh``, that many fresh cases from ``seed`` instead (:func:`generate`).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
     path = default_path() if path is None else Path(path)
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
     # Atomically: a reader never sees half a file, and a failure leaves the old one.
-    return write_text(path, dumps(generate()))
+    return write_text(path, dumps(generate() if fresh is None else generate(fresh, seed)))
 
 
 def load(path: str | Path | None = None) -> dict[str, Any]:
@@ -234,9 +187,12 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
 
     Raises
     ------
+    FileNotFoundError
+        If ``path`` does not exist.
     ValueError
-        If the file is not valid conformance vectors of a version this checker reads
-        (:func:`validate`).
+        If the file is not a regular file (a FIFO or a device would be read forever), is
+        over :data:`MAX_FILE_BYTES`, or is not valid conformance vectors of a version this
+        checker reads (:func:`validate`).
     """
     if path is None:
         text = (
@@ -247,14 +203,18 @@ def load(path: str | Path | None = None) -> dict[str, Any]:
         source = "the packaged vectors.json"
     else:
         source = f"vectors file {str(path)!r}"
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{source} is over {MAX_FILE_BYTES >> 20} MiB; the packaged one is 1")
-        text = Path(path).read_text(encoding="utf-8")
+        raw = read_regular(path, "vectors file", MAX_FILE_BYTES)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{source} is not UTF-8 text ({err})") from None
     try:
         document = json.loads(text)
+        return validate(document, source)
     except json.JSONDecodeError as err:
         raise ValueError(f"{source} is not valid JSON: {err}") from err
-    return validate(document, source)
+    except RecursionError:
+        raise ValueError(f"{source} is nested too deeply to be conformance vectors") from None
 
 
 def _real(value: Any) -> bool:
@@ -287,6 +247,7 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
         "params",
         "temperature",
         "power",
+        "standardise",
         "scores",
         "targets",
         "anchors",
@@ -298,13 +259,24 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
         raise ValueError(f"{where}: unknown metric {case['metric']!r}; known: {', '.join(METRICS)}")
     if not isinstance(case["params"], dict):
         raise ValueError(f"{where}: params must be an object")
+    try:
+        METRICS[case["metric"]](**case["params"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{where}: params {case['params']!r:.80} do not fit {case['metric']}: {err}"
+        ) from None
     for key in ("temperature", "power"):
         value = case[key]
         if not _real(value) or not 0 < value < float("inf"):
             raise ValueError(f"{where}: {key} must be a finite number > 0, got {value!r}")
-    if not isinstance(case.get("standardise", False), bool):
+    if not isinstance(case["standardise"], bool):
         raise ValueError(f"{where}: standardise must be true or false")
     scores = _numbers(case["scores"], f"{where}: scores")
+    if "tolerances" in case:
+        # A gradient's tolerance scales with 1 / (tau sd), and so does its ceiling.
+        sd = _standardise(scores)[2] if case["standardise"] else 1.0
+        ceiling = MAX_TOLERANCE * gradient_scale(case["temperature"], sd)
+        _check_tolerances(case["tolerances"], f"{where}: tolerances", quantities, ceiling)
     if scores.ndim != METRICS[case["metric"]].score_ndim:
         raise ValueError(
             f"{where}: {case['metric']} scores have {METRICS[case['metric']].score_ndim} "
@@ -323,6 +295,7 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
         not _real(v) or v not in (-1, 1) for v in flat
     ):
         raise ValueError(f"{where}: anchors must be K lists of the same length l of +-1")
+    _check_targets(case, where, scores.shape, length)
     expected = case["expected"]
     if not isinstance(expected, dict) or set(expected) != set(quantities):
         raise ValueError(f"{where}: expected must give exactly {', '.join(quantities)}")
@@ -346,13 +319,77 @@ def _check_case(case: Any, index: int, quantities: Mapping[str, Any]) -> str:
     return name
 
 
+def _integers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+def _check_targets(
+    case: Mapping[str, Any], where: str, shape: tuple[int, ...], length: int
+) -> None:
+    """The targets fit the metric and the scores, and give the ``l`` the anchors have."""
+    targets = case["targets"]
+    if case["metric"] == "PCK":
+        keys = {"xy", "visible", "scale", "heatmap_shape"}
+        if not isinstance(targets, dict) or set(targets) != keys:
+            raise ValueError(
+                f"{where}: PCK targets must be an object with {', '.join(sorted(keys))}"
+            )
+        _numbers(targets["xy"], f"{where}: targets xy")
+        _numbers(targets["scale"], f"{where}: targets scale")
+        visible = np.array(targets["visible"], dtype=object)
+        if not all(isinstance(v, bool) for v in visible.ravel()):
+            raise ValueError(f"{where}: targets visible must be nested lists of true/false")
+        if not _integers(targets["heatmap_shape"]) or len(targets["heatmap_shape"]) != 2:
+            raise ValueError(f"{where}: targets heatmap_shape must be two integers [H, W]")
+    elif not _integers(targets):
+        raise ValueError(f"{where}: targets must be a list of integers, one per sample")
+    try:
+        metric, checked = reference_metric(case_inputs(case))
+        pairs = metric.refactor(shape, checked).length
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ValueError(
+            f"{where}: targets do not fit the scores of shape {shape}: {err}"
+        ) from None
+    if pairs != length:
+        raise ValueError(
+            f"{where}: the targets give l = {pairs} comparisons, the anchors have {length}"
+        )
+
+
+def _check_tolerances(
+    tolerances: Any,
+    where: str,
+    quantities: Mapping[str, Any],
+    gradient_ceiling: float = MAX_TOLERANCE,
+) -> None:
+    """Each entry names a quantity and gives ``rtol`` and ``atol`` in ``[0, MAX_TOLERANCE]``
+    (a gradient's ``atol`` in ``[0, gradient_ceiling]``)."""
+    if not isinstance(tolerances, dict):
+        raise ValueError(f"{where} must be an object")
+    for quantity, bounds in tolerances.items():
+        if quantity not in quantities:
+            raise ValueError(f"{where}: unknown quantity {quantity!r}")
+        for key in ("rtol", "atol"):
+            value = bounds.get(key) if isinstance(bounds, dict) else None
+            top = gradient_ceiling if (quantity, key) == ("gradient", "atol") else MAX_TOLERANCE
+            if not _real(value) or not 0 <= value <= top:
+                raise ValueError(
+                    f"{where}: quantity {quantity!r} has {key} {value!r}; a tolerance must be "
+                    f"a number in [0, {top:g}]"
+                )
+
+
 def validate(document: Any, source: str = "the vectors") -> dict[str, Any]:
     """Check that ``document`` is a vectors file this checker can trust, and return it.
 
     Checked: the format and version; the quantities are exactly :data:`QUANTITIES`, each
     with ``rtol`` and ``atol`` finite numbers in ``[0, MAX_TOLERANCE]``; every case has a
-    unique name, a known metric, finite positive temperature and power, finite scores of
-    the metric's number of dimensions, anchors ``(K, l)`` of ``+-1`` with ``K >= 1``, and
+    unique name, a known metric with parameters it accepts, finite positive temperature and
+    power, finite scores of the metric's number of dimensions, anchors ``(K, l)`` of ``+-1``
+    with ``K >= 1``, targets of the metric's form that fit the scores and give those ``l``
+    comparisons, and
     every expected quantity, finite and of the shape ``l``, ``K`` and the scores imply.
     Whether the expected values are right is ``generate --check``'s business.
 
@@ -372,14 +409,7 @@ def validate(document: Any, source: str = "the vectors") -> dict[str, Any]:
         quantities = document.get("quantities")
         if not isinstance(quantities, dict) or set(quantities) != set(QUANTITIES):
             raise ValueError(f"its quantities must be exactly {', '.join(QUANTITIES)}")
-        for quantity, tolerance in quantities.items():
-            for key in ("rtol", "atol"):
-                value = tolerance.get(key) if isinstance(tolerance, dict) else None
-                if not _real(value) or not 0 <= value <= MAX_TOLERANCE:
-                    raise ValueError(
-                        f"quantity {quantity!r} has {key} {value!r}; a tolerance must be a "
-                        f"number in [0, {MAX_TOLERANCE:g}]"
-                    )
+        _check_tolerances(quantities, "its quantities", quantities)
         cases = document.get("cases")
         if not isinstance(cases, list) or not cases:
             raise ValueError("it has no list of cases")
@@ -402,7 +432,8 @@ def compare(committed: Mapping[str, Any], fresh: Mapping[str, Any]) -> list[str]
 
     Everything but the expected outputs must be equal exactly. Expected outputs may differ
     by 1e-10 relative (1e-15 absolute), room for another platform's ``tanh`` or ``log``;
-    quantities with zero tolerance (comparisons, hard) must be equal.
+    quantities a case checks with zero tolerance (``hard``, raw ``comparisons``) must be
+    equal.
 
     Returns
     -------
@@ -422,7 +453,7 @@ def compare(committed: Mapping[str, Any], fresh: Mapping[str, Any]) -> list[str]
             if a.get(key) != b.get(key):
                 differences.append(f"case {a['name']}: input {key!r} differs")
         for quantity in QUANTITIES:
-            exact = QUANTITIES[quantity]["atol"] == 0 and QUANTITIES[quantity]["rtol"] == 0
+            exact = tolerance(a, quantity) == (0.0, 0.0)
             ea, eb = a["expected"].get(quantity), b["expected"].get(quantity)
             if exact or ea is None or eb is None:
                 same = ea == eb

@@ -20,14 +20,18 @@ report says that it is partial.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import fnmatch
 import functools
 import importlib
 import importlib.util
+import json
 import math
 import re
+import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +48,35 @@ Port = Callable[[dict[str, Any]], Mapping[str, Any]]
 DEFAULT_TIMEOUT = 60.0
 #: Seconds it may take to load (importing a framework on a busy machine takes a while).
 DEFAULT_LOAD_TIMEOUT = 120.0
+#: The longest time limit accepted (a day): a longer one is a typo, and beyond about 1e9
+#: seconds the platform's timers overflow.
+MAX_TIMEOUT = 86400.0
+#: The most runs of each case ``repeat`` may ask for.
+MAX_REPEAT = 10
+#: The largest seed for fresh cases.
+MAX_SEED = 2**63 - 1
+#: How many failing fresh cases a report prints whole (the seed gives them all).
+SHOWN_CASES = 5
+
+
+def check_seconds(value: Any, name: str) -> float:
+    """A time limit: a real number of seconds in ``(0, MAX_TIMEOUT]``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, for anything else (NaN, infinity, 0, negative, above a day).
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TIMEOUT
+    ):
+        raise ValueError(
+            f"{name} must be a positive number of seconds, at most {MAX_TIMEOUT:g} (a day), "
+            f"got {value!r}"
+        )
+    return float(value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -56,7 +89,9 @@ def to_numpy(value: Any) -> np.ndarray:
 
     PyTorch tensors refuse conversion while they require gradients or live on a GPU, so
     ``detach()`` and ``cpu()`` are called when present; a CuPy array is copied to the
-    host with ``get()``. These are duck-typed so that no framework is ever imported here.
+    host with ``get()``; anything else is read through ``__array__`` (NumPy, JAX, PyTorch,
+    TensorFlow) or, lacking it, its ``numpy()`` method (tensors of frameworks that offer
+    only that). These are duck-typed so that no framework is ever imported here.
 
     Raises
     ------
@@ -69,6 +104,8 @@ def to_numpy(value: Any) -> np.ndarray:
             value = convert()
     if hasattr(value, "__cuda_array_interface__") and callable(getattr(value, "get", None)):
         value = value.get()
+    if not hasattr(value, "__array__") and callable(getattr(value, "numpy", None)):
+        value = value.numpy()
     try:
         array = np.asarray(value)
     except ValueError as err:  # a ragged nested list
@@ -88,7 +125,7 @@ class Outcome:
     or to a message if it was not numbers; ``dtypes`` the framework's dtype; ``unknown``
     the keys that are not quantities), ``"skip"`` (the port raised ``NotImplementedError``)
     or ``"error"`` (it raised, exited, hung, crashed, or returned no dict); ``detail`` says
-    which.
+    which. ``changed`` names the inputs the port modified in place.
     """
 
     kind: Literal["values", "skip", "error"]
@@ -96,6 +133,7 @@ class Outcome:
     values: dict[str, np.ndarray | str] = field(default_factory=dict)
     dtypes: dict[str, str] = field(default_factory=dict)
     unknown: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
 
 
 def _first_line(err: BaseException) -> str:
@@ -114,8 +152,37 @@ def call_port(port: Port, inputs: dict[str, Any]) -> Outcome:
     """Run ``port`` on one case's inputs and reduce what it returns to plain arrays.
 
     Nothing the port raises escapes, ``SystemExit`` included; only ``KeyboardInterrupt``
-    does, so that a person can stop a run.
+    does, so that a person can stop a run. The inputs are compared with a copy taken
+    before the call, and any the port modified are named in ``changed``.
     """
+    before = copy.deepcopy(inputs)
+    outcome = _call_port(port, inputs)
+    changed = tuple(_changed(before, inputs))
+    return dataclasses.replace(outcome, changed=changed) if changed else outcome
+
+
+def _changed(before: Any, after: Any, where: str = "") -> Iterator[str]:
+    """The keys (``targets.xy`` for nested ones) whose values differ between two inputs."""
+    if isinstance(before, Mapping):
+        if not isinstance(after, Mapping) or set(before) != set(after):
+            yield f"the keys of {where}" if where else "the keys of the case"
+            return
+        for key in before:
+            yield from _changed(before[key], after[key], f"{where}.{key}" if where else key)
+    elif isinstance(before, np.ndarray):
+        same = (
+            isinstance(after, np.ndarray)
+            and after.dtype == before.dtype
+            and after.shape == before.shape
+            and bool(np.array_equal(after, before, equal_nan=before.dtype.kind in "fc"))
+        )
+        if not same:
+            yield where
+    elif type(after) is not type(before) or after != before:
+        yield where
+
+
+def _call_port(port: Port, inputs: dict[str, Any]) -> Outcome:
     try:
         result = port(inputs)
     except NotImplementedError as err:
@@ -232,10 +299,11 @@ def compare_quantity(
         where = f" at index {_format_index(index)}" if index else ""
         detail = f"{float(got[index])!r}{where}, expected {float(want[index])!r} (must be finite)"
         return Check(case, quantity, "fail", math.inf, math.inf, detail)
-    diff = np.abs(got - want)
-    bound = atol + rtol * np.abs(want)
-    # A zero tolerance means "equal bits": any difference is infinitely over it.
-    ratio = np.divide(diff, bound, out=np.full_like(diff, np.inf), where=bound > 0)
+    with np.errstate(over="ignore"):  # a huge error over a tiny tolerance: the ratio is inf
+        diff = np.abs(got - want)
+        bound = atol + rtol * np.abs(want)
+        # A zero tolerance means "equal bits": any difference is infinitely over it.
+        ratio = np.divide(diff, bound, out=np.full_like(diff, np.inf), where=bound > 0)
     ratio[diff == 0] = 0.0
     index = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     worst, error = float(ratio[index]), float(diff.max())
@@ -261,38 +329,88 @@ def case_context(case: Mapping[str, Any]) -> str:
 
 
 def checks_of(
-    case: Mapping[str, Any], outcome: Outcome, quantities: Mapping[str, Any]
+    case: Mapping[str, Any],
+    outcome: Outcome,
+    quantities: Mapping[str, Any],
+    again: Sequence[Outcome] = (),
 ) -> list[Check]:
-    """One :class:`Check` per quantity for what the port did on ``case``."""
+    """One :class:`Check` per quantity for what the port did on ``case``.
+
+    ``again`` holds the outcomes of running the same case again: a quantity that differs
+    from the first run by more than its tolerance fails, and so does an input the port
+    changed in place (the check ``inputs``).
+    """
     name = case["name"]
+    changed = dict.fromkeys(key for o in (outcome, *again) for key in o.changed)
+    inputs = []
+    if changed:
+        detail = (
+            f"the port changed its inputs in place: {', '.join(changed)}; a port must leave "
+            "them as they are"
+        )
+        inputs.append(Check(name, "inputs", "error", detail=detail))
     if outcome.kind == "skip":
-        return [Check(name, q, "skip", detail=outcome.detail) for q in quantities]
+        return inputs + [Check(name, q, "skip", detail=outcome.detail) for q in quantities]
     if outcome.kind == "error":
         detail = outcome.detail
         if detail.startswith("the port raised"):  # often a shape clash: say what to expect
             detail = f"{detail} ({case_context(case)})"
-        return [Check(name, q, "error", detail=detail) for q in quantities]
+        return inputs + [Check(name, q, "error", detail=detail) for q in quantities]
     expected = ", ".join(quantities)
-    checks = [
+    checks = inputs + [
         Check(name, key, "error", detail=f"unknown quantity {key!r}; expected one of {expected}")
         for key in outcome.unknown
     ]
-    for quantity, tolerance in quantities.items():
+    for quantity in quantities:
         if quantity not in outcome.values:
             checks.append(Check(name, quantity, "skip"))
             continue
-        checks.append(
-            compare_quantity(
-                name,
-                quantity,
-                outcome.values[quantity],
-                case["expected"][quantity],
-                tolerance["rtol"],
-                tolerance["atol"],
-                outcome.dtypes.get(quantity),
-            )
+        rtol, atol = _vectors.tolerance(case, quantity, quantities)
+        check = compare_quantity(
+            name,
+            quantity,
+            outcome.values[quantity],
+            case["expected"][quantity],
+            rtol,
+            atol,
+            outcome.dtypes.get(quantity),
         )
+        for run, later in enumerate(again, start=2):
+            if check.status != "pass":
+                break
+            check = _same_again(check, outcome, later, run, case["expected"][quantity], rtol, atol)
+        checks.append(check)
     return checks
+
+
+def _same_again(
+    check: Check, first: Outcome, later: Outcome, run: int, expected: Any, rtol: float, atol: float
+) -> Check:
+    """``check`` of the first run, failed if run ``run`` returned something else."""
+    quantity = check.quantity
+    if later.kind != "values":
+        return dataclasses.replace(check, status="error", detail=f"run {run}: {later.detail}")
+    a, b = first.values[quantity], later.values.get(quantity)
+    if isinstance(b, str) or b is None or np.shape(b) != np.shape(a):
+        what = "nothing" if b is None else "something else"
+        return dataclasses.replace(
+            check, status="fail", detail=f"run {run} returned {what} for it (run 1 did)"
+        )
+    assert not isinstance(a, str)  # a passed check was read as numbers
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(b - a)
+        bound = atol + rtol * np.abs(np.asarray(expected, dtype=np.float64))
+        over = ~(diff <= bound)  # NaN counts as over
+    if not over.any():
+        return check
+    index = np.unravel_index(int(np.argmax(over)), over.shape) if over.ndim else ()
+    where = f"at index {_format_index(index)}: " if index else ""
+    detail = (
+        f"{where}run 1 returned {float(a[index])!r}, run {run} {float(b[index])!r} "
+        f"(|diff| {float(diff[index]):.3g} > atol {atol:g} + rtol {rtol:g} * |expected|): "
+        "the port does not give the same answer twice"
+    )
+    return dataclasses.replace(check, status="fail", ratio=math.inf, detail=detail)
 
 
 # ---------------------------------------------------------------------------------------
@@ -322,9 +440,24 @@ def select_cases(
     return [c for c in cases if any(fnmatch.fnmatchcase(c["name"], p) for p in patterns)]
 
 
-def _in_process(port: Port, cases: Sequence[Mapping[str, Any]]) -> Iterator[Outcome]:
+def _in_process(port: Port, cases: Iterable[Mapping[str, Any]]) -> Iterator[Outcome]:
     for case in cases:
-        yield call_port(port, case_inputs(case))
+        yield call_port(port, case_inputs(case))  # each call its own copy of the inputs
+
+
+def check_count(value: Any, name: str, top: int) -> int:
+    """A whole number in ``[0, top]`` (not a bool); ValueError or TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if not 0 <= value <= top:
+        raise ValueError(f"{name} must be from 0 to {top}, got {value}")
+    return int(value)
+
+
+def new_seed() -> int:
+    """A seed for fresh cases, from the operating system's entropy (never NumPy's global
+    generator), short enough to read and type."""
+    return secrets.randbelow(10**9)
 
 
 def verify(
@@ -335,6 +468,9 @@ def verify(
     require_all: bool = True,
     timeout: float | None = None,
     load_timeout: float | None = None,
+    fresh: int = 0,
+    seed: int | None = None,
+    repeat: int = 1,
 ) -> Report:
     """Run ``port`` over the conformance cases and compare every quantity it returns.
 
@@ -358,6 +494,15 @@ def verify(
         port given as a string.
     load_timeout : float, optional
         Seconds its process may take to import it (default :data:`DEFAULT_LOAD_TIMEOUT`).
+    fresh : int, default 0
+        How many fresh cases to draw here from ``seed`` and add to the file's
+        (:mod:`uniloss_ref.conformance.fresh`), at most
+        :data:`~uniloss_ref.conformance.fresh.MAX_FRESH`.
+    seed : int, optional
+        Their seed; by default a new one, which the report gives.
+    repeat : int, default 1
+        Run each case this many times (at most :data:`MAX_REPEAT`); a quantity that differs
+        between runs by more than its tolerance fails.
 
     Returns
     -------
@@ -370,8 +515,10 @@ def verify(
         If ``port`` is neither callable nor a string.
     ValueError
         If ``vectors`` is not a valid vectors file, a ``cases`` pattern matches nothing,
-        a time limit is not a positive number or is given with a callable, or a port given
-        as a string cannot be loaded (:class:`~uniloss_ref.conformance.isolation.PortLoadError`).
+        a time limit is not a positive number of seconds up to :data:`MAX_TIMEOUT` or is
+        given with a callable, ``fresh``, ``seed`` or ``repeat`` is out of range, or a port
+        given as a string cannot be loaded
+        (:class:`~uniloss_ref.conformance.isolation.PortLoadError`).
     """
     if isinstance(port, str):
         parse_spec(port)
@@ -388,38 +535,62 @@ def verify(
                 f"{name} needs the port as a 'MODULE:FUNCTION' string: only a port run in "
                 "its own process can be stopped"
             )
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, (int, float))
-            or not 0 < limit < math.inf
-        ):
-            raise ValueError(f"{name} must be a positive number of seconds, got {limit!r}")
+        check_seconds(limit, name)
+    from .fresh import MAX_FRESH, draw_cases
+
+    fresh = check_count(fresh, "fresh", MAX_FRESH)
+    repeat = check_count(repeat, "repeat", MAX_REPEAT)
+    if repeat < 1:
+        raise ValueError(f"repeat must be from 1 to {MAX_REPEAT}, got 0")
+    if seed is None:
+        seed = new_seed()
+    seed = check_count(seed, "seed", MAX_SEED)
     if isinstance(vectors, Mapping):
         document = _vectors.validate(vectors)
     else:
         document = _vectors.load(vectors)
     quantities = document["quantities"]
-    selected = select_cases(document["cases"], cases)
+    drawn = draw_cases(fresh, seed)
+    if drawn:  # checked like a file's: a case the generator got wrong must not pass unseen
+        _vectors.validate({**document, "cases": drawn}, f"the fresh cases of seed {seed}")
+    everything = [*document["cases"], *drawn]
+    selected = select_cases(everything, cases)
+    runs = [case for case in selected for _ in range(repeat)]
     if isinstance(port, str):
         from .isolation import run_isolated
 
         outcomes = run_isolated(
             port,
-            selected,
+            runs,
             DEFAULT_TIMEOUT if timeout is None else timeout,
             DEFAULT_LOAD_TIMEOUT if load_timeout is None else load_timeout,
         )
         label = port
     else:
-        outcomes = _in_process(port, selected)
+        outcomes = _in_process(port, runs)
         name = getattr(port, "__qualname__", None) or type(port).__name__
         module = getattr(port, "__module__", None)
         label = f"{module}:{name}" if module else name
     checks: list[Check] = []
-    for case, outcome in zip(selected, outcomes, strict=True):
-        checks.extend(checks_of(case, outcome, quantities))
+    try:
+        for case in selected:
+            first, *again = [next(outcomes) for _ in range(repeat)]
+            checks.extend(checks_of(case, first, quantities, again))
+    finally:
+        outcomes.close()  # ends the port's process, if it has one
+    failing = {c.case for c in checks if c.status in ("fail", "error")}
+    fresh_names = {case["name"] for case in drawn}
+    shown = [case for case in selected if case["name"] in failing & fresh_names]
     return Report(
-        tuple(checks), port=label, require_all=require_all, cases_total=len(document["cases"])
+        tuple(checks),
+        port=label,
+        require_all=require_all,
+        cases_total=len(everything),
+        fresh=fresh,
+        seed=seed if fresh else None,
+        repeat=repeat,
+        failing_fresh=tuple(json.dumps(case) for case in shown[:SHOWN_CASES]),
+        failing_fresh_total=len(shown),
     )
 
 

@@ -10,8 +10,10 @@ The authors' MNIST and CIFAR scripts (public repository princeton-vl/uniloss) wr
 normaliser term with a ``+``: their gradient is the true one plus ``2 h~ grad(log W)``. Their
 pose code differentiates with autograd and is not affected.
 
-:func:`interpolate_with_authors_gradient` is a drop-in interpolation for
-``UniLoss(..., interpolation=...)``: the same value of ``h~``, their gradient.
+In terms of the squared distances ``d_k^2`` the error is one sign: the true derivative is
+``d h~ / d d_k^2 = (v_k - h~) / W * d w_k / d d_k^2``, theirs has ``v_k + h~``.
+:class:`AuthorsUniLoss` is UniLoss with that derivative (:func:`idw_with_authors_gradient`):
+the same value of ``h~``, their gradient.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 
 import numpy as np
 from autograd.extend import defvjp, primitive
+from autograd.tracer import getval
 
-from .._arrays import like, to_numpy
-from ..anchors import Anchors
-from ..interpolation import interpolate, squared_distances
+from .._arrays import array_module
+from ..interpolation import idw, squared_distances, weights
+from ..surrogate import UniLoss
 
 
 def _gradient_terms(
@@ -33,9 +36,7 @@ def _gradient_terms(
     d2 = squared_distances(b, anchors)
     if (d2 == 0).any():
         return None
-    # Weights relative to the largest: every ratio below is unchanged and nothing overflows.
-    log_w = -0.5 * power * np.log(d2)
-    w = np.exp(log_w - log_w.max())
+    w = weights(d2, power)  # relative to the largest: the ratios below are unchanged
     total = w.sum()
     dw = -power * (w / d2)[:, None] * (b[None, :] - anchors)  # (K, l): grad w_k / max w
     h = float(w @ values / total)
@@ -85,18 +86,30 @@ def corrected_idw_gradient(
 
 
 @primitive
+def idw_with_authors_gradient(d2: Any, values: Any, power: float) -> Any:
+    """:func:`uniloss_ref.interpolation.idw`, back-propagating the authors' derivative."""
+    return idw(d2, values, power)
+
+
+def _authors_vjp(ans: Any, d2: Any, values: Any, power: float) -> Any:
+    # w_k = d_k^-p up to a common factor: d w_k / d d_k^2 = -(p / 2) w_k / d_k^2.
+    if bool((getval(d2) == 0).any()):  # on an anchor their gradient is zero, as is the true one
+        return lambda g: 0.0 * d2
+    w = weights(d2, power)
+    return lambda g: g * (values + ans) / array_module(w).sum(w) * (-0.5 * power) * w / d2
+
+
+defvjp(idw_with_authors_gradient, _authors_vjp)
+
+
+class AuthorsUniLoss(UniLoss):
+    """UniLoss trained with the authors' closed-form gradient: same ``h~``, their slope."""
+
+    idw = staticmethod(idw_with_authors_gradient)
+
+
 def interpolate_with_authors_gradient(
-    b: Any, anchors: Anchors | Any, values: Any, power: float = 1.0
+    b: Any, anchors: Any, values: Any, power: float = 1.0
 ) -> Any:
     """:func:`uniloss_ref.interpolation.interpolate`, back-propagating the authors' gradient."""
-    return interpolate(b, anchors, values, power)
-
-
-def _authors_vjp(ans: Any, b: Any, anchors: Any, values: Any, power: float = 1.0) -> Any:
-    # The closed form is evaluated on the host; its result goes back to b~'s device.
-    dense = anchors.configurations if isinstance(anchors, Anchors) else to_numpy(anchors)
-    host = authors_idw_gradient(to_numpy(b), dense, to_numpy(values), power)
-    return lambda g: g * like(host, b)
-
-
-defvjp(interpolate_with_authors_gradient, _authors_vjp)
+    return idw_with_authors_gradient(squared_distances(b, anchors), values, power)

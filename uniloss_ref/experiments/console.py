@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -29,14 +30,25 @@ def one_line(error: BaseException | str) -> str:
 
 
 def fail(
-    command: str, error: BaseException | str, stream: TextIO | None = None, *, status: int = 2
+    command: str,
+    error: BaseException | str,
+    stream: TextIO | None = None,
+    *,
+    status: int = 2,
+    debug: bool = False,
+    cause: BaseException | None = None,
 ) -> int:
     """Report ``error`` as one line on standard error and return the exit status (2).
 
     For errors a user can fix (a bad argument, missing data); the message already says what
-    was expected, so no traceback is shown.
+    was expected, so no traceback is shown, unless ``debug`` (``--debug``) asks for it: then
+    the traceback of ``cause`` (by default ``error``, if an exception) comes above the line.
     """
-    print(f"python -m uniloss_ref {command}: error: {one_line(error)}", file=stream or sys.stderr)
+    stream = stream or sys.stderr
+    cause = cause if cause is not None else error
+    if debug and isinstance(cause, BaseException):
+        traceback.print_exception(cause, file=stream)
+    print(f"python -m uniloss_ref {command}: error: {one_line(error)}", file=stream)
     return status
 
 
@@ -46,7 +58,9 @@ class Signals:
     While installed (``with signals:``, main thread only), each of these signals raises
     ``KeyboardInterrupt`` where the program is, so training stops after the operation in
     progress. Inside :meth:`held` a signal is only recorded: a result being written and
-    committed is finished first, so an interrupt never leaves half a result.
+    committed is finished first, so an interrupt never leaves half a result. After
+    :meth:`settle` (once the results are committed) signals are only recorded as well: a
+    run saved as completed ends as completed.
 
     Attributes
     ----------
@@ -58,16 +72,17 @@ class Signals:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.settled = False
         self._held = 0
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum
-        if not self._held:
+        if not self._held and not self.settled:
             raise KeyboardInterrupt
 
     def __enter__(self) -> Signals:
-        self.received = None
+        self.received, self.settled = None, False
         if threading.current_thread() is threading.main_thread():
             for name in self.NAMES:
                 number = getattr(signal, name, None)
@@ -88,6 +103,12 @@ class Signals:
             yield
         finally:
             self._held -= 1
+
+    def settle(self) -> None:
+        """The command's outcome is decided (its results committed): from now until the
+        handlers are restored a signal is only recorded, so the exit status and the saved
+        results cannot disagree."""
+        self.settled = True
 
     def exit_status(self) -> int:
         """``128 +`` the signal received (130 for Ctrl-C when none was recorded)."""
@@ -186,8 +207,10 @@ def output_dir(text: str) -> str:
 def anchor_counts(text: str) -> dict[str, int]:
     """An ``argparse`` type: ``KIND=COUNT[,KIND=COUNT...]`` as a dict of anchor counts.
 
-    The counts may add up to at most :data:`MAX_ANCHORS`, so a typo such as
-    ``bad=100000000`` is refused here instead of filling the memory.
+    Each count may be at most :data:`MAX_ANCHORS`, and so may their sum, so a typo such as
+    ``bad=100000000`` is refused here instead of filling the memory; the total with the
+    task's defaults for the kinds not given is checked when the run is configured
+    (:meth:`uniloss_ref.experiments.training.TrainConfig.resolved`).
     """
     counts = {}
     for item in text.split(","):
@@ -197,13 +220,31 @@ def anchor_counts(text: str) -> dict[str, int]:
                 f"expected KIND=COUNT[,KIND=COUNT...] with KIND in {', '.join(ANCHOR_KINDS)}, "
                 f"got {text!r}"
             )
+        if kind.strip() in counts:
+            raise argparse.ArgumentTypeError(f"{text!r} gives {kind.strip()} twice")
         counts[kind.strip()] = int(number)
+    for kind, value in counts.items():
+        if value > MAX_ANCHORS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} asks for {value} anchors of kind {kind}; at most {MAX_ANCHORS} in "
+                "all (the authors use 49)"
+            )
     if sum(counts.values()) > MAX_ANCHORS:
         raise argparse.ArgumentTypeError(
             f"{text!r} asks for {sum(counts.values())} anchors; at most {MAX_ANCHORS} in all "
             "(the authors use 49)"
         )
     return counts
+
+
+def class_label(text: str) -> int:
+    """An ``argparse`` type: an integer class label, as it appears in the data."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a class label (an integer), got {text!r}"
+        ) from None
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from .data import SKELETON
 from .outputs import write_atomically
@@ -29,16 +29,19 @@ LOSS_COLOURS = {
 }
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> None:
+def _save(fig: Figure, path: str | os.PathLike, bottom: float = 0.0) -> None:
     for ax in fig.axes:
         if ax.get_xlabel() == "epoch":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, bottom, 1.0, 1.0))
     write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
 
 
 def training_curves(
-    history: Sequence[Mapping[str, Any]], path: str | os.PathLike, title: str
+    history: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike,
+    title: str,
+    relaxation: tuple[float, bool] | None = None,
 ) -> None:
     """Loss, hard batch metric and validation metric per epoch.
 
@@ -50,9 +53,13 @@ def training_curves(
     path : path-like
         Where to write the PNG.
     title : str
+    relaxation : (float, bool), optional
+        UniLoss's temperature ``tau`` and whether it standardises the scores: a caption
+        under the plot then says why ``h~`` and the batch metric differ
+        (:func:`surrogate_caption`).
     """
     epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(9, 3.5))
+    fig = Figure(figsize=(9, 4.1 if relaxation else 3.5))
     loss_ax, metric_ax = fig.subplots(1, 2)
     loss_ax.plot(epochs, [r["train_loss"] for r in history], marker=".")
     loss_ax.set(xlabel="epoch", ylabel="training loss", title="loss (mean over batches)")
@@ -65,9 +72,26 @@ def training_curves(
     )
     metric_ax.plot(epochs, [r["val_metric"] for r in history], marker=".", label="validation")
     metric_ax.set(xlabel="epoch", ylabel="metric", title="metric")
-    metric_ax.legend()
+    metric_ax.legend(fontsize=8)
     fig.suptitle(title)
-    _save(fig, path)
+    if relaxation is not None:
+        fig.text(0.01, 0.01, surrogate_caption(*relaxation), fontsize=8, va="bottom", wrap=True)
+        _save(fig, path, bottom=0.17)
+    else:
+        _save(fig, path)
+
+
+def surrogate_caption(temperature: float, standardise: bool) -> str:
+    """Why ``h~`` and the hard batch metric differ, with this run's ``tau`` in numbers."""
+    unit = " (in units of the batch's sd)" if standardise else ""
+    won = float(np.tanh(2.0 / (2.0 * temperature)))
+    return (
+        f"Why h~ and the batch metric differ: h~ interpolates the metric at the relaxed "
+        f"b~ = tanh(c / 2 tau), tau = {temperature:g}, never at sign(c), where the metric is "
+        f"exact. A comparison won by c = 2{unit} counts as b~ = {won:.2f}, not 1, so h~ stays "
+        "below a batch metric near 1, and early on, when many comparisons are nearly won, "
+        "it can sit above a low one. UniLoss follows the slope of h~, not its level."
+    )
 
 
 def precision_recall_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -145,8 +169,13 @@ def comparison(
     path: str | os.PathLike,
     key: str = "val_metric",
 ) -> None:
-    """One panel per experiment (per task when runs name none): a history entry per epoch,
-    mean over seeds, band from min to max.
+    """One panel per experiment (per task when runs name none): ``1 - metric`` per epoch on a
+    log scale, mean over seeds, band from min to max.
+
+    A metric near 1 is drawn as its error, ``1 - metric``, on a log scale, so that 0.99
+    and 0.999 are told apart where a linear axis shows every loss at the top. An error of
+    exactly 0 (a perfect validation metric) is drawn at the panel's floor, which the panel
+    says.
 
     Parameters
     ----------
@@ -163,18 +192,36 @@ def comparison(
     axes = np.atleast_1d(fig.subplots(1, len(tasks)))
     for ax, task in zip(axes, tasks, strict=True):
         of_task = [run for run in runs if panel(run) == task]
-        for loss in dict.fromkeys(run["config"]["loss"] for run in of_task):
-            curves = np.array(
+        errors = {
+            loss: 1.0
+            - np.array(
                 [
                     [r[key] for r in run["history"]]
                     for run in of_task
                     if run["config"]["loss"] == loss
                 ]
             )
-            epochs = np.arange(1, curves.shape[1] + 1)
+            for loss in dict.fromkeys(run["config"]["loss"] for run in of_task)
+        }
+        positive = np.concatenate([e[e > 0] for e in errors.values()])
+        floor = 0.1 * positive.min() if positive.size else 1e-3  # a decade below the best
+        for loss, error in errors.items():
+            error = np.maximum(error, floor)
+            epochs = np.arange(1, error.shape[1] + 1)
             colour = LOSS_COLOURS.get(loss)
-            ax.plot(epochs, curves.mean(axis=0), marker=".", color=colour, label=loss)
-            ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2)
-        ax.set(xlabel="epoch", ylabel=f"validation {of_task[0]['metric']}", title=task)
-        ax.legend()
+            ax.plot(epochs, error.mean(axis=0), marker=".", color=colour, label=loss)
+            ax.fill_between(epochs, error.min(axis=0), error.max(axis=0), color=colour, alpha=0.2)
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda y, _: f"{y:g}")
+        low, high = ax.get_ylim()
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain if high < 10 * low else NullFormatter())
+        metric = of_task[0]["metric"]
+        ax.set(xlabel="epoch", ylabel=f"1 - validation {metric} (log scale)")
+        ax.set_title(f"{task}: lower is better", fontsize=10)
+        if any((e <= 0).any() for e in errors.values()):
+            ax.axhline(floor, color="gray", ls=":", lw=1)
+            ax.annotate("on this line: a perfect score (error 0)", (0.02, floor), fontsize=8,
+                        color="gray", xycoords=("axes fraction", "data"), va="bottom")  # fmt: skip
+        ax.legend(fontsize=8)
     _save(fig, path)

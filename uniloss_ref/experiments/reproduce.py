@@ -18,7 +18,9 @@ end (:class:`~uniloss_ref.experiments.outputs.OutputDir`), so it holds one compl
 reproduction, never a mix of two. Ctrl-C or SIGTERM stops the queue: no further run starts,
 the running ones are sent SIGTERM (each saves its partial run, marked ``interrupted``), and
 ``results.md`` and ``results.json`` are written for the runs that finished, with
-``status: "interrupted"``.
+``status: "interrupted"``. A run's committed ``results.json`` is its outcome, whatever its
+process's exit status; every run ends when this process ends, even when it is killed
+outright (:mod:`~uniloss_ref.experiments.children`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import numpy as np
 
 from ..device import resolve_device
 from . import plots
+from .children import child_env
 from .console import (
     add_training_options,
     fail,
@@ -51,7 +54,7 @@ from .console import (
     positive_int,
     signals,
 )
-from .outputs import OutputDir, write_json, write_text
+from .outputs import CommitRefused, OutputDir, tidy, write_json, write_text
 from .tasks import TASKS, UNILOSS_VARIANTS, get_task, load_task_data
 
 
@@ -249,7 +252,7 @@ def execute(
         the queue. Then no further run was started and the running ones were sent SIGTERM
         and waited for (killed after :data:`STOP_GRACE` seconds).
     """
-    env = dict(os.environ)
+    env = child_env()  # each run ends when this process does, even if it is killed
     for name in SINGLE_THREADED:
         env.setdefault(name, "1")
     stop = threading.Event()
@@ -279,11 +282,16 @@ def execute(
         finally:
             with lock:
                 live.pop(i, None)
+        tidy(directory)  # what a killed run left (its staging directory, its lock)
         try:
             results = json.loads((directory / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             results = {}
-        if process.returncode == 0 and results.get("status") == "completed":
+        if not isinstance(results, dict):
+            results = {}
+        # The committed results.json is the outcome: a run saved as completed is completed,
+        # whatever signal reached its process after the commit.
+        if results.get("status") == "completed":
             command = "python -m uniloss_ref " + " ".join(run["argv"])
             return {**results, "experiment": run["experiment"], "command": command}
         code = process.returncode
@@ -421,7 +429,47 @@ def summarise(
 
 
 def _plus_minus(mean: float, sd: float | None, sign: str = "") -> str:
-    return f"{mean:{sign}.2f} ± {sd:.2f}" if sd is not None else f"{mean:{sign}.2f} (sd n/a)"
+    return f"{mean:{sign}.2f} ± {sd:.2f}" if sd is not None else f"{mean:{sign}.2f} (1 seed)"
+
+
+LOSS_NAMES = {
+    "uniloss": "UniLoss, its gradient from autograd",
+    "uniloss-authors": "UniLoss with the authors' closed-form gradient (with its sign error)",
+    "bce": "binary cross-entropy",
+    "ce": "softmax cross-entropy",
+    "mse": "mean squared error on Gaussian heatmaps",
+    "hinge": "hinge loss",
+}
+
+
+def legend(rows: list[dict[str, Any]], differences: list[dict[str, Any]]) -> list[str]:
+    """What the tables' words mean, for the losses and experiments they show."""
+    losses = list(dict.fromkeys(r["loss"] for r in rows))
+    lines = [
+        "Legend:",
+        "",
+        *(f"- **{loss}**: {LOSS_NAMES.get(loss, loss)}." for loss in losses),
+        "- **mean ± sd**: over the seeds; with one seed the standard deviation is undefined "
+        'and the cell says "1 seed".',
+    ]
+    if any(d["target"] is not None for d in differences):
+        lines += [
+            "- **goal**: the least the mean difference must be for UniLoss to count as matching "
+            "the task's own loss: ≥ −0.3 means UniLoss may trail it by at most 0.3 points on "
+            "average. **met**: whether the mean difference reached the goal. Goals are for "
+            "the full run; with one seed it is one sample, not a verdict.",
+        ]
+    if any(r["experiment"] == "ap, authors' set-up" for r in rows):
+        setup = AUTHORS_SETUP
+        lines += [
+            "- **ap, authors' set-up**: the authors' own MNIST recipe: a network ending in a "
+            f"sigmoid, SGD with momentum {setup['momentum']} at learning rate {setup['lr']}, "
+            f"{setup['epochs']} epochs (unless --epochs says otherwise), raw scores, "
+            f"tau {setup['temperature']:g}, their anchors (truth 1, good 16, nearby 16, bad 16) "
+            "and random batches. It compares UniLoss's "
+            "exact gradient with the authors' formula in their setting and has no goal.",
+        ]
+    return lines
 
 
 def _seed_list(seeds: Sequence[int]) -> str:
@@ -438,11 +486,11 @@ def markdown(
     quick: bool,
     interrupted: str | None = None,
 ) -> str:
-    """The results as a Markdown document.
+    """The results as a Markdown document, with a :func:`legend` below the tables.
 
     ``interrupted``, when given, is a sentence saying which runs finished before the
     reproduction was interrupted; it goes above the tables. With one seed the standard
-    deviation is undefined and shown as "sd n/a".
+    deviation is undefined and shown as "1 seed".
     """
     seeds = sorted({s for r in rows for s in r["seeds"]})
     unseen = all(s >= HELD_OUT_SEEDS for s in seeds)
@@ -496,7 +544,24 @@ def markdown(
             f"{_plus_minus(d['mean'], d['sd'], '+')} | "
             f"{d['min']:+.2f} – {d['max']:+.2f} | {goal} | {met} |"
         )
+    lines += ["", *legend(rows, differences)]
     return "\n".join(lines) + "\n"
+
+
+def where_it_went(out: Path, runs: Sequence[Mapping[str, Any]]) -> str:
+    """The closing lines of ``reproduce``: each file it wrote, and what it holds."""
+    shown = str(out)
+    return "\n".join(
+        [
+            f"Everything is in {shown}/:",
+            f"  {shown}/results.md             the tables above, with their legend",
+            f"  {shown}/results.json           every number, and the command of each run",
+            f"  {shown}/validation_curves.png  the validation metric per epoch, per experiment",
+            f"  {shown}/runs/                  {len(runs)} runs, one directory each "
+            "(EXPERIMENT-LOSS-seedN): its results.json, curves.png (loss, h~ and the batch "
+            "metric per epoch) and, for AP, precision_recall.png; for PCK, keypoints.png",
+        ]
+    )
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -596,7 +661,7 @@ def _main(args: argparse.Namespace) -> int:
         resolve_device(args.device)
         output = OutputDir(args.out, overwrite=args.overwrite)
     except (ValueError, OSError, ImportError, RuntimeError) as err:
-        return fail("reproduce", err)
+        return fail("reproduce", err, debug=args.debug)
     with output:
         runs = plan(experiments, seeds, Path(args.out), args.quick, overrides)
         outcomes, interrupted = execute(runs, args.jobs, root=output.path)
@@ -646,10 +711,21 @@ def _main(args: argparse.Namespace) -> int:
                 write_text(output.path / "results.md", document)
                 write_json(output.path / "results.json", summary)
                 out = output.commit()
+            except CommitRefused as err:
+                return fail("reproduce", err, debug=args.debug)
             except OSError as err:
                 reason = f"cannot save the results in {output.out}: {one_line(err)}"
-                return fail("reproduce", reason)
+                return fail("reproduce", reason, debug=args.debug, cause=err)
+            # Saved: whatever signal comes now, the exit status says what results.json says.
+            signals.settle()
+    if output.kept is not None:
+        print(
+            f"python -m uniloss_ref reproduce: note: files that appeared in {out} while it was "
+            f"replaced are kept in {output.kept}",
+            file=sys.stderr,
+        )
     print(document)
+    print(where_it_went(out, runs))
     if interrupted:
         print(
             f"python -m uniloss_ref reproduce: interrupted; {len(finished)} of {len(runs)} runs "

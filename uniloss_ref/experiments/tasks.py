@@ -50,11 +50,10 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from ..anchors import KINDS
-from ..interpolation import interpolate
+from ..anchors import KINDS, AnchorSampler
 from ..metrics import PCK, Accuracy, AveragePrecision, Metric
 from ..surrogate import UniLoss
-from .authors_gradient import interpolate_with_authors_gradient
+from .authors_gradient import AuthorsUniLoss
 from .data import Dataset, KeypointTargets, load_dataset, one_vs_rest
 from .heatmaps import to_heatmap_grid
 from .nn import Model, conv2d, conv_params, heatmap_net, max_pool2d, mlp, relu, small_cnn
@@ -74,7 +73,7 @@ HYBRID = "uniloss-hybrid"
 trained only when asked for by name and reported as one."""
 
 ANCHOR_KINDS = KINDS
-"""Anchor counts a task may set (the keyword arguments of :class:`uniloss_ref.UniLoss`)."""
+"""Anchor counts a task may set (the counts of :class:`uniloss_ref.AnchorSampler`)."""
 
 POSITIVE_DIGIT = 8
 """The default positive class of the AP task (see the module docstring)."""
@@ -454,16 +453,14 @@ def make_loss(
             raise ValueError(
                 f"anchors has unknown kinds {unknown}; expected some of {', '.join(ANCHOR_KINDS)}"
             )
-        return UniLoss(
+        rule = task.nearby_rule if nearby_rule is None else nearby_rule
+        kind = AuthorsUniLoss if loss == "uniloss-authors" else UniLoss
+        return kind(
             metric,
+            sampler=AnchorSampler(**{**metric.default_anchors, **counts}, nearby_rule=rule),
             temperature=task.temperature if temperature is None else temperature,
             standardise=task.standardise if standardise is None else standardise,
-            nearby_rule=task.nearby_rule if nearby_rule is None else nearby_rule,
             seed=rng,
-            interpolation=(
-                interpolate_with_authors_gradient if loss == "uniloss-authors" else interpolate
-            ),
-            **counts,
         )
     if loss == "bce":
         return bce_with_logits

@@ -36,13 +36,16 @@ from typing import Any, TextIO
 import numpy as np
 from autograd.tracer import getval
 
+from ..anchors import KINDS, AnchorSampler
 from ..device import get_array_module, resolve_device, to_device, to_numpy
 from ..metrics import Metric
 from . import plots
 from .console import (
+    MAX_ANCHORS,
     ProgressBar,
     add_training_options,
     anchor_counts,
+    class_label,
     fail,
     non_negative_int,
     one_line,
@@ -50,13 +53,13 @@ from .console import (
     positive_int,
     signals,
 )
-from .data import Dataset
+from .data import Dataset, label_index
 from .heatmaps import from_heatmap_grid, heatmap_argmax
 from .nn import Model
 from .nn.backward import grads_and_aux
 from .nn.losses import sigmoid
 from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_leaves, tree_map, tree_rebuild
-from .outputs import OutputDir, write_json
+from .outputs import CommitRefused, OutputDir, write_json
 from .tasks import (
     BATCHES,
     HEATMAP_STRIDE,
@@ -78,6 +81,11 @@ DEFAULT_MOMENTUM = 0.9
 
 EVAL_CHUNK = 256
 """Samples per forward pass when evaluating a whole split."""
+
+MIN_BATCH = {"ap": 2}
+"""The smallest mini-batch that can hold a comparison, per task (others: 1). Average
+precision ranks positives against negatives: a batch of one sample has no pair, so UniLoss
+would train on a constant and the batch metric would always read 1."""
 
 LR_DROP_AT = 0.75
 """Fraction of the epochs after which the learning rate is divided by 10 (the authors' CIFAR
@@ -108,9 +116,12 @@ class TrainConfig:
     temperature : float, optional
         UniLoss's ``tau``.
     anchors : dict of str to int
-        UniLoss's anchor counts, overriding the task's defaults kind by kind.
+        UniLoss's anchor counts, overriding the task's defaults kind by kind; with the
+        defaults of the kinds not given they may add up to at most
+        :data:`~uniloss_ref.experiments.console.MAX_ANCHORS` per batch.
     positive : int, optional
-        The positive class of the AP task.
+        The positive class of the AP task: a class label as it appears in the data (for a
+        ``.npz`` file, a value of its ``y``), not an index.
     standardise : bool, optional
         Whether UniLoss compares the batch's standardised scores ``s / sd(s)``.
     nearby_rule : {"random", "margin"}, optional
@@ -196,6 +207,15 @@ class TrainConfig:
             value = getattr(config, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        smallest = MIN_BATCH.get(task.name, 1)
+        if config.batch_size < smallest:
+            raise ValueError(
+                f"batch_size must be at least {smallest} for task {task.name!r}, got "
+                f"{config.batch_size}: {task.metric_name} compares a positive with a negative, "
+                "and a smaller batch holds no such pair"
+            )
+        if config.loss.startswith("uniloss"):
+            _check_anchor_total(task, config.anchors)
         if not (isinstance(config.seed, int) and config.seed >= 0):
             raise ValueError(f"seed must be a non-negative integer, got {config.seed!r}")
         for name in ("lr", "temperature"):
@@ -258,6 +278,21 @@ def _check_variants(config: TrainConfig, task: Task) -> None:
         raise ValueError(f"pos_weight must be > 0, got {config.pos_weight!r}")
 
 
+def _check_anchor_total(task: Task, anchors: dict[str, int]) -> None:
+    """Refuse anchor counts that, with the defaults of the kinds not given, exceed the cap."""
+    counts = {**make_metric(task).default_anchors, **anchors}
+    # Its defaults fill the kinds not given; unknown kinds are the loss's to refuse.
+    sampler = AnchorSampler(**{kind: n for kind, n in counts.items() if kind in KINDS})
+    if sampler.total > MAX_ANCHORS:
+        kinds = ", ".join(
+            f"{kind}={getattr(sampler, kind)}" for kind in KINDS if getattr(sampler, kind)
+        )
+        raise ValueError(
+            f"anchors: the run would draw {sampler.total} anchors per batch ({kinds}, with "
+            f"the task's defaults); at most {MAX_ANCHORS} (the authors use 49)"
+        )
+
+
 @dataclass
 class Setup:
     """A resolved config with its data, network, metric and loss, ready to train."""
@@ -290,6 +325,9 @@ def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
     task = get_task(config.task)
     names = ("data", "init", "order", "anchors")
     streams = dict(zip(names, np.random.default_rng(config.seed).spawn(len(names)), strict=True))
+    positive = config.positive
+    if positive is not None and task.name == "ap":  # the label, as the data has it
+        positive = label_index(config.data, positive)
     if data is None:
         data = load_task_data(
             task,
@@ -298,7 +336,7 @@ def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
             data_dir=config.data_dir,
             n_train=config.n_train,
             n_test=config.n_test,
-            positive=config.positive,
+            positive=positive,
             dtype=config.dtype,
         )
     if len(data.X_val) == 0:
@@ -638,7 +676,11 @@ def write_run(run: Run, out: str | os.PathLike) -> Path:
     results, data = run.results, run.setup.data
     title = f"{results['task']}, {results['config']['loss']}, seed {results['config']['seed']}"
     if results["history"]:
-        plots.training_curves(results["history"], out / "curves.png", title)
+        loss = run.setup.loss
+        relaxation = None
+        if "train_surrogate" in results["history"][0]:
+            relaxation = (float(loss.temperature), bool(loss.standardise))
+        plots.training_curves(results["history"], out / "curves.png", title, relaxation)
     if run.test_scores is not None and run.setup.task.name == "ap":
         plots.precision_recall(
             run.test_scores,
@@ -682,7 +724,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--anchors", type=anchor_counts, default={}, help="UniLoss anchor counts, e.g. row=16"
     )
     parser.add_argument(
-        "--positive", type=non_negative_int, help="positive class of the AP task (8)"
+        "--positive",
+        type=class_label,
+        help="positive class of the AP task, a label as it appears in the data (8)",
     )
     parser.add_argument(
         "--standardise",
@@ -761,15 +805,16 @@ def _main(args: argparse.Namespace) -> int:
         hybrid_weight=args.hybrid_weight,
         pos_weight=args.pos_weight,
     )
+    debug = args.debug
     try:
         output = OutputDir(args.out, overwrite=args.overwrite)
     except (ValueError, OSError) as err:
-        return fail("train", err)
+        return fail("train", err, debug=debug)
     with output:
         try:
             setup = prepare(config)
         except (ValueError, TypeError, OSError, ImportError, RuntimeError, MemoryError) as err:
-            return fail("train", err)
+            return fail("train", err, debug=debug)
         stopped: Diverged | Interrupted | None = None
         try:
             run = fit(setup, show_progress=not args.quiet)
@@ -779,8 +824,19 @@ def _main(args: argparse.Namespace) -> int:
             try:
                 write_run(run, output.path)
                 out = output.commit()
+            except CommitRefused as err:
+                return fail("train", err, debug=debug)
             except OSError as err:
-                return fail("train", f"cannot save the run in {output.out}: {one_line(err)}")
+                reason = f"cannot save the run in {output.out}: {one_line(err)}"
+                return fail("train", reason, debug=debug, cause=err)
+            # Saved: whatever signal comes now, the exit status says what results.json says.
+            signals.settle()
+    if output.kept is not None:
+        print(
+            f"python -m uniloss_ref train: note: files that appeared in {out} while it was "
+            f"replaced are kept in {output.kept}",
+            file=sys.stderr,
+        )
     if isinstance(stopped, Interrupted):
         print(
             f"python -m uniloss_ref train: {stopped}; the partial run is in {out} "
@@ -790,7 +846,7 @@ def _main(args: argparse.Namespace) -> int:
         return signals.exit_status()
     if stopped is not None:
         message = f"{stopped}; the partial run is in {out} (status 'diverged')"
-        return fail("train", message, status=1)
+        return fail("train", message, status=1, debug=debug, cause=stopped)
     metric = f"{run.results['metric']}: {run.results['test_metric']:.4f}"
     print(f"test {metric}  ({out / 'results.json'})")
     return 0

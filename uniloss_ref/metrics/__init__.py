@@ -1,9 +1,5 @@
-"""Metrics written as refactorings: scores -> comparisons -> binary variables -> metric.
-
-``metric.refactor(shape, targets)`` gives a batch's :class:`Refactoring`: the pairs ``(i,
-j)`` of its comparisons, their rows, and ``h``. ``metric.evaluate(scores, targets)`` is the
-ordinary computation the refactoring reproduces.
-"""
+"""Metrics as refactorings: ``metric.refactor(shape, targets)`` gives a batch's pairs and
+``h`` (a :class:`Refactoring`); ``metric.evaluate(scores, targets)`` the metric directly."""
 
 from .accuracy import Accuracy
 from .average_precision import AveragePrecision

@@ -57,7 +57,13 @@ class Accuracy(Metric):
         def h_rows(lost: np.ndarray) -> np.ndarray:  # (K, n): the classes above each target
             return (lost < self.top_k).mean(axis=1)
 
-        return Refactoring(shape, i, j, row_starts=np.arange(n + 1) * (classes - 1), h_rows=h_rows)
+        rows = np.arange(n + 1) * (classes - 1)
+        return Refactoring.built(shape, i, j, row_starts=rows, h_rows=h_rows)
+
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        n, classes = check_shape(shape, 2)
+        class_labels(targets, n, classes)
+        return n * (classes - 1)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
         s = to_numpy(check_scores(scores, 2))

@@ -26,6 +26,13 @@ from .._validation import check_comparisons, check_scores, check_shape, labels_0
 from .refactoring import Metric, Refactoring
 
 
+def ranking_length(shape: Any, targets: Any) -> int:
+    """``l = P N``, the (positive, negative) pairs of checked 0/1 ``targets``."""
+    (n,) = check_shape(shape, 1)
+    positives = int(labels_01(targets, n).sum())
+    return positives * (n - positives)
+
+
 def ranking_pairs(shape: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked 0/1 ``targets`` and every (positive, negative) pair ``(i, j)``, positive-major."""
     (n,) = check_shape(shape, 1)
@@ -110,14 +117,24 @@ class AveragePrecision(Metric):
             return ap
 
         rows = np.arange(positives + 1) * negatives
-        return Refactoring(
-            shape, i, j, row_starts=rows, h_rows=h_rows, columns=negatives if zero else None
+        return Refactoring.built(
+            shape, i, j, row_starts=rows, h_rows=h_rows, row_length=negatives if zero else None
         )
 
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        return ranking_length(shape, targets)
+
     def evaluate(self, scores: Any, targets: Any) -> float:
+        """AP of ``scores (n,)``; in ``O(n log n)`` time and ``O(n)`` memory.
+
+        Each positive's count of negatives scored at or above it comes from a binary search
+        in the sorted negative scores, not from the ``P x N`` comparisons, so a test split
+        of any size is evaluated in memory proportional to it.
+        """
         s = to_numpy(check_scores(scores, 1))
         labels = labels_01(targets, s.size)
         if labels.all() or not labels.any():
             return 1.0
-        counts = (s[None, ~labels] >= s[labels, None]).sum(axis=1)
+        negatives = np.sort(s[~labels])
+        counts = negatives.size - np.searchsorted(negatives, s[labels], side="left")
         return float(average_precision(counts[None, :], self.interpolated)[0])

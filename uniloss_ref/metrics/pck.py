@@ -63,14 +63,9 @@ class KeypointTargets:
         n, joints = xy.shape[:2]
         for name, arr, want in (("visible", visible, (n, joints)), ("scale", scale, (n,))):
             if arr.shape != want:
-                raise ValueError(
-                    f"{name} must have shape {want} to match xy of shape {xy.shape}, "
-                    f"got {arr.shape}"
-                )
+                raise ValueError(f"{name} must have shape {want} to match xy, got {arr.shape}")
         if xy.dtype.kind not in "iuf" or scale.dtype.kind not in "iuf":
-            raise TypeError(
-                f"xy and scale must be real numeric arrays, got dtypes {xy.dtype}, {scale.dtype}"
-            )
+            raise TypeError(f"xy and scale must be real numbers, got {xy.dtype}, {scale.dtype}")
         if visible.dtype != bool:
             raise TypeError(f"visible must be a bool array, got dtype {visible.dtype}")
         hw = tuple(self.heatmap_shape)
@@ -150,6 +145,11 @@ class PCK(Metric):
         radius = self.threshold * targets.scale[:, None, None]
         return d2 <= radius**2, targets.visible & inside
 
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        positive, counted = self.positives(shape, targets)
+        npos = positive.sum(axis=-1)
+        return int((npos * (positive.shape[-1] - npos))[counted].sum())
+
     def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
         positive, counted = self.positives(shape, targets)
         pixels = positive.shape[-1]
@@ -181,13 +181,30 @@ class PCK(Metric):
                 correct += np.logical_or.reduceat(lost == 0, joint_starts, axis=1).sum(axis=1)
             return correct / total
 
-        return Refactoring(shape, i, j, row_starts=row_starts, h_rows=h_rows)
+        return Refactoring.built(shape, i, j, row_starts=row_starts, h_rows=h_rows)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
+        """PCK of heatmaps ``(n, J, H, W)``, a few samples at a time.
+
+        The per-pixel geometry and masks take several times the memory of the heatmaps they
+        describe; computed for about 2**20 pixels at a time, evaluating a test split costs
+        little memory beyond its heatmaps.
+        """
         s = to_numpy(check_scores(scores, 4))
-        positive, counted = self.positives(s.shape, targets)
-        heat = s.reshape(positive.shape)
-        best_positive = np.where(positive, heat, -np.inf).max(axis=-1)
-        best_negative = np.where(positive, -np.inf, heat).max(axis=-1)
-        correct = (best_positive > best_negative)[counted]
-        return float(correct.mean()) if correct.size else 1.0
+        if (
+            not isinstance(targets, KeypointTargets)
+            or targets.visible.shape != s.shape[:2]
+            or targets.heatmap_shape != s.shape[2:]
+        ):
+            self.positives(s.shape, targets)  # raises, saying why the targets do not fit
+        step = max(1, 2**20 // s[0].size)
+        correct = counted_total = 0
+        for start in range(0, len(s), step):
+            chunk = s[start : start + step]
+            positive, counted = self.positives(chunk.shape, targets[start : start + step])
+            heat = chunk.reshape(positive.shape)
+            best_positive = np.where(positive, heat, -np.inf).max(axis=-1)
+            best_negative = np.where(positive, -np.inf, heat).max(axis=-1)
+            correct += int((best_positive > best_negative)[counted].sum())
+            counted_total += int(counted.sum())
+        return correct / counted_total if counted_total else 1.0

@@ -1,17 +1,11 @@
 """A metric as a refactoring: scores -> comparisons -> binary variables -> metric.
 
-Evaluating a metric on a mini-batch takes four steps:
-
-1. scores ``s`` (any shape, flattened to length ``n``);
-2. comparisons ``c = s[i] - s[j]`` for ``l`` label-dependent pairs ``(i, j)``, each oriented
-   so that ``c > 0`` is the desired outcome (the ground truth is all ``+1``);
-3. binary variables ``b = sign(c)`` in ``{-1, +1}^l``, a tie ``c = 0`` counting as ``-1``;
-4. the metric ``h(b)``, defined at *every* point of ``{-1, +1}^l``.
-
-A :class:`Metric` turns a batch's labels into a :class:`Refactoring`, which holds steps 2 and
-4 for that batch. It is built and validated once per batch; the relaxation, the anchors, the
-interpolation, :meth:`uniloss_ref.UniLoss.inspect` and the conformance vectors all read it.
-The refactoring is exact when ``h(sign(c(s))) == metric(s)``.
+Scores ``s`` (any shape, flattened to length ``n``) give comparisons ``c = s[i] - s[j]`` for
+``l`` label-dependent pairs ``(i, j)``, each oriented so that ``c > 0`` is the desired outcome
+(the ground truth is all ``+1``); binary variables ``b = sign(c)``, a tie counting as ``-1``;
+and the metric ``h(b)``, defined at *every* point of ``{-1, +1}^l``. A :class:`Metric` turns a
+batch's labels into a :class:`Refactoring` (the pairs and ``h``), built and validated once per
+batch. The refactoring is exact when ``h(sign(c(s))) == metric(s)``.
 """
 
 from __future__ import annotations
@@ -71,19 +65,6 @@ def lost_per_column(won: np.ndarray, columns: int) -> np.ndarray:
     return lost
 
 
-def _on_booleans(h: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    """``h`` that also takes configurations of numbers ``+-1``, read as ``won = b > 0``."""
-    if getattr(h, "takes_numbers", False):
-        return h
-
-    def on_booleans(b: np.ndarray) -> np.ndarray:
-        b = np.asarray(b)
-        return h(b if b.dtype == bool else b > 0)
-
-    on_booleans.takes_numbers = True  # type: ignore[attr-defined]
-    return on_booleans
-
-
 @dataclass(frozen=True, eq=False)
 class Refactoring:
     """Steps 2 and 4 of one batch: the pairs ``(i, j)``, how they group into rows, and ``h``.
@@ -97,7 +78,7 @@ class Refactoring:
     h : callable, optional
         The metric at ``K`` binary configurations: ``h(won)`` takes booleans ``won`` of shape
         ``(K, l)``, True where ``b = +1`` (the comparison came out as desired), and returns
-        shape ``(K,)``. The refactoring's ``h`` also accepts numbers ``+-1``.
+        shape ``(K,)``.
     row_starts : ndarray of shape (R + 1,), int, optional
         Row ``r`` is the comparisons ``row_starts[r]:row_starts[r + 1]``: the comparisons
         that together decide one unit of the metric (one positive's for AP, one sample's for
@@ -108,9 +89,10 @@ class Refactoring:
         loses in each row: ``h_rows(lost)`` with ``lost`` of shape ``(K, R)``, giving
         ``(K,)``. Then ``h`` follows from it, and anchors are valued without being written
         out. Give ``h``, ``h_rows`` or both.
-    columns : int, optional
-        When every row holds ``columns`` comparisons (a grid, row after row), ``h_rows`` also
-        receives how many each column loses: ``h_rows(lost, lost_columns)``.
+    row_length : int, optional
+        When every row holds ``row_length`` comparisons (a grid, row after row), ``h_rows``
+        also receives how many comparisons each column loses: ``h_rows(lost, lost_columns)``
+        with ``lost_columns`` of shape ``(K, row_length)``.
     """
 
     shape: tuple[int, ...]
@@ -119,7 +101,19 @@ class Refactoring:
     h: Callable[[np.ndarray], np.ndarray] | None = None
     row_starts: np.ndarray | None = None
     h_rows: Callable[..., np.ndarray] | None = None
-    columns: int | None = None
+    row_length: int | None = None
+
+    @classmethod
+    def built(
+        cls, shape: tuple[int, ...], i: np.ndarray, j: np.ndarray, **rows: Any
+    ) -> Refactoring:
+        """What the package's metrics return: ``row_starts``, ``h_rows`` (and ``row_length``)
+        valid by construction, so not checked again on every batch."""
+        refactoring = object.__new__(cls)
+        fields = {"shape": shape, "i": i, "j": j, "row_length": None, **rows}
+        for name, value in {**fields, "h": refactoring._h_from_rows}.items():
+            object.__setattr__(refactoring, name, value)
+        return refactoring
 
     def __post_init__(self) -> None:
         n = int(np.prod(self.shape))
@@ -132,22 +126,27 @@ class Refactoring:
         ends_right = starts.ndim == 1 and starts[0] == 0 and starts[-1] == i.size
         if not (ends_right and (np.diff(starts) >= 0).all()):
             raise ValueError(f"row_starts must rise from 0 to l = {i.size}, got {starts}")
-        h, h_rows, columns = self.h, self.h_rows, self.columns
-        if columns is not None and not (columns >= 0 and (np.diff(starts) == columns).all()):
-            raise ValueError(f"columns must be the length of every row, got {columns}")
+        h, h_rows, row_length = self.h, self.h_rows, self.row_length
+        if row_length is not None and not (np.diff(starts) == row_length).all():
+            raise ValueError(f"row_length must be the length of every row, got {row_length}")
         if h is None and h_rows is not None and callable(h_rows):
-            h = lambda won: h_rows(*self.lost_counts(won))
+            h = self._h_from_rows
         if not callable(h) or not (h_rows is None or callable(h_rows)):
             raise TypeError(f"h must be callable, h(won: (K, l) bool) -> (K,), got {h!r:.60}")
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
         object.__setattr__(self, "row_starts", starts)
-        object.__setattr__(self, "h", _on_booleans(h))
+        object.__setattr__(self, "h", h)
+
+    def _h_from_rows(self, won: np.ndarray) -> np.ndarray:
+        return self.h_rows(*self.lost_counts(won))
 
     def lost_counts(self, won: np.ndarray) -> tuple[np.ndarray, ...]:
         """What :attr:`h_rows` takes: the lost comparisons of each row (and each column)."""
         rows = lost_per_row(won, self.row_starts)
-        return (rows,) if self.columns is None else (rows, lost_per_column(won, self.columns))
+        if self.row_length is None:
+            return (rows,)
+        return rows, lost_per_column(won, self.row_length)
 
     @property
     def length(self) -> int:
@@ -158,7 +157,7 @@ class Refactoring:
         """``c = s[i] - s[j]`` of shape ``(l,)``, differentiable in ``scores``."""
         return differences(scores, like(self.i, scores), like(self.j, scores))
 
-    def batch_value(self, c: Any) -> float:
+    def batch_metric(self, c: Any) -> float:
         """``h(sign(c))``: the metric of the batch whose comparisons are ``c``."""
         return float(self.h(to_numpy(c)[None, :] > 0)[0])
 
@@ -194,8 +193,15 @@ class Metric(ABC):
     def evaluate(self, scores: Any, targets: Any) -> float:
         """The metric computed directly from the scores (a tie counts as not achieved)."""
 
-    def batch_value(self, scores: Any, targets: Any) -> float:
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        """``l``, the number of comparisons of a batch, without building them.
+
+        The built-in metrics count them from the labels; this default builds the refactoring.
+        """
+        return self.refactor(shape, targets).length
+
+    def refactored_value(self, scores: Any, targets: Any) -> float:
         """``h(sign(c(s)))``: the metric through the refactoring; equals :meth:`evaluate`."""
         scores = to_numpy(scores)
         refactoring = self.refactor(scores.shape, targets)
-        return refactoring.batch_value(refactoring.comparisons(scores))
+        return refactoring.batch_metric(refactoring.comparisons(scores))

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._arrays import to_numpy
 from .._validation import check_scores, labels_01
-from .average_precision import ranking_pairs
+from .average_precision import ranking_length, ranking_pairs
 from .refactoring import Metric, Refactoring
 
 
@@ -34,10 +34,22 @@ class RocAuc(Metric):
 
         positives = int(labels.sum())
         rows = np.arange(positives + 1) * (labels.size - positives)
-        return Refactoring(shape, i, j, row_starts=rows, h_rows=h_rows)
+        return Refactoring.built(shape, i, j, row_starts=rows, h_rows=h_rows)
+
+    def length(self, shape: tuple[int, ...], targets: Any) -> int:
+        return ranking_length(shape, targets)
 
     def evaluate(self, scores: Any, targets: Any) -> float:
+        """AUC of ``scores (n,)``; in ``O(n log n)`` time and ``O(n)`` memory.
+
+        Each positive's count of negatives scored strictly below it comes from a binary
+        search in the sorted negative scores, not from the ``P x N`` comparisons.
+        """
         s = to_numpy(check_scores(scores, 1))
         labels = labels_01(targets, s.size)
-        wins = s[labels, None] > s[None, ~labels]
-        return float(wins.mean()) if wins.size else 1.0
+        positives, negatives = s[labels], np.sort(s[~labels])
+        pairs = positives.size * negatives.size
+        if pairs == 0:
+            return 1.0
+        wins = int(np.searchsorted(negatives, positives, side="left").sum())
+        return wins / pairs

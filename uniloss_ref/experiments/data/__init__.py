@@ -24,7 +24,7 @@ from uniloss_ref.experiments.data.keypoints import (
     load_keypoints,
     make_keypoints,
 )
-from uniloss_ref.experiments.data.npz import load_npz
+from uniloss_ref.experiments.data.npz import load_npz, npz_labels
 from uniloss_ref.experiments.data.splits import (
     Dataset,
     Seed,
@@ -43,6 +43,7 @@ __all__ = [
     "Dataset",
     "KeypointTargets",
     "as_generator",
+    "label_index",
     "load_dataset",
     "load_digits",
     "load_idx",
@@ -151,3 +152,44 @@ def load_dataset(
             dataset = load_idx(name, data_dir, dtype=dtype)
         dataset = subsample(dataset, n_train, n_test, subset_rng)
     return split_validation(dataset, val_fraction, val_rng)
+
+
+def label_index(source: str | os.PathLike, label: int) -> int:
+    """Where the class ``label``, as it appears in the data, comes among its sorted classes.
+
+    Loaders renumber the classes ``0 .. C-1`` in sorted order of their labels; a user names a
+    class by its label. The built-in sources have labels ``0 .. 9``; a ``.npz`` file's are
+    read from its label arrays alone.
+
+    Parameters
+    ----------
+    source : str or path-like
+        As for :func:`load_dataset`.
+    label : int
+        A class label of the data.
+
+    Returns
+    -------
+    int
+        The class's index in the loaded :class:`Dataset`.
+
+    Raises
+    ------
+    TypeError
+        If ``label`` is not an integer.
+    ValueError
+        If no sample has the label (the message lists the labels there are), or the source
+        has no class labels.
+    """
+    if isinstance(label, bool) or not isinstance(label, int | np.integer):
+        raise TypeError(f"positive must be a class label (an int), got {label!r:.40}")
+    name = os.fspath(source)
+    if name == "keypoints":
+        raise ValueError("'keypoints' has keypoints, not class labels")
+    labels = list(range(10)) if name in DATASET_NAMES else npz_labels(name).tolist()
+    if label not in labels:
+        shown = ", ".join(map(str, labels[:20])) + (", ..." if len(labels) > 20 else "")
+        raise ValueError(
+            f"positive {label} is not a class label of {name!r}; its labels are {shown}"
+        )
+    return labels.index(label)

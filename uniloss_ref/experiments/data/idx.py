@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from uniloss_ref.experiments.data.splits import Dataset, float_dtype
+from uniloss_ref.experiments.inputs import open_regular
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -151,15 +152,16 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_DATA_BYTES) -> np.
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the magic number is wrong, the data is shorter or longer than the header
-        declares (a truncated or corrupt file), the header declares more data than the file
-        can hold or than ``max_bytes``, or the gzip stream is corrupt.
+        If it is not a regular file (a FIFO or a device), the magic number is wrong, the
+        data is shorter or longer than the header declares (a truncated or corrupt file),
+        the header declares more data than the file can hold or than ``max_bytes``, or the
+        gzip stream is corrupt.
     """
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"IDX file {path} does not exist")
-    file_size = path.stat().st_size
-    with open(path, "rb") as raw:
+    with open_regular(path, "IDX file") as raw:
+        file_size = os.fstat(raw.fileno()).st_size
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
@@ -262,7 +264,7 @@ def _locate(name: str, data_dir: str | os.PathLike | None) -> dict[str, Path]:
     found, missing = {}, []
     for key, stem in IDX_FILES.items():
         candidates = [directory / stem, directory / f"{stem}.gz"]
-        existing = [p for p in candidates if p.is_file()]
+        existing = [p for p in candidates if os.path.lexists(p)]  # read_idx checks the kind
         if existing:
             found[key] = existing[0]
         else:
