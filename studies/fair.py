@@ -377,22 +377,34 @@ def accuracy_combine():
 ACCURACY_FULL = {"task": "accuracy", "epochs": 10, "dtype": "float32"}  # 50,000 images
 
 FINAL_ACCURACY = {
-    "uniloss": {"loss": "uniloss", **BEST["accuracy uniloss"], **K_X3},
-    "ce": {"loss": "ce", **BEST["accuracy ce"], "weight_decay": 1e-3},
+    "uniloss": {"loss": "uniloss", **BEST["accuracy uniloss"], **K_X3, "epochs": 20},
+    "ce": {"loss": "ce", **BEST["accuracy ce"], "weight_decay": 1e-3, "epochs": 20},
 }
 """The accuracy settings chosen on Fashion-MNIST validation at screening size (stages 1-4),
 for both losses. Not confirmed at full size (``docs/reproduction.md``), so no task default
 changed; the held-out rows train them."""
 
 
-def held_out_accuracy():
-    """Held out: the chosen accuracy settings (:data:`FINAL_ACCURACY`) at full size (50,000
-    training images), seeds 20-22, the test split read once."""
+def _held_out_accuracy(names):
     return [
         run
-        for name, options in FINAL_ACCURACY.items()
-        for run in _seeds(f"{name} chosen", HELD_OUT, **{**ACCURACY_FULL, **options, "test": True})
+        for name in names
+        for run in _seeds(
+            f"{name} chosen", HELD_OUT, **{**ACCURACY_FULL, **FINAL_ACCURACY[name], "test": True}
+        )
     ]
+
+
+def held_out_accuracy_uniloss():
+    """Held out: UniLoss at its chosen accuracy setting (:data:`FINAL_ACCURACY`) at full size
+    (50,000 training images), seeds 20-22, the test split read once."""
+    return _held_out_accuracy(["uniloss"])
+
+
+def held_out_accuracy_ce():
+    """Held out: cross-entropy at its chosen accuracy setting, as
+    :func:`held_out_accuracy_uniloss` (a plan of its own so that both can run at once)."""
+    return _held_out_accuracy(["ce"])
 
 
 DIGITS = {"task": "accuracy", "protocol": "cv", "folds": 5}
@@ -470,7 +482,8 @@ PLANS = {
         ap_digits_check,
         every_class,
         held_out_ap,
-        held_out_accuracy,
+        held_out_accuracy_uniloss,
+        held_out_accuracy_ce,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,
@@ -554,9 +567,13 @@ REPORT = [
 
 
 HELD_OUT_REPORT = [
-    # (title, plan, reference tag): the test metric, read once
-    ("Held out: AP, shirt vs rest, full size", "held_out_ap", "bce chosen"),
-    ("Held out: accuracy, 10 classes, full size", "held_out_accuracy", "ce chosen"),
+    # (title, plans, reference tag): the test metric, read once
+    ("Held out: AP, shirt vs rest, full size", ("held_out_ap",), "bce chosen"),
+    (
+        "Held out: accuracy, 10 classes, full size",
+        ("held_out_accuracy_uniloss", "held_out_accuracy_ce"),
+        "ce chosen",
+    ),
 ]
 
 
@@ -610,8 +627,8 @@ def report() -> str:
         if reference:
             tags = [reference] + [t for t in tags if t != reference]
         out += [f"#### {title}", "", table(shown + base, reference=reference, tags=tags)]
-    for title, plan, reference in HELD_OUT_REPORT:
-        records = read_log(LOGS / f"{plan}.jsonl")
+    for title, plans, reference in HELD_OUT_REPORT:
+        records = [r for plan in plans for r in read_log(LOGS / f"{plan}.jsonl")]
         if records:
             tags = [reference] + [
                 t for t in dict.fromkeys(r["tag"] for r in records) if t != reference
