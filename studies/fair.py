@@ -526,6 +526,7 @@ REPORT = [
     ),
     ("AP, float64 networks (against float32, ap_shared)", ("dtype_check",), "", None, None),
     ("AP at full size (50,000 images)", ("ap_full",), "", "bce lr=0.01 weight_decay=1e-4", None),
+    ("AP on the digits, 5-fold CV (digit 8)", ("ap_digits_check",), "", "uniloss default", None),
     (
         "Accuracy stage 1, UniLoss",
         ("accuracy_shared",),
