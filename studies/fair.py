@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from uniloss_ref.experiments.data.idx import IDX_CLASS_NAMES
 from uniloss_ref.experiments.study import read_log, run_plan, table
 
 LOGS = Path(__file__).parent / "logs"
@@ -595,7 +596,7 @@ def every_class_table(records: list[dict] | None = None) -> str:
         bce = test.get(("bce", c), {})
         if not bce:
             continue
-        cells, row = [], [f"{c}"]
+        cells, row = [], [f"{c} {IDX_CLASS_NAMES['fashion-mnist'][c]}"]
         for name in names:
             values = list(test.get((name, c), {}).values())
             row.append(f"{np.mean(values):.2f}" if values else "–")
