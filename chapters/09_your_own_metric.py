@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from uniloss_ref import AnchorSampler, UniLoss, exercises, tutorial
+from uniloss_ref import AnchorSampler, UniLoss, exercises, metrics, tutorial
 from uniloss_ref.check import check_metric, format_table
 from uniloss_ref.experiments.plots import LOSS_COLOURS
 from uniloss_ref.experiments.tasks import task_scores
@@ -152,6 +152,32 @@ print(f"  b = {example_b} (rows start at {example.row_starts})")
 print(f"  h(b) = {example_h:.4f}, evaluate = {example_evaluate:.4f}")
 
 # %% [markdown]
+# The package ships this metric, written the same way: `uniloss_ref.metrics.PrecisionAtK`
+# (with `RecallAtK`, and `FScore`, `Precision`, `Recall` at a threshold). Its `h` is the
+# formula above applied to the rows' counts (`h_rows`), so the package values anchors
+# without writing them out, and it takes `k > n` as the whole batch (`P / n`) where ours
+# refuses. From here on the chapter trains and measures with the package's; ours stays the
+# worked example, and the exercises use it.
+#
+# You should see the two agree on **every** one of 500 random batches with `k <= n`
+# (largest difference **0**), and the package's value for `k = 8` on the batch of five.
+
+# %%
+agree_rng = np.random.default_rng(5)
+package_difference = 0.0
+for _ in range(500):
+    n = int(agree_rng.integers(1, 12))
+    k, labels = int(agree_rng.integers(1, n + 1)), agree_rng.integers(0, 2, size=n)
+    scores = np.round(agree_rng.normal(size=n), 1)  # one decimal: ties among them too
+    ours, theirs = PrecisionAtK(k), metrics.PrecisionAtK(k)
+    expected = theirs.evaluate(scores, labels)
+    for value in (ours.evaluate, ours.refactored_value, theirs.refactored_value):
+        package_difference = max(package_difference, abs(value(scores, labels) - expected))
+beyond_batch = metrics.PrecisionAtK(8).evaluate(example_scores, example_labels)
+print(f"largest difference, ours against the package's: {package_difference}")
+print(f"the package's precision at 8 of the five samples: {beyond_batch:.2f} (= P / n)")
+
+# %% [markdown]
 # ## 2. The package's checker
 #
 # `check_metric(metric, cases, rng, extra=draw)` draws `cases` batches with `draw(rng)` and checks
@@ -214,11 +240,11 @@ print(f"{brute_mismatches} mismatches in {brute_orders} orders; h over all "
 #
 # The data and network of chapter 5: the scikit-learn digits, digit 8 against the rest,
 # and the paper's MLP 64-500-300-1. `prepare` builds that task; we swap its loss for
-# `UniLoss(PrecisionAtK(k=5))` on batches of 64 (about six eights per batch) and train
-# with the task's optimiser at learning rate 0.03, for 12 epochs (4 in quick mode). As a
-# yardstick, binary cross-entropy trains the same network from the same start. (The
-# training code still reports the task's AP on the validation split as it goes; we
-# measure precision at 5 ourselves.)
+# `UniLoss(metrics.PrecisionAtK(k=5))`, the package's, on batches of 64 (about six eights
+# per batch) and train with the task's optimiser at learning rate 0.03, for 12 epochs (4 in
+# quick mode). As a yardstick, binary cross-entropy trains the same network from the same
+# start. (The training code still reports the task's AP on the validation split as it
+# goes; we measure precision at 5 ourselves.)
 #
 # The measure: precision at 5 of the trained network on 200 random batches of 64 test
 # images, averaged. A batch with fewer than five eights cannot reach 1, so we also print
@@ -239,15 +265,15 @@ def make_setup(loss: str, temperature: float = 1.0, seed: int = 0, **anchors: in
                          batches="random")  # fmt: skip
     setup = prepare(config)
     if loss == "uniloss":
-        ours = UniLoss(PrecisionAtK(K), sampler=AnchorSampler(**anchors), temperature=temperature,
-                       seed=setup.streams["anchors"])  # fmt: skip
+        ours = UniLoss(metrics.PrecisionAtK(K), sampler=AnchorSampler(**anchors),
+                       temperature=temperature, seed=setup.streams["anchors"])  # fmt: skip
         setup = replace(setup, loss=ours)
     return setup
 
 
 def held_out_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     """Mean precision at K over 200 fixed random batches of 64 test images."""
-    at_k = PrecisionAtK(K)
+    at_k = metrics.PrecisionAtK(K)
     return float(np.mean([at_k.evaluate(scores[b], labels[b]) for b in TEST_BATCHES]))
 
 
@@ -332,7 +358,7 @@ diagnosed = {  # name: (task, metric, batch size)
     "AP (chapter 5)": ("ap", task_setups["ap"].metric, 16),
     "accuracy (chapter 6)": ("accuracy", task_setups["accuracy"].metric, 32),
     "PCK (chapter 7)": ("pck", task_setups["pck"].metric, 2),
-    f"precision at {K} (ours)": ("ap", PrecisionAtK(K), BATCH),
+    f"precision at {K} (ours)": ("ap", metrics.PrecisionAtK(K), BATCH),
 }
 one_flip_share = {
     name: one_flip_raises(task_setups[task], metric, batch)

@@ -83,7 +83,7 @@ print(f"device: {device}: {reason}")
 # relaxation, distances and the interpolation, forward and backward. Expect agreement,
 # not bit-identity: a GPU sums in a different order.
 #
-# You should see, for each of the six metrics of the self-check, the largest difference
+# You should see, for each of the twelve metrics of the self-check, the largest difference
 # between NumPy and the device over the loss and every gradient entry: at most
 # **1e-12** (exactly 0 on NumPy alone).
 

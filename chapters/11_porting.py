@@ -2,8 +2,8 @@
 # # 11. Porting UniLoss, and proving the port right
 #
 # The NumPy package is the reference; a port to another framework is only worth using if
-# it computes the same numbers. This chapter ports the whole surrogate to PyTorch in about
-# 110 lines (counted below) and checks it against the conformance vectors that ship with the
+# it computes the same numbers. This chapter ports the whole surrogate to PyTorch in 142
+# lines (counted below) and checks it against the conformance vectors that ship with the
 # package: named cases for every metric, each with its batch, its anchors written out
 # (so the port needs no random generator identical to NumPy's), and the reference's
 # comparisons, binaries, distances, anchor values, surrogate, loss and gradient.
@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from fnmatch import fnmatch
 
 import numpy as np
 
 from uniloss_ref import exercises, tutorial
-from uniloss_ref.conformance import verify
+from uniloss_ref.conformance import load, verify
 
 lesson = tutorial.setup(__name__, "11", "Chapter 11: a PyTorch port, verified against the vectors.")
 
@@ -139,11 +140,72 @@ def pck(shape, targets, *, threshold: float) -> Metric:
     return (torch.cat(i) if i else empty), (torch.cat(j) if j else empty), h
 
 
+# %% [markdown]
+# The metrics at a threshold compare each sample with a constant `t`: the pairs index
+# `z = (s, t)`, so index `n` is `t`, and these metrics return `t` as a fourth value.
+# Precision and recall at k use the pairs of AP and count the positives in the top k.
+
+
+# %%
+def threshold_pairs(labels, negatives: bool = True):
+    """Each sample (positives only for recall) against t = index n, in sample order."""
+    labels = torch.as_tensor(labels)
+    samples = torch.nonzero((labels == 1) | negatives).flatten()
+    positive, n = labels[samples] == 1, len(labels)
+    return torch.where(positive, samples, n), torch.where(positive, n, samples), positive
+
+
+def ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
+    """numerator / denominator, and 1 where the denominator is 0."""
+    some = denominator > 0
+    return torch.where(some, numerator / torch.where(some, denominator, 1), 1.0)
+
+
+def at_threshold(value, negatives: bool = True):
+    """A metric of (TP, FP, FN): a lost positive is missed, a lost negative a false one."""
+
+    def metric(shape, labels, *, threshold: float, **params) -> Metric:
+        i, j, positive = threshold_pairs(labels, negatives)
+
+        def h(b: Tensor) -> Tensor:
+            lost = (b <= 0).to(b.dtype)  # counts in the scores' dtype, not float32
+            fn, fp = lost[:, positive].sum(1), lost[:, ~positive].sum(1)
+            return value(positive.sum() - fn, fp, fn, **params)
+
+        return i, j, h, [threshold]
+
+    return metric
+
+
+def f_score(tp, fp, fn, beta):
+    return ratio((1 + beta**2) * tp, (1 + beta**2) * tp + beta**2 * fn + fp)
+
+
+def at_k(value):
+    def metric(shape, labels, *, k: int) -> Metric:
+        i, j, positives, negatives = ranking_pairs(torch.as_tensor(labels))
+
+        def h(b: Tensor) -> Tensor:
+            above = (b <= 0).reshape(len(b), positives, negatives).sum(2)
+            places = torch.arange(1, positives + 1) + above.sort(1).values
+            hits = (places <= k).sum(1).to(b.dtype)
+            return value(hits, positives, min(k, positives + negatives))
+
+        return i, j, h
+
+    return metric
+
+
 METRICS = {
     "AveragePrecision": average_precision,
     "RocAuc": roc_auc,
     "Accuracy": accuracy,
     "PCK": pck,
+    "FScore": at_threshold(f_score),
+    "Precision": at_threshold(lambda tp, fp, fn: ratio(tp, tp + fp)),
+    "Recall": at_threshold(lambda tp, fp, fn: ratio(tp, tp + fn), negatives=False),
+    "PrecisionAtK": at_k(lambda hits, positives, top: hits / top),
+    "RecallAtK": at_k(lambda hits, positives, top: hits / positives if positives else 1 + 0 * hits),
 }
 
 # %% [markdown]
@@ -186,21 +248,24 @@ def interpolate(b: Tensor, d2: Tensor, values: Tensor, power: float) -> Tensor:
 
 
 # %%
-def standardised(s: Tensor) -> Tensor:
-    """``s / sd(s)`` over the batch (population sd); as it is where sd is 0 or subnormal."""
+def standardised(s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    """``s / sd(s)`` over the batch (population sd), and the constants ``t / sd(s)`` (so
+    ``(s - t) / sd`` keeps its sign); as they are where sd is 0 or subnormal."""
     top = s.detach().abs().max()
     if not top > 0:
-        return s
+        return s, t
     unit = s / top  # no square overflows; the constant cancels
     sd = unit.std(correction=0)
-    return unit / sd if top * sd >= torch.finfo(torch.float64).tiny else s
+    return (unit / sd, t / top / sd) if top * sd >= torch.finfo(torch.float64).tiny else (s, t)
 
 
 def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
     scores = torch.tensor(case["scores"], dtype=dtype, requires_grad=True)
     anchors = torch.as_tensor(case["anchors"], dtype=dtype)
-    i, j, h = METRICS[case["metric"]](scores.shape, case["targets"], **case["params"])
-    flat = (standardised(scores) if case["standardise"] else scores).reshape(-1)
+    i, j, h, *t = METRICS[case["metric"]](scores.shape, case["targets"], **case["params"])
+    t = torch.tensor(t[0] if t else [], dtype=dtype)
+    z, t = standardised(scores, t) if case["standardise"] else (scores, t)
+    flat = torch.cat([z.reshape(-1), t])  # the scores, then the constants
     c = flat[i] - flat[j]
     hard = (c > 0).to(dtype) * 2 - 1
     b = torch.tanh(c / (2 * case["temperature"]))
@@ -239,8 +304,9 @@ def uniloss(case: dict, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]
 cases = ["*/ordinary", "*/ties"] if lesson.quick else None
 report = verify(uniloss, cases=cases)
 print(report)
-port_functions = [ranking_pairs, average_precision, roc_auc, accuracy, pck, squared_distances,
-                  interpolate, standardised, uniloss]  # fmt: skip
+port_functions = [ranking_pairs, average_precision, roc_auc, accuracy, pck, threshold_pairs,
+                  ratio, at_threshold, f_score, at_k, squared_distances, interpolate,
+                  standardised, uniloss]  # fmt: skip
 port_lines = sum(
     1
     for function in port_functions
@@ -285,9 +351,10 @@ for quantity in dict.fromkeys(check.quantity for check in single.checks):
 
 
 # %%
-def quantities_that_fail(port: Callable[[dict], dict]) -> list[str]:
-    """The quantities that fail in at least one of this run's cases."""
-    return sorted({check.quantity for check in verify(port, cases=cases).by_status("fail")})
+def quantities_that_fail(port: Callable[[dict], dict], selected: list | None = None) -> list[str]:
+    """The quantities that fail in at least one of this run's cases (or of ``selected``)."""
+    report = verify(port, cases=cases if selected is None else selected)
+    return sorted({check.quantity for check in report.by_status("fail")})
 
 
 exercise_1 = quantities_that_fail(
@@ -305,12 +372,17 @@ print(f"fail: {exercise_1}")
 #
 # </details>
 #
-# **Exercise 2.** A port that adds 100 to every score before it starts. Which quantities
-# fail? (Every quantity depends on the scores only through `c = s[i] - s[j]`.)
+# **Exercise 2.** A port that adds 100 to every score before it starts, on the metrics that
+# compare two scores (at a threshold `s - t` moves by 100, and everything fails). Which
+# quantities fail? (Every quantity depends on the scores only through `c = s[i] - s[j]`.)
 
 # %%
+threshold_metrics = ("FScore", "Precision", "Recall")
+two_scores = [case["name"] for case in load()["cases"] if case["metric"] not in threshold_metrics
+              and (cases is None or any(fnmatch(case["name"], p) for p in cases))]  # fmt: skip
 exercise_2 = quantities_that_fail(
-    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 100.0})
+    lambda case: uniloss({**case, "scores": np.asarray(case["scores"], dtype=float) + 100.0}),
+    two_scores,
 )
 print(f"fail: {exercise_2 or 'none'}")
 

@@ -43,7 +43,9 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402  (after float64 is on)
 
 H = Callable[[np.ndarray], np.ndarray]
-Refactored = tuple[np.ndarray, np.ndarray, H]
+# (i, j, h), and fourth the constants t where a metric compares scores with thresholds: index
+# n + k of the pairs is t_k.
+Refactored = tuple[np.ndarray, np.ndarray, H] | tuple[np.ndarray, np.ndarray, H, list]
 
 
 # ---------------------------------------------------------------------------------------
@@ -144,11 +146,92 @@ def pck(shape: tuple[int, ...], targets: dict, *, threshold: float) -> Refactore
     return (np.concatenate(i) if i else empty), (np.concatenate(j) if j else empty), h
 
 
+def _threshold_pairs(labels: Any, negatives: bool = True) -> tuple[np.ndarray, ...]:
+    """Each sample (positives only without ``negatives``) against t = index n, in order:
+    ``s_m - t`` for a positive, ``t - s_m`` for a negative."""
+    labels = np.asarray(labels)
+    samples = np.flatnonzero((labels == 1) | negatives)
+    positive = labels[samples] == 1
+    n = labels.size
+    return np.where(positive, samples, n), np.where(positive, n, samples), positive
+
+
+def _counts(b: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(TP, FP, FN)`` of configurations ``(K, l)``: the -1 entries are the errors."""
+    lost = b <= 0
+    fn, fp = lost[:, positive].sum(axis=1), lost[:, ~positive].sum(axis=1)
+    return positive.sum() - fn, fp, fn
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    some = denominator > 0  # 0 / 0 is 1: nothing to find, nothing found wrongly
+    return np.where(some, numerator / np.where(some, denominator, 1), 1.0)
+
+
+def f_score(shape: tuple[int, ...], labels: Any, *, beta: float, threshold: float) -> Refactored:
+    i, j, positive = _threshold_pairs(labels)
+
+    def h(b: np.ndarray) -> np.ndarray:
+        tp, fp, fn = _counts(b, positive)
+        weight = 1.0 + beta**2
+        return _ratio(weight * tp, weight * tp + beta**2 * fn + fp)
+
+    return i, j, h, [threshold]
+
+
+def precision(shape: tuple[int, ...], labels: Any, *, threshold: float) -> Refactored:
+    i, j, positive = _threshold_pairs(labels)
+
+    def h(b: np.ndarray) -> np.ndarray:
+        tp, fp, _ = _counts(b, positive)
+        return _ratio(tp, tp + fp)
+
+    return i, j, h, [threshold]
+
+
+def recall(shape: tuple[int, ...], labels: Any, *, threshold: float) -> Refactored:
+    i, j, positive = _threshold_pairs(labels, negatives=False)
+
+    def h(b: np.ndarray) -> np.ndarray:
+        tp, _, fn = _counts(b, positive)
+        return _ratio(tp, tp + fn)
+
+    return i, j, h, [threshold]
+
+
+def _hits(b: np.ndarray, positives: int, negatives: int, k: int) -> np.ndarray:
+    """Positives in the top k: the j-th positive down the ranking sits at j + n_(j)."""
+    above = (b <= 0).reshape(b.shape[0], positives, negatives).sum(axis=2)
+    return (np.arange(1, positives + 1) + np.sort(above, axis=1) <= k).sum(axis=1)
+
+
+def precision_at_k(shape: tuple[int, ...], labels: Any, *, k: int) -> Refactored:
+    i, j, positives, negatives = _ranking_pairs(np.asarray(labels))
+    n = positives + negatives
+    return i, j, lambda b: _hits(b, positives, negatives, k) / min(k, n)
+
+
+def recall_at_k(shape: tuple[int, ...], labels: Any, *, k: int) -> Refactored:
+    i, j, positives, negatives = _ranking_pairs(np.asarray(labels))
+
+    def h(b: np.ndarray) -> np.ndarray:
+        if positives == 0:
+            return np.ones(b.shape[0])
+        return _hits(b, positives, negatives, k) / positives
+
+    return i, j, h
+
+
 METRICS: dict[str, Callable[..., Refactored]] = {
     "AveragePrecision": average_precision,
     "RocAuc": roc_auc,
     "Accuracy": accuracy,
     "PCK": pck,
+    "FScore": f_score,
+    "Precision": precision,
+    "Recall": recall,
+    "PrecisionAtK": precision_at_k,
+    "RecallAtK": recall_at_k,
 }
 
 
@@ -184,27 +267,44 @@ def interpolate(b: jax.Array, plus: jax.Array, values: jax.Array, power: float) 
 # ---------------------------------------------------------------------------------------
 
 
-def standardised(s: jax.Array) -> jax.Array:
-    """``s / sd(s)`` over the whole batch (population sd); a batch whose sd is 0 or below the
-    smallest normal float (where ``1 / sd`` overflows) stays as it is.
+def standardised(s: jax.Array, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(s / sd(s), t / sd(s))`` over the whole batch (population sd): the constants ``t``
+    (thresholds) are divided by the scores' sd, so ``(s_m - t) / sd`` keeps its sign. A batch
+    whose sd is 0 or below the smallest normal float (where ``1 / sd`` overflows) stays as it
+    is, and so do the constants.
 
     Written with ``where`` on both sides of each division, so that neither the value nor
-    the gradient of the branch not taken is ever NaN.
+    the gradient of the branch not taken is ever NaN. The scores and the constants are
+    divided as one array, by the same operations: XLA may rewrite ``x / top / spread`` as
+    ``x / (top spread)``, an ulp apart, and must do it to both or to neither, or a score
+    equal to ``t`` is no longer tied with it.
     """
     top = jax.lax.stop_gradient(jnp.max(jnp.abs(s)))  # no square overflows; it cancels
-    unit = s / jnp.where(top > 0, top, 1.0)
+    top = jnp.where(top > 0, top, 1.0)
+    unit = s / top
     variance = jnp.mean((unit - jnp.mean(unit)) ** 2)
     spread = jnp.sqrt(jnp.where(variance > 0, variance, 1.0))
     keep = (variance > 0) & (top * spread >= jnp.finfo(jnp.float64).tiny)
-    return jnp.where(keep, unit / spread, s)
+    joined = jnp.concatenate([s.reshape(-1), t])
+    # Where the batch stays as it is, divide by top alone: top * spread is then subnormal,
+    # which XLA flushes to 0, and a rewritten x / (top spread) would make the slope NaN.
+    scaled = jnp.where(keep, joined / top / jnp.where(keep, spread, 1.0), joined)
+    return scaled[: s.size].reshape(s.shape), scaled[s.size :]
 
 
 def uniloss(case: dict) -> dict[str, Any]:
     """Every conformance quantity for one case (see ``docs/porting.md``)."""
     anchors = np.asarray(case["anchors"], dtype=np.float64)
-    i, j, h = METRICS[case["metric"]](case["scores"].shape, case["targets"], **case["params"])
+    i, j, h, *constants = METRICS[case["metric"]](
+        case["scores"].shape, case["targets"], **case["params"]
+    )
+    t = jnp.asarray(constants[0] if constants else [], dtype=jnp.float64)
     tau, power = case["temperature"], case["power"]
-    scale = standardised if case.get("standardise", False) else (lambda s: s)
+    scale = standardised if case.get("standardise", False) else (lambda s, t: (s, t))
+
+    def joined(s: jax.Array) -> jax.Array:  # z = (s, t), both standardised where asked
+        z, u = scale(s, t)
+        return jnp.concatenate([z.reshape(-1), u])
     values = h(anchors)  # constants for the gradient, like the anchors
 
     # The differentiable part as one compiled function: JAX run op by op would compile
@@ -212,12 +312,12 @@ def uniloss(case: dict) -> dict[str, Any]:
     @jax.jit
     def differentiable(s: jax.Array, plus: jax.Array, values: jax.Array) -> dict:
         def surrogate(s: jax.Array) -> jax.Array:
-            flat = scale(s).reshape(-1)
-            b = jnp.tanh((flat[i] - flat[j]) / (2.0 * tau))
+            z = joined(s)
+            b = jnp.tanh((z[i] - z[j]) / (2.0 * tau))
             return interpolate(b, plus, values, power)
 
-        flat = scale(s).reshape(-1)
-        c = flat[i] - flat[j]
+        z = joined(s)
+        c = z[i] - z[j]
         b = jnp.tanh(c / (2.0 * tau))
         h_tilde, gradient = jax.value_and_grad(surrogate)(s)
         return {

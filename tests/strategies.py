@@ -56,3 +56,7 @@ def keypoint_batches(draw, scores=tie_free_scores):
     scale = draw(arrays(np.float64, n, elements=st.floats(0.25, 6.0)))
     targets = KeypointTargets(xy, visible, scale, (height, width))
     return draw(scores((n, joints, height, width))), targets
+
+
+thresholds = st.one_of(st.just(0.0), st.floats(-1e3, 1e3, allow_nan=False, width=64))
+"""A threshold ``t`` in the range of :data:`score_values`."""

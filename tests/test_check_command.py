@@ -8,7 +8,7 @@ import numpy as np
 
 from uniloss_ref import check
 from uniloss_ref.__main__ import main
-from uniloss_ref.metrics import AveragePrecision
+from uniloss_ref.metrics import AveragePrecision, FScore
 
 
 class OffByOneRankAP(AveragePrecision):
@@ -24,7 +24,8 @@ def test_check_command_prints_a_passing_row_per_metric_and_law(capsys):
     out = capsys.readouterr().out
     for metric in check.default_metrics():
         assert out.count(repr(metric)) == 6
-    assert out.strip().splitlines()[-1] == "36 passed, 0 failed"
+    total = 6 * len(check.default_metrics())
+    assert out.strip().splitlines()[-1] == f"{total} passed, 0 failed"
 
 
 def test_check_detects_a_refactoring_that_is_not_exact():
@@ -47,7 +48,16 @@ def test_module_entry_point_runs():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("36 passed, 0 failed")
+    assert result.stdout.strip().endswith(f"{6 * len(check.default_metrics())} passed, 0 failed")
+
+
+def test_the_shift_law_at_a_threshold_needs_the_threshold_shifted_too(monkeypatch):
+    law = "shift (thresholds too) changes nothing"
+    rows = check.check_metric(FScore(threshold=0.2), cases=3, rng=np.random.default_rng(0))
+    assert next(row for row in rows if row.law == law).passed
+    monkeypatch.setattr(check, "_Shifted", lambda metric, shift: metric)  # t left in place
+    rows = check.check_metric(FScore(threshold=0.2), cases=3, rng=np.random.default_rng(0))
+    assert not next(row for row in rows if row.law == law).passed
 
 
 def test_bad_arguments_exit_with_a_one_line_reason():

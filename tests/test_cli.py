@@ -38,6 +38,16 @@ def test_train_takes_uniloss_options(tmp_path):
     assert config["sigmoid_output"] is True and config["positive"] == 3
 
 
+def test_train_takes_the_binary_metric_and_the_threshold_rule(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--task", "ap", "--loss", "uniloss", *TINY_TRAIN, "--metric", "f1"]
+    assert main([*argv, "--tune-threshold", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["metric"] == "f1" and results["config"]["tune_threshold"] is True
+    assert results["threshold"] == results["tuned_threshold"]
+    assert capsys.readouterr().out.startswith("test F1 at threshold 0: ")
+
+
 def test_a_tiny_reproduction_writes_tables_and_plots(tmp_path, capsys):
     out = tmp_path / "repro"
     tiny = ["--seeds", "1", "--epochs", "1", "--n-train", "200", "--n-test", "60", "--jobs", "2"]
@@ -111,6 +121,7 @@ def one_line_error(argv):
         (["train", "--task", "accuracy", "--loss", "ce", "--data", "mnist"], "MNIST needs a data"),
         (["train", "--task", "ap", "--loss", "bce", "--epochs", "0"], "positive integer"),
         (["train", "--task", "ap", "--loss", "bce", "--anchors", "lots"], "KIND=COUNT"),
+        (["train", "--task", "pck", "--loss", "mse", "--metric", "f1"], "not one of task 'pck'"),
         (["reproduce", "--seeds", "0"], "positive integer"),
         (["reproduce", "--tasks", "ap,depth"], "unknown task depth"),
     ],

@@ -95,6 +95,22 @@ def test_fresh_cases_cover_every_metric_setting_regime_and_anchor_kind(drawn):
     assert any(c.get("tolerances", {}).get("gradient") for c in cases)
 
 
+def test_fresh_cases_cover_the_metrics_at_a_threshold_and_at_k(drawn):
+    cases, _ = drawn
+    at_t = [c for c in cases if c["metric"] in ("FScore", "Precision", "Recall")]
+    at_k = [c for c in cases if c["metric"] in ("PrecisionAtK", "RecallAtK")]
+    thresholds = [(np.array(c["scores"]), c["params"]["threshold"]) for c in at_t]
+    assert len({t for _, t in thresholds}) >= 10 and 0.0 in {t for _, t in thresholds}
+    assert {c["params"]["beta"] for c in at_t if c["metric"] == "FScore"} - {1.0}
+    assert any((s == t).any() for s, t in thresholds)  # a score exactly on t: a tie
+    assert any((s <= t).all() for s, t in thresholds)  # nothing predicted positive
+    assert any(c["standardise"] and "comparisons" in c.get("tolerances", {}) for c in at_t)
+    assert any(c["params"]["k"] >= len(c["scores"]) for c in at_k)  # the whole batch
+    assert any(c["params"]["k"] < len(c["scores"]) for c in at_k)
+    for group in (at_t, at_k):
+        assert any(not any(c["targets"]) for c in group)  # no positive
+
+
 def test_counts_and_seeds_out_of_range_are_refused():
     with pytest.raises(ValueError, match=f"count must be in \\[0, {MAX_FRESH}\\]"):
         draw_cases(MAX_FRESH + 1, 0)

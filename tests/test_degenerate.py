@@ -4,12 +4,25 @@ pytest turns every warning into an error (pyproject.toml), so these tests also s
 no degenerate batch warns.
 """
 
+import itertools
+
 import autograd
 import numpy as np
 import pytest
 
 from uniloss_ref import AnchorSampler, UniLoss
-from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, RocAuc
+from uniloss_ref.metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    FScore,
+    KeypointTargets,
+    Precision,
+    PrecisionAtK,
+    Recall,
+    RecallAtK,
+    RocAuc,
+)
 
 BINARY = [AveragePrecision(), AveragePrecision(interpolated=True), RocAuc()]
 
@@ -116,3 +129,34 @@ def test_pck_random_anchors_are_useless_and_row_anchors_are_not():
     with_rows = UniLoss(PCK(), seed=0).inspect(heat, targets)
     row_values = with_rows.values[with_rows.kinds == "row"]
     assert (row_values > with_rows.batch_metric).all()
+
+
+@pytest.mark.parametrize(
+    ("metric", "scores", "labels", "value"),
+    [
+        (FScore(), [-1.0, -0.5, -2.0], [0, 0, 0], 1.0),  # nothing to find, nothing found
+        (FScore(), [1.0, -0.5, -2.0], [0, 0, 0], 0.0),  # only a false positive
+        (Precision(), [-1.0, -0.5, 2.0], [1, 1, 0], 0.0),
+        (Precision(), [-1.0, -0.5, -2.0], [1, 1, 0], 1.0),  # nothing predicted positive
+        (Recall(), [-1.0, 0.5, 2.0], [0, 0, 0], 1.0),  # no positive: l = 0
+        (PrecisionAtK(2), [0.3, -0.5, 1.2], [0, 0, 0], 0.0),  # no positive: l = 0
+        (PrecisionAtK(5), [0.3, -0.5, 1.2], [1, 0, 0], 1 / 3),  # k >= n: l = 2, h constant
+        (RecallAtK(1), [0.3, -0.5, 1.2], [1, 1, 1], 1 / 3),  # no negative: l = 0
+        (RecallAtK(4), [0.3, -0.5, 1.2], [0, 1, 0], 1.0),  # k >= n
+    ],
+    ids=str,
+)
+def test_degenerate_batches_at_a_threshold_and_at_k_are_finite_and_defined(
+    metric, scores, labels, value
+):
+    scores, labels = np.array(scores), np.array(labels)
+    assert metric.evaluate(scores, labels) == pytest.approx(value, rel=1e-15)
+    for standardise in (False, True):
+        loss, gradient = loss_value_and_gradient(metric, scores, labels, standardise=standardise)
+        assert 0.0 <= loss <= 1.0
+        refactoring = metric.refactor(scores.shape, labels)
+        every = np.array(list(itertools.product([False, True], repeat=refactoring.length)))
+        if np.unique(refactoring.h(every)).size == 1:  # h constant: so is the surrogate
+            # (a weighted mean of equal values: exact, or with l > 0 exact up to rounding)
+            assert loss == pytest.approx(1.0 - value, abs=1e-15)
+            np.testing.assert_allclose(gradient, np.zeros_like(scores), rtol=0, atol=1e-15)

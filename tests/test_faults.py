@@ -1261,7 +1261,9 @@ def test_the_checker_keeps_only_the_end_of_a_ports_stderr(tmp_path):
     finally:
         tracemalloc.stop()
     assert "exited with status 3; its last output: the last words" in report.format()
-    assert peak < 4 * 2**20
+    # The port wrote 50 MiB; the peak is the vectors file read as Python objects (a 1 MB
+    # file, about 4.2 MiB) and the kept end of the output.
+    assert peak < 8 * 2**20
 
 
 # --------------------------------------------------------------------------- whole inputs

@@ -19,7 +19,18 @@ from tests.strategies import binary_batches, keypoint_batches, multiclass_batche
 from uniloss_ref import AnchorSampler, UniLoss, plain
 from uniloss_ref.anchors import KINDS
 from uniloss_ref.conformance import verify
-from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, RocAuc
+from uniloss_ref.metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    FScore,
+    KeypointTargets,
+    Precision,
+    PrecisionAtK,
+    Recall,
+    RecallAtK,
+    RocAuc,
+)
 
 METRICS = {
     "ap": (AveragePrecision(), binary_batches(max_n=12)),
@@ -30,6 +41,14 @@ METRICS = {
     "accuracy-top2": (Accuracy(top_k=2), multiclass_batches(max_n=6, max_classes=5)),
     "pck": (PCK(threshold=0.7), keypoint_batches()),
     "pck-wide": (PCK(threshold=1.6), keypoint_batches()),
+    # Thresholds within the scores' range (|s| up to 1e3) and at 0, which "equal" scores
+    # (0.7) and "negative" ones all sit on one side of.
+    "f1": (FScore(), binary_batches(max_n=12)),
+    "f2": (FScore(beta=2.0, threshold=40.0), binary_batches(max_n=12)),
+    "precision": (Precision(threshold=-0.5), binary_batches(max_n=12)),
+    "recall": (Recall(threshold=0.5), binary_batches(max_n=12)),
+    "precision@3": (PrecisionAtK(3), binary_batches(max_n=12)),
+    "recall@5": (RecallAtK(5), binary_batches(max_n=12)),
 }
 
 samplers = st.fixed_dictionaries(

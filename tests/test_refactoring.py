@@ -173,3 +173,17 @@ def test_refactoring_rejects_pairs_outside_the_scores_and_bad_rows():
         Refactoring((3,), np.array([0, 2]), np.array([1, 1]), h, np.array([0, 2, 1]))
     with pytest.raises(ValueError, match="int arrays"):
         Refactoring((3,), np.array([0.0]), np.array([1]), h)
+    with pytest.raises(ValueError, match="3 scores and 1 constants"):
+        Refactoring((3,), np.array([0, 4]), np.array([3, 3]), h, constants=np.array([0.5]))
+    with pytest.raises(ValueError, match="constants must be finite"):
+        Refactoring((3,), np.array([0]), np.array([3]), h, constants=np.array([np.inf]))
+
+
+def test_a_pair_may_compare_a_score_with_a_constant():
+    # z = (s, t): index 3 is t = 0.5, index 4 is -1.0.
+    refactoring = Refactoring(
+        (3,), np.array([0, 3, 2]), np.array([3, 1, 4]), lambda b: b.mean(axis=1),
+        constants=np.array([0.5, -1.0]),
+    )
+    c = refactoring.comparisons(np.array([2.0, 0.25, -3.0]))
+    np.testing.assert_array_equal(c, [1.5, 0.25, -2.0])  # differences of short binary fractions

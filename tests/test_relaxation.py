@@ -10,7 +10,12 @@ from hypothesis.extra.numpy import arrays
 
 from uniloss_ref import UniLoss
 from uniloss_ref.metrics import AveragePrecision
-from uniloss_ref.relaxation import hard_binary, relaxed_binary, standardised
+from uniloss_ref.relaxation import (
+    hard_binary,
+    relaxed_binary,
+    standardised,
+    standardised_constants,
+)
 
 moderate = arrays(np.float64, st.integers(1, 12), elements=st.floats(-50, 50))
 
@@ -35,6 +40,20 @@ def test_a_tie_is_not_won():
 def test_standardisation_derivative_matches_finite_differences(s):
     assume(np.std(s) > 1e-3)  # finite differences step by about 1e-6
     check_grads(standardised, modes=["rev", "fwd"], order=1)(s)
+
+
+@given(moderate)
+def test_standardised_constants_derivative_matches_finite_differences(s):
+    # t / sd(s) depends on s through sd only: checked in both modes, and to second order.
+    assume(np.std(s) > 1e-3)
+    t = np.array([0.5, -2.0, 0.0])
+    f = lambda x: np.sum(np.array([1.0, 0.3, -2.0]) * standardised_constants(t, x) ** 2)
+    check_grads(f, modes=["rev", "fwd"], order=2)(s)
+    # (s - t) / sd keeps the sign of s - t: the threshold stays in raw units (unless a score
+    # is so close to t that s / max|s| underflows, as 5e-324 / 2 does).
+    assume((np.abs(s[:, None] - t) > 1e-300 * np.abs(s).max()).all())
+    z, u = standardised(s), standardised_constants(t, s)
+    np.testing.assert_array_equal(np.sign(z[:, None] - u), np.sign(s[:, None] - t))
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-200, 1.0, 1e200, 1e300])

@@ -1,5 +1,7 @@
 """The UniLoss surrogate: gradients against finite differences, and the method's laws."""
 
+import copy
+
 import autograd
 import numpy as np
 import pytest
@@ -16,7 +18,17 @@ from tests.strategies import (
     tie_free_scores,
 )
 from uniloss_ref import AnchorSampler, UniLoss, surrogate
-from uniloss_ref.metrics import PCK, Accuracy, AveragePrecision, RocAuc
+from uniloss_ref.metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    FScore,
+    Precision,
+    PrecisionAtK,
+    Recall,
+    RecallAtK,
+    RocAuc,
+)
 
 with_current = lambda metric: AnchorSampler(current=1, **metric.default_anchors)
 small_scores = lambda shape: tie_free_scores(shape).map(lambda s: s / 100.0)  # |c| of order 1
@@ -31,7 +43,14 @@ METRIC_BATCHES = {
     "accuracy": (Accuracy(), multiclass_batches(scores=small_scores)),
     "top2": (Accuracy(top_k=2), multiclass_batches(scores=small_scores)),
     "pck": (PCK(threshold=0.6), keypoint_batches(scores=small_scores)),
+    "f1": (FScore(threshold=0.25), binary_batches(scores=small_scores)),
+    "f2": (FScore(beta=2.0, threshold=0.25), binary_batches(scores=small_scores)),
+    "precision": (Precision(threshold=0.25), binary_batches(scores=small_scores)),
+    "recall": (Recall(threshold=0.25), binary_batches(scores=small_scores)),
+    "precision@3": (PrecisionAtK(3), binary_batches(scores=small_scores)),
+    "recall@3": (RecallAtK(3), binary_batches(scores=small_scores)),
 }
+THRESHOLD = ("f1", "f2", "precision", "recall")  # scores compared with t = 0.25
 
 
 def separated_batches(name):
@@ -40,6 +59,8 @@ def separated_batches(name):
         return keypoint_batches(scores=separated_scores)
     if name in ("accuracy", "top2"):
         return multiclass_batches(scores=separated_scores)
+    if name in THRESHOLD:  # multiples of 0.5: every |s - 0.25| >= 0.25
+        return binary_batches(scores=lambda shape: separated_scores(shape).map(lambda s: 2 * s))
     return binary_batches(both_classes=True, scores=separated_scores)
 
 
@@ -69,17 +90,48 @@ def test_surrogate_gradient_matches_finite_differences(name, settings):
     check()
 
 
+@pytest.mark.parametrize("standardise", [False, True], ids=["raw", "standardised"])
 @pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
-def test_comparisons_gradient_matches_finite_differences(name):
+def test_comparisons_gradient_matches_finite_differences(name, standardise):
     metric, batches = METRIC_BATCHES[name]
 
     @given(batches)
     def check(batch):
         scores, targets = batch
+        if standardise:
+            assume(np.std(scores) > 1e-3)  # as in the surrogate's test above
         refactoring = metric.refactor(scores.shape, targets)
-        check_grads(refactoring.comparisons, modes=["rev", "fwd"], order=1)(scores)
+        f = lambda s: refactoring.comparisons(s, standardise)
+        check_grads(f, modes=["rev", "fwd"], order=1)(scores)
 
     check()
+
+
+@pytest.mark.parametrize("standardise", [False, True], ids=["raw", "standardised"])
+def test_comparisons_with_a_threshold_have_exact_second_derivatives(standardise):
+    # The transpose of the differences (and of t / sd(s)) differentiated once more.
+    rng = np.random.default_rng(5)
+    scores, labels = rng.normal(size=9), np.array([1, 0, 0, 1, 0, 1, 1, 0, 0])
+    refactoring = FScore(threshold=0.3).refactor(scores.shape, labels)
+    weights = rng.normal(size=refactoring.length)
+    f = lambda s: np.sum(weights * refactoring.comparisons(s, standardise) ** 2)
+    check_grads(f, modes=["rev", "fwd"], order=2)(scores)
+
+
+def test_standardised_thresholds_keep_their_raw_units():
+    # (s - t) / sd(s): the comparisons, and so h~, are those of the raw scores over sd(s),
+    # whatever the scale; scaling scores and threshold together changes nothing.
+    rng = np.random.default_rng(6)
+    scores, labels = rng.normal(size=10), np.array([1, 0] * 5)
+    c = FScore(threshold=0.3).refactor((10,), labels).comparisons(scores, standardise=True)
+    raw = FScore(threshold=0.3).refactor((10,), labels).comparisons(scores)
+    np.testing.assert_allclose(c, raw / np.std(scores), rtol=1e-13, atol=1e-15)
+    anchors = UniLoss(FScore(threshold=0.3), seed=1).draw_anchors(scores, labels)
+    for scale in (1e-3, 7.0, 1e5):
+        moved = surrogate(scale * scores, labels, FScore(threshold=0.3 * scale), anchors,
+                          standardise=True)  # fmt: skip
+        still = surrogate(scores, labels, FScore(threshold=0.3), anchors, standardise=True)
+        assert moved == pytest.approx(still, rel=1e-10, abs=1e-12)
 
 
 def test_second_order_gradient_of_surrogate_matches_finite_differences():
@@ -141,14 +193,18 @@ def test_permuting_the_batch_permutes_the_gradient(name):
 
 
 @pytest.mark.parametrize("name", sorted(METRIC_BATCHES))
-def test_shifting_all_scores_by_a_constant_changes_nothing(name):
+def test_shifting_all_scores_and_thresholds_by_a_constant_changes_nothing(name):
     metric, _ = METRIC_BATCHES[name]
     batches = separated_batches(name)
 
     @given(batches, st.floats(-50, 50))
     def check(batch, shift):
         scores, targets = batch
-        first, second = UniLoss(metric, seed=7), UniLoss(metric, seed=7)
+        moved = metric
+        if name in THRESHOLD:  # the same metric at the shifted threshold
+            moved = copy.copy(metric)
+            moved.threshold = metric.threshold + shift
+        first, second = UniLoss(metric, seed=7), UniLoss(moved, seed=7)
         assert second(scores + shift, targets) == pytest.approx(
             first(scores, targets), rel=1e-12, abs=1e-12
         )

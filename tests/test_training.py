@@ -27,6 +27,7 @@ from uniloss_ref.experiments.tasks import (
     make_metric,
     task_scores,
 )
+from uniloss_ref.experiments.thresholds import at_threshold, tuned_threshold
 from uniloss_ref.experiments.training import (
     TrainConfig,
     batch_order,
@@ -35,7 +36,7 @@ from uniloss_ref.experiments.training import (
     train,
     write_run,
 )
-from uniloss_ref.metrics import KeypointTargets
+from uniloss_ref.metrics import FScore, KeypointTargets
 
 TINY = {
     "ap": {"n_train": 200, "n_test": 100, "epochs": 2},
@@ -170,6 +171,8 @@ def test_uniloss_variants_differ_only_in_the_gradient_rule():
         ({"loss": "bce", "margin": 0.5}, "margin is a UniLoss option"),
         ({"pos_weight": 3.0}, "pos_weight weighs BCE's positives"),
         ({"loss": "bce", "pos_weight": 0.0}, "pos_weight must be > 0"),
+        ({"metric": "f2"}, "the binary task 'ap' takes ap, f1"),
+        ({"task": "accuracy", "metric": "f1"}, "metric 'f1' is not one of task 'accuracy'"),
     ],
 )
 def test_bad_configs_are_rejected_naming_the_argument(change, message):
@@ -385,6 +388,14 @@ def test_every_loss_variant_trains(options):
     assert ("train_surrogate" in run.results["history"][0]) == (loss == "uniloss")
 
 
+def test_another_binary_metric_takes_the_task_fields_not_the_per_loss_ap_defaults():
+    ap = TrainConfig(task="ap", loss="uniloss").resolved()
+    f1 = TrainConfig(task="ap", loss="uniloss", metric="f1").resolved()
+    assert ap.batch_size == TASKS["ap"].default("batch_size", "uniloss")
+    assert f1.batch_size == TASKS["ap"].batch_size != ap.batch_size
+    assert f1.temperature == 0.5 and f1.lr == 0.03
+
+
 def test_a_loss_takes_its_own_defaults_before_the_tasks(monkeypatch):
     from dataclasses import replace
 
@@ -397,3 +408,53 @@ def test_a_loss_takes_its_own_defaults_before_the_tasks(monkeypatch):
     assert resolved["bce"].batch_size == 16 and resolved["bce"].weight_decay == 1e-4
     assert resolved["hinge"].batch_size == 16 and resolved["hinge"].weight_decay == 0.0
     assert TrainConfig(task="ap", loss="uniloss", batch_size=8).resolved().batch_size == 8
+
+
+@st.composite
+def validation_batches(draw):
+    n = draw(st.integers(1, 30))
+    scores = np.array(draw(st.lists(st.sampled_from([-2.0, -0.5, 0.0, 0.25, 1.0, 3.0]),
+                                    min_size=n, max_size=n)))  # fmt: skip
+    return scores, np.array(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+
+
+@given(validation_batches(), st.sampled_from([0.5, 1.0, 2.0]))
+def test_the_tuned_threshold_is_the_best_of_every_threshold(batch, beta):
+    # Brute force: the metric at every midpoint between distinct scores and beyond both ends.
+    scores, labels = batch
+    metric = FScore(beta=beta)
+    t = tuned_threshold(metric, scores, labels)
+    assert not (scores == t).any()
+    levels = np.unique(scores)
+    candidates = np.concatenate([[levels[0] - 1], (levels[1:] + levels[:-1]) / 2, [levels[-1] + 1]])
+    best = max(at_threshold(metric, c).evaluate(scores, labels) for c in candidates)
+    assert at_threshold(metric, t).evaluate(scores, labels) == best
+
+
+def test_f1_trains_uniloss_at_t_0_and_reads_bce_at_the_validation_threshold():
+    runs = {
+        loss: train(tiny("ap", loss, metric="f1"), show_progress=False)
+        for loss in ("uniloss", "bce")
+    }
+    for loss, run in runs.items():
+        results, data = run.results, run.setup.data
+        assert isinstance(run.setup.metric, FScore) and results["metric"] == "F1 at threshold 0"
+        assert results["config"]["tune_threshold"] == (loss == "bce")
+        read = at_threshold(run.setup.metric, results["threshold"])
+        assert results["test_metric"] == read.evaluate(run.test_scores, data.y_test)
+        tuned = at_threshold(run.setup.metric, results["tuned_threshold"])
+        assert results["test_metric_tuned"] == tuned.evaluate(run.test_scores, data.y_test)
+    assert runs["uniloss"].results["threshold"] == 0.0
+    assert runs["uniloss"].setup.loss.metric is runs["uniloss"].setup.metric
+    bce = runs["bce"].results
+    assert bce["threshold"] == bce["tuned_threshold"]
+    assert bce["val_metric"] == bce["val_metric_tuned"] >= bce["history"][-1]["val_metric"]
+
+
+def test_f1_has_its_own_defaults_for_uniloss_and_bce():
+    uniloss = TrainConfig(task="ap", loss="uniloss", metric="f1").resolved()
+    bce = TrainConfig(task="ap", loss="bce", metric="f1").resolved()
+    assert (uniloss.temperature, uniloss.lr, bce.lr) == (0.5, 0.03, 0.01)
+    assert uniloss.tune_threshold is False and bce.tune_threshold is True
+    ap = TrainConfig(task="ap", loss="uniloss").resolved()
+    assert (ap.temperature, ap.lr) == (TASKS["ap"].temperature, TASKS["ap"].lr["uniloss"])

@@ -156,7 +156,7 @@ def test_the_wrong_ports_are_usable_from_the_command_line(vectors):
     ],
     ids=lambda p: p.__name__,
 )
-def test_standardisation_mistakes_fail_only_the_standardised_cases(report_of, port):
+def test_standardisation_mistakes_fail_only_the_standardised_cases(vectors, report_of, port):
     report = report_of(port)
     failing = {c.case for c in report.checks if c.status in ("fail", "error")}
     # Not the batches that standardisation leaves as they are (sd 0 or subnormal).
@@ -167,4 +167,16 @@ def test_standardisation_mistakes_fail_only_the_standardised_cases(report_of, po
         "ap/standardised-huge",
         "ap-voc/standardised-tiny",
         "accuracy/standardised-negative",
+        "f1/standardised",
+        "f1/ties-standardised",
     }
+    left_as_they_are = {"roc-auc/standardised-equal", "accuracy/standardised-zeros"}
+    standardised = {case["name"] for case in vectors["cases"] if case["standardise"]}
+    assert failing | left_as_they_are | {"roc-auc/standardised-subnormal-sd"} == standardised
+
+
+def test_a_threshold_left_in_raw_units_fails_only_where_scores_are_standardised(report_of):
+    # t = 20 against scores of spread about 30: s / sd - t has other signs than s - t.
+    report = report_of(wrong_ports.ThresholdNotStandardised)
+    failing = {c.case for c in report.checks if c.status in ("fail", "error")}
+    assert failing == {"f1/standardised", "f1/ties-standardised"}

@@ -54,20 +54,28 @@ class Port:
             "RocAuc": self.roc_auc,
             "Accuracy": self.accuracy,
             "PCK": self.pck,
+            "FScore": self.f_score,
+            "Precision": self.precision_at_threshold,
+            "Recall": self.recall_at_threshold,
+            "PrecisionAtK": self.precision_at_k,
+            "RecallAtK": self.recall_at_k,
         }[case["metric"]]
-        i, j, h = build(scores.shape, case["targets"], **case["params"])
+        i, j, h, *t = build(scores.shape, case["targets"], **case["params"])
+        t = np.asarray(t[0] if t else [], dtype=self.dtype)  # constants: index n + k is t_k
         values = np.asarray(self.anchor_values(h, anchors), dtype=self.dtype)
 
         def loss_of_comparisons(c: Any) -> Any:
             return self.loss(self.interpolate(self.relax(c, tau), anchors, values, p))
 
-        def scaled(s: Any) -> Any:
-            return self.standardise(s) if case["standardise"] else s
+        def scaled(s: Any) -> tuple[Any, Any]:
+            if not case["standardise"]:
+                return s, t
+            return self.standardise(s), self.standardise_constants(t, s)
 
         def loss_of_scores(s: Any) -> Any:
-            return loss_of_comparisons(self.comparisons(scaled(s), i, j))
+            return loss_of_comparisons(self.comparisons(*scaled(s), i, j))
 
-        c = self.comparisons(scaled(scores), i, j)
+        c = self.comparisons(*scaled(scores), i, j)
         hard = self.hard(c)
         b = self.relax(c, tau)
         h_tilde = self.interpolate(b, anchors, values, p)
@@ -225,17 +233,92 @@ class Port:
         empty = np.zeros(0, dtype=np.intp)
         return (np.concatenate(i) if i else empty), (np.concatenate(j) if j else empty), h
 
+    def threshold_pairs(self, labels, negatives=True):
+        """Each sample (positives only for recall) against ``t`` (index n), in order."""
+        labels = np.asarray(labels)
+        samples = np.flatnonzero((labels == 1) | negatives)
+        positive, n = labels[samples] == 1, labels.size
+        return np.where(positive, samples, n), np.where(positive, n, samples), positive
+
+    def confusion(self, b, positive):
+        """``(TP, FP, FN)``: a lost positive is missed, a lost negative a false positive."""
+        lost = b <= 0
+        fn, fp = lost[:, positive].sum(axis=1), lost[:, ~positive].sum(axis=1)
+        return positive.sum() - fn, fp, fn
+
+    def ratio(self, numerator, denominator):
+        """``0 / 0 = 1``: nothing to find, nothing found wrongly."""
+        some = denominator > 0
+        return np.where(some, numerator / np.where(some, denominator, 1), 1.0)
+
+    def f_value(self, tp, fp, fn, beta):
+        weight = 1.0 + beta**2
+        return self.ratio(weight * tp, weight * tp + beta**2 * fn + fp)
+
+    def f_score(self, shape, labels, *, beta, threshold):
+        i, j, positive = self.threshold_pairs(labels)
+        return i, j, lambda b: self.f_value(*self.confusion(b, positive), beta), [threshold]
+
+    def precision_at_threshold(self, shape, labels, *, threshold):
+        i, j, positive = self.threshold_pairs(labels)
+
+        def h(b):
+            tp, fp, _ = self.confusion(b, positive)
+            return self.ratio(tp, tp + fp)
+
+        return i, j, h, [threshold]
+
+    def recall_negatives(self) -> bool:
+        return False
+
+    def recall_at_threshold(self, shape, labels, *, threshold):
+        i, j, positive = self.threshold_pairs(labels, self.recall_negatives())
+
+        def h(b):
+            tp, _, fn = self.confusion(b, positive)
+            return self.ratio(tp, tp + fn)
+
+        return i, j, h, [threshold]
+
+    def hits(self, b, positives, negatives, k):
+        """Positives in the top k: the j-th positive sits at place ``j + n_(j)``."""
+        above = self.negatives_above(b, positives, negatives).sum(axis=2)
+        return (np.arange(1, positives + 1) + np.sort(above, axis=1) <= k).sum(axis=1)
+
+    def top(self, k, n):
+        return min(k, n)
+
+    def precision_at_k(self, shape, labels, *, k):
+        i, j, positives, negatives = self.ranking_pairs(np.asarray(labels))
+        n = positives + negatives
+        return i, j, lambda b: self.hits(b, positives, negatives, k) / self.top(k, n)
+
+    def recall_at_k(self, shape, labels, *, k):
+        i, j, positives, negatives = self.ranking_pairs(np.asarray(labels))
+
+        def h(b):
+            if positives == 0:
+                return self.no_pairs_value(len(b))
+            return self.hits(b, positives, negatives, k) / positives
+
+        return i, j, h
+
     # --- the surrogate ------------------------------------------------------------------
 
     def standardise(self, s: Any) -> Any:
         """``s / sd(s)``, population sd over every entry; a batch whose sd is 0 or below the
         smallest normal float stays as it is."""
+        scale = self.scale(s)
+        return s if scale is None else s / scale[0] / scale[1]
+
+    def scale(self, s: Any) -> tuple[float, Any] | None:
+        """``(top, spread)`` with ``sd = top spread``, the spread that of ``s / top``; None
+        where the batch stays as it is."""
         top = self.prescale(getval(s))
         if top == 0:
-            return s
-        unit = s / top
-        sd = self.spread(unit)
-        return unit / sd if self.keeps(getval(sd) * abs(top)) else s
+            return None
+        sd = self.spread(s / top)
+        return (top, sd) if self.keeps(getval(sd) * abs(top)) else None
 
     def prescale(self, s: np.ndarray) -> float:
         """The constant the scores are divided by first, so that no square overflows."""
@@ -248,8 +331,19 @@ class Port:
     def spread(self, unit: Any) -> Any:
         return anp.sqrt(anp.mean((unit - anp.mean(unit)) ** 2))
 
-    def comparisons(self, s: Any, i: np.ndarray, j: np.ndarray) -> Any:
-        flat = anp.reshape(s, -1)
+    def standardise_constants(self, t: Any, s: Any) -> Any:
+        """``t / sd(s)``: a threshold compared with standardised scores keeps its units; as
+        it is where the scores are."""
+        scale = self.scale(s)
+        return t if scale is None else self.divide_constants(t, *scale)
+
+    def divide_constants(self, t: Any, top: float, sd: Any) -> Any:
+        """As the scores are divided: by ``max|s|``, then by the spread."""
+        return t / top / sd
+
+    def comparisons(self, s: Any, t: Any, i: np.ndarray, j: np.ndarray) -> Any:
+        """``z[i] - z[j]`` over ``z = (s, t)``: the scores, then the constants."""
+        flat = anp.concatenate([anp.reshape(s, -1), t])
         return flat[i] - flat[j]
 
     def hard(self, c: np.ndarray) -> np.ndarray:
@@ -338,12 +432,26 @@ class ShiftDifferentiated(Port):
         return anp.exp(log_w - anp.max(log_w))
 
 
+class CentredOnBothSides(Port):
+    """z-scores ``(s - mean) / sd`` compared with ``(t - mean) / sd``: the mean cancels in
+    every comparison, of two scores or of a score and the threshold."""
+
+    def standardise(self, s):
+        scale = self.scale(s)
+        return s if scale is None else (s / scale[0] - anp.mean(s / scale[0])) / scale[1]
+
+    def standardise_constants(self, t, s):
+        scale = self.scale(s)
+        return t if scale is None else (t / scale[0] - anp.mean(s / scale[0])) / scale[1]
+
+
 RIGHT: list[type[Port]] = [
     Port,
     SigmoidRelaxation,
     OtherSummationOrders,
     DirectDistances,
     ShiftDifferentiated,
+    CentredOnBothSides,
 ]
 
 
@@ -389,8 +497,8 @@ class PairsNegativeMajor(Port):
 class PairsReversed(Port):
     """Every comparison the wrong way round: ``s[j] - s[i]``."""
 
-    def comparisons(self, s, i, j):
-        return super().comparisons(s, j, i)
+    def comparisons(self, s, t, i, j):
+        return super().comparisons(s, t, j, i)
 
 
 @wrong("comparisons")
@@ -713,7 +821,8 @@ class RocAucTiesHalf(Port):
     def batch_metric(self, h, hard, case):
         if case["metric"] != "RocAuc" or hard.size == 0:
             return super().batch_metric(h, hard, case)
-        c = self.comparisons(np.asarray(case["scores"]), *self.ranking_pairs(case["targets"])[:2])
+        i, j = self.ranking_pairs(case["targets"])[:2]
+        c = self.comparisons(np.asarray(case["scores"]), np.zeros(0), i, j)
         return float(np.mean((c > 0) + 0.5 * (c == 0)))
 
 
@@ -1089,6 +1198,124 @@ class StandardDeviationHeldConstant(Port):
 
     def spread(self, unit):
         return super().spread(getval(unit))
+
+
+# --- metrics at a threshold and at k ---------------------------------------------------------
+
+
+@wrong("comparisons")
+class ThresholdNotStandardised(Port):
+    """Standardised scores compared with the raw threshold: ``s / sd - t``."""
+
+    def standardise_constants(self, t, s):
+        return t
+
+
+@wrong("hard")
+class ThresholdOverSdInOneStep(Port):
+    """``t / (max|s| sd)`` where the scores are ``(s / max|s|) / sd``: an ulp apart, so a
+    score equal to ``t`` is no longer tied with it."""
+
+    def divide_constants(self, t, top, sd):
+        # Only where there is a threshold: the slope of 1 / (top sd) squares top, which
+        # overflows for scores of 1e200.
+        return t / (top * sd) if anp.size(t) else t
+
+
+@wrong("comparisons")
+class ScoresCentred(CentredOnBothSides):
+    """The scores standardised as z-scores, ``(s - mean) / sd``, the threshold as ``t / sd``:
+    a mean subtracted from one side of ``s - t`` only."""
+
+    def standardise_constants(self, t, s):
+        return Port.standardise_constants(self, t, s)
+
+
+@wrong("comparisons")
+class NegativesOrientedLikePositives(Port):
+    """Every sample compared as ``s_m - t``: a negative's ``c > 0`` is then its error."""
+
+    def threshold_pairs(self, labels, negatives=True):
+        i, j, positive = super().threshold_pairs(labels, negatives)
+        return np.minimum(i, j), np.maximum(i, j), positive
+
+
+@wrong("comparisons")
+class RecallComparesNegatives(Port):
+    """Recall with a comparison for every sample, the negatives' unused by ``h``."""
+
+    def recall_negatives(self):
+        return True
+
+
+@wrong("anchor_values")
+class FScoreZeroDivisionZero(Port):
+    """F = 0 when ``TP + FP + FN = 0`` (scikit-learn's default, with a warning)."""
+
+    def f_value(self, tp, fp, fn, beta):
+        return np.where(tp + fp + fn > 0, super().f_value(tp, fp, fn, beta), 0.0)
+
+
+@wrong("anchor_values")
+class PrecisionZeroDivisionZero(Port):
+    """Precision 0 when nothing is predicted positive."""
+
+    def precision_at_threshold(self, shape, labels, *, threshold):
+        i, j, positive = self.threshold_pairs(labels)
+
+        def h(b):
+            tp, fp, _ = self.confusion(b, positive)
+            return np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
+
+        return i, j, h, [threshold]
+
+
+@wrong("anchor_values")
+class FBetaOnFalsePositives(Port):
+    """``beta^2`` weighting the false positives instead of the false negatives."""
+
+    def f_value(self, tp, fp, fn, beta):
+        return super().f_value(tp, fn, fp, beta)
+
+
+@wrong("anchor_values")
+class FBetaNotSquared(Port):
+    """``beta`` where the formula has ``beta^2``."""
+
+    def f_value(self, tp, fp, fn, beta):
+        return super().f_value(tp, fp, fn, np.sqrt(beta))
+
+
+@wrong("anchor_values")
+class AtKOverK(Port):
+    """Precision at k over ``k`` even when ``k > n``."""
+
+    def top(self, k, n):
+        return k
+
+
+@wrong("anchor_values")
+class AtKStrictPlace(Port):
+    """A positive in the top k only at a place below ``k`` (``<`` for ``<=``)."""
+
+    def hits(self, b, positives, negatives, k):
+        return super().hits(b, positives, negatives, k - 1)
+
+
+@wrong("batch_metric")
+class AtKTiesToThePositive(Port):
+    """The batch's precision / recall at k by a stable sort of the scores: a positive tied
+    with a negative of higher index goes first."""
+
+    def batch_metric(self, h, hard, case):
+        if case["metric"] not in ("PrecisionAtK", "RecallAtK"):
+            return super().batch_metric(h, hard, case)
+        scores, labels = np.asarray(case["scores"]), np.asarray(case["targets"])
+        k, positives = case["params"]["k"], int(labels.sum())
+        found = labels[np.argsort(-scores, kind="stable")[:k]].sum()
+        if case["metric"] == "PrecisionAtK":
+            return float(found / min(k, labels.size))
+        return float(found / positives) if positives else 1.0
 
 
 # --- precision -----------------------------------------------------------------------------

@@ -101,6 +101,20 @@ def positive_float(value: Any, name: str) -> float:
     return float(value)
 
 
+def finite_float(value: Any, name: str) -> float:
+    """A finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def positive_int(value: Any, name: str) -> int:
+    """An integer >= 1."""
+    return _integer_from(value, name, 1, "a positive integer")
+
+
 def flag(value: Any, name: str) -> bool:
     """True or False (NumPy's booleans included)."""
     if not isinstance(value, bool | np.bool_):
@@ -110,8 +124,13 @@ def flag(value: Any, name: str) -> bool:
 
 def count(value: Any, name: str) -> int:
     """A non-negative integer."""
+    return _integer_from(value, name, 0, "a non-negative integer")
+
+
+def _integer_from(value: Any, name: str, smallest: int, kind: str) -> int:
+    """An integer (not a bool) >= ``smallest``; ``kind`` names it in the error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {_describe(value)}")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        raise TypeError(f"{name} must be {kind}, got {_describe(value)}")
+    if value < smallest:
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
     return int(value)

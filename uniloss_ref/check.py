@@ -7,7 +7,8 @@
 * bounded: ``min v <= h~ <= max v``;
 * gradient: autograd's directional derivative of ``h~`` (anchors fixed) against a central
   finite difference in a random direction;
-* shift invariant: adding a constant to every score leaves ``h~`` unchanged;
+* shift invariant: adding a constant to every score (and to the refactoring's constants, the
+  thresholds) leaves ``h~`` unchanged;
 * finite at extremes: scores of magnitude ``1e6`` give a finite loss and gradient.
 
 It prints one row per (metric, property) with the worst error seen and exits non-zero if
@@ -30,7 +31,22 @@ import numpy as np
 
 from .anchors import AnchorSampler
 from .interpolation import interpolate
-from .metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
+from .metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    FScore,
+    KeypointTargets,
+    Metric,
+    Precision,
+    PrecisionAtK,
+    Recall,
+    RecallAtK,
+    Refactoring,
+    RocAuc,
+)
+from .metrics.at_k import RankingAtK
+from .metrics.threshold import ThresholdMetric
 from .surrogate import UniLoss, surrogate
 
 
@@ -52,11 +68,14 @@ class CheckRow:
 
 def random_batch(metric: Metric, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
     """A random batch (scores, targets) of a size the metric takes; scores are tie-free."""
-    if isinstance(metric, AveragePrecision | RocAuc):
+    if isinstance(metric, AveragePrecision | RocAuc | RankingAtK):
         n = int(rng.integers(2, 25))
         labels = np.zeros(n, dtype=int)
         labels[rng.choice(n, size=int(rng.integers(1, n)), replace=False)] = 1
         return rng.normal(size=n), labels
+    if isinstance(metric, ThresholdMetric):  # any labels; scores on both sides of t
+        n = int(rng.integers(1, 25))
+        return metric.threshold + rng.normal(size=n), rng.integers(2, size=n)
     if isinstance(metric, Accuracy):
         n, classes = int(rng.integers(1, 17)), int(rng.integers(2, 13))
         return rng.normal(size=(n, classes)), rng.integers(classes, size=n)
@@ -81,6 +100,12 @@ def default_metrics() -> list[Metric]:
         Accuracy(),
         Accuracy(top_k=3),
         PCK(threshold=0.5),
+        FScore(),
+        FScore(beta=2.0, threshold=0.5),
+        Precision(threshold=-0.5),
+        Recall(),
+        PrecisionAtK(3),
+        RecallAtK(3),
     ]
 
 
@@ -131,7 +156,9 @@ def check_metric(
         value = h(scores)
         worst["bounds"] = max(worst["bounds"], values.min() - value, value - values.max())
         worst["gradient"] = max(worst["gradient"], _directional_error(h, scores, rng))
-        worst["shift"] = max(worst["shift"], abs(h(scores + 3.0) - value))
+        shifted = _Shifted(metric, 3.0)
+        moved = surrogate(scores + 3.0, targets, shifted, anchors)
+        worst["shift"] = max(worst["shift"], abs(moved - value))
         extreme = 1e6 * np.sign(scores)
         if (
             np.isfinite(loss(extreme, targets))
@@ -144,12 +171,26 @@ def check_metric(
         "anchors": ("surrogate exact at anchors", 0.0),
         "bounds": ("surrogate within anchor values", 1e-12),
         "gradient": ("gradient = finite differences", 1e-4),
-        "shift": ("shift of all scores changes nothing", 1e-9),
+        "shift": ("shift (thresholds too) changes nothing", 1e-9),
         "extreme": ("finite at scores of 1e6", 0.0),
     }
     return [
         CheckRow(repr(metric), laws[key][0], cases, float(worst[key]), laws[key][1]) for key in laws
     ]
+
+
+class _Shifted(Metric):
+    """``metric`` with every refactoring's constants (thresholds) moved by ``shift``."""
+
+    def __init__(self, metric: Metric, shift: float) -> None:
+        self.metric, self.shift, self.score_ndim = metric, shift, metric.score_ndim
+
+    def refactor(self, shape: tuple[int, ...], targets: Any) -> Refactoring:
+        r = self.metric.refactor(shape, targets)
+        return Refactoring(r.shape, r.i, r.j, r.h, r.row_starts, constants=r.constants + self.shift)
+
+    def evaluate(self, scores: Any, targets: Any) -> float:
+        raise NotImplementedError("only the refactoring is shifted")
 
 
 def run(cases: int = 20, seed: int = 0, metrics: Sequence[Metric] | None = None) -> list[CheckRow]:

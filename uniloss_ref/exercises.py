@@ -600,8 +600,11 @@ def check_interpolation(interpolate: Callable) -> Passed:
             name, label, INTERPOLATION_HINT, autograd.grad(interpolate), b, anchors, values, power
         )
         expected = autograd.grad(plain.interpolate)(b, anchors, values, power)
+        # Next to an anchor the slope in b~ is ill-conditioned (terms in d_k^(-p-2)): two
+        # right summation orders differ there by about 1e-6 relative, plain itself by as
+        # much from the exact value, so the slope is held to 1e-5.
         worst = max(worst, _compare(f"{name} (gradient)", label, slope, expected,
-                                    INTERPOLATION_HINT, rtol=1e-7, atol=1e-12))  # fmt: skip
+                                    INTERPOLATION_HINT, rtol=1e-5, atol=1e-12))  # fmt: skip
     return _done(name, "uniloss_ref.plain.interpolate", len(cases), worst)
 
 

@@ -5,8 +5,9 @@ computed as its formula reads. The package computes the same numbers faster
 (:class:`uniloss_ref.UniLoss`): each step below has a fast version of the same name one level
 down, and the tests hold the two equal at the same seed. Read top to bottom:
 
-1. comparisons ``c = s[i] - s[j]`` from the metric's refactoring, of ``s / sd(s)`` if asked
-   (:func:`standardised`; fast: :func:`uniloss_ref.relaxation.standardised`);
+1. comparisons ``c = z[i] - z[j]`` from the metric's refactoring, ``z`` the scores ``s`` and
+   then its constants ``t`` (thresholds), both over ``sd(s)`` if asked (:func:`standardised`;
+   fast: :mod:`uniloss_ref.relaxation`);
 2. ``b~ = tanh(c / 2 tau)`` (:func:`relaxed_binary`; :mod:`uniloss_ref.relaxation`);
 3. ``K`` anchors around the truth and ``sign(c)`` (:func:`draw_anchors`;
    :class:`uniloss_ref.anchors.AnchorSampler`) and their values ``v_k = h(a_k)``
@@ -32,18 +33,17 @@ from autograd.tracer import getval
 from . import metrics
 
 
-def standardised(s):
-    """``s / sd(s)`` over the batch (population sd), differentiated through ``sd``.
-
-    Divided by ``max|s|`` first (a constant that cancels), so no square overflows. A batch
-    whose ``sd`` is 0 or subnormal, where ``1 / sd`` overflows, is left unchanged.
-    """
-    top = np.max(np.abs(getval(s)))
+def standardised(z, n=None):
+    """``z / sd(s)``, ``s = z[:n]`` the scores (all of ``z`` by default) and any constants
+    ``t`` after them, so ``(s_i - t) / sd`` keeps its sign: population sd over the batch,
+    differentiated through ``sd``. Divided by ``max|s|`` first (a constant that cancels), so
+    no square overflows; a batch whose ``sd`` is 0 or subnormal is left unchanged."""
+    top = np.max(np.abs(getval(z[:n])))
     if not top > 0:
-        return s
-    unit = s / top
-    spread = anp.sqrt(anp.mean((unit - anp.mean(unit)) ** 2))
-    return unit / spread if getval(spread) * top >= np.finfo(float).tiny else s
+        return z
+    unit = z / top
+    spread = anp.sqrt(anp.mean((unit[:n] - anp.mean(unit[:n])) ** 2))
+    return unit / spread if getval(spread) * top >= np.finfo(float).tiny else z
 
 
 @primitive
@@ -111,8 +111,9 @@ def interpolate(b, anchors, values, power=1.0):
 
 
 def comparisons(scores, refactoring, standardise=False):
-    """``c = z[i] - z[j]`` with ``z = s / sd(s)`` or ``s``, flattened."""
-    z = anp.reshape(standardised(scores) if standardise else scores, -1)
+    """``c = z[i] - z[j]``, ``z`` the flattened scores then the constants, standardised or not."""
+    z = anp.concatenate([anp.reshape(scores, -1), refactoring.constants])
+    z = standardised(z, np.size(scores)) if standardise else z
     return z[refactoring.i] - z[refactoring.j]
 
 
@@ -132,9 +133,8 @@ def loss(scores, targets, metric, rng, temperature=1.0, power=1.0, standardise=F
 def uniloss(case):
     """Every quantity of a conformance case (``docs/porting.md``): the reference as a port."""
     metric = getattr(metrics, case["metric"])(**case["params"])
-    targets = case["targets"]
-    if isinstance(metric, metrics.PCK):
-        targets = metrics.KeypointTargets(**targets)
+    keypoints = isinstance(metric, metrics.PCK)
+    targets = metrics.KeypointTargets(**case["targets"]) if keypoints else case["targets"]
     refactoring = metric.refactor(case["scores"].shape, targets)
     anchors, tau, power = case["anchors"], case["temperature"], case["power"]
     values = refactoring.h(anchors > 0)

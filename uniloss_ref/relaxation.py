@@ -12,8 +12,10 @@ which tends to ``sign(c)`` as ``tau -> 0``.
 loss that rewards confident comparisons grows it until ``|c| / tau`` saturates ``tanh`` and
 wrong comparisons stop receiving gradient. Standardising the batch's scores first,
 ``s / sd(s)`` (:func:`standardised`, differentiated through), makes ``tau`` a width in units
-of the batch's spread and the surrogate invariant to the score scale. It leaves every
-comparison's sign, and so the metric, unchanged.
+of the batch's spread and the surrogate invariant to the score scale. Constants compared
+with the scores (thresholds ``t``) are divided by the same ``sd(s)``
+(:func:`standardised_constants`), so ``(s_i - t) / sd(s)`` keeps its sign: standardising
+leaves every comparison's sign, and so the metric, unchanged.
 """
 
 from __future__ import annotations
@@ -55,38 +57,73 @@ def standardised(scores: Any) -> Any:
     ``z = s / sd`` and ``y = (s - mean s) / sd``, has no component along ``s`` (the output
     does not change when all scores are scaled).
     """
-    z, _, _ = _standardise(scores)
-    return z
+    return _standardise(scores)[0]
 
 
-def _standardise(s: Any) -> tuple[Any, Any, Any]:
-    """``(z, y, sd)`` as in :func:`standardised`; ``y`` is None where ``sd = 0``."""
+def _standardise(s: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """``(z, y, sd, top, spread)`` as in :func:`standardised`, ``sd = top spread`` with
+    ``top = max|s|``; ``y`` is None where ``sd = 0``."""
     xp = array_module(s)
     top = xp.max(xp.abs(s)) if s.size else 0.0
     if not top > 0 or not xp.isfinite(top):
-        return s, None, 1.0
+        return s, None, 1.0, 1.0, 1.0
     unit = s / top
     centred = unit - xp.mean(unit)
     spread = xp.sqrt(xp.mean(centred**2))
     if not top * spread >= onp.finfo(float).tiny:
-        return s, None, 1.0
-    return unit / spread, centred / spread, top * spread
+        return s, None, 1.0, 1.0, 1.0
+    return unit / spread, centred / spread, top * spread, top, spread
 
 
 def _standardised_vjp(ans: Any, s: Any) -> Any:
-    _, y, sd = _standardise(s)
+    _, y, sd, _, _ = _standardise(s)
     if y is None:
         return lambda g: g
     return lambda g: (g - y * array_module(g).mean(g * ans)) / sd
 
 
 def _standardised_jvp(g: Any, ans: Any, s: Any) -> Any:
-    _, y, sd = _standardise(s)
+    _, y, sd, _, _ = _standardise(s)
     return g if y is None else (g - ans * array_module(g).mean(g * y)) / sd
 
 
 defvjp(standardised, _standardised_vjp)
 defjvp(standardised, _standardised_jvp)
+
+
+@primitive
+def standardised_constants(constants: Any, scores: Any) -> Any:
+    """``t / sd(s)``: constants ``t`` (thresholds) on the scale of :func:`standardised` scores.
+
+    A score compared with a constant after standardising both, ``s_i / sd - t / sd =
+    (s_i - t) / sd``, keeps the sign of ``s_i - t`` (short of underflow, within 1e-308
+    ``max|s|``): the metric is unchanged and the threshold stays in the units of the raw
+    scores. Unchanged where :func:`standardised`
+    leaves the scores unchanged. Differentiable in ``s`` through ``sd``: with ``u = t / sd``
+    the gradient is ``-y sum(g u) / (n sd)`` (``y`` as in :func:`standardised`). Computed
+    as the scores are, ``t / max|s| / spread``, so a score equal to a constant stays equal
+    to it bit for bit: a tie stays a tie.
+    """
+    _, y, _, top, spread = _standardise(scores)
+    return constants if y is None else constants / top / spread
+
+
+def _standardised_constants_vjp(ans: Any, constants: Any, scores: Any) -> Any:
+    _, y, sd, _, _ = _standardise(scores)
+    xp = array_module(scores)
+    if y is None:
+        return lambda g: xp.zeros(scores.shape)
+    return lambda g: -y * (xp.sum(g * ans) / (scores.size * sd))
+
+
+def _standardised_constants_jvp(g: Any, ans: Any, constants: Any, scores: Any) -> Any:
+    _, y, sd, _, _ = _standardise(scores)
+    return 0.0 * ans if y is None else -ans * (array_module(g).mean(g * y) / sd)
+
+
+# The constants are data: only the scores, through sd, receive a gradient.
+defvjp(standardised_constants, _standardised_constants_vjp, argnums=(1,))
+defjvp(standardised_constants, _standardised_constants_jvp, argnums=(1,))
 
 
 def relaxed_binary(c: Any, temperature: float = 1.0) -> Any:

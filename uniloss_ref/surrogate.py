@@ -23,7 +23,7 @@ from .anchor_sets import AnchorSet, anchor_set
 from .anchors import AnchorSampler
 from .interpolation import idw, weights
 from .metrics.refactoring import Metric, Refactoring
-from .relaxation import hard_binary, relaxed_binary, standardised
+from .relaxation import hard_binary, relaxed_binary
 
 Sampler = Callable[[np.ndarray, Refactoring, np.random.Generator], AnchorSet]
 
@@ -180,7 +180,7 @@ class UniLoss:
                 "GiB); use a smaller batch, fewer anchors or a larger memory_limit"
             )
         refactoring = self.metric.refactor(shape, targets)
-        c = refactoring.comparisons(standardised(scores) if self.standardise else scores)
+        c = refactoring.comparisons(scores, self.standardise)
         anchors = self.sampler(to_numpy(c), refactoring, self.rng)
         if not (isinstance(anchors, AnchorSet) and anchors.length == c.size and len(anchors)):
             raise TypeError(

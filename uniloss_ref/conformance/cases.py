@@ -28,7 +28,19 @@ from typing import Any
 import numpy as np
 
 from ..anchors import AnchorSampler
-from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
+from ..metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    FScore,
+    KeypointTargets,
+    Metric,
+    Precision,
+    PrecisionAtK,
+    Recall,
+    RecallAtK,
+    RocAuc,
+)
 from .reference import case_inputs, reference_port
 from .tolerances import case_tolerances
 
@@ -110,7 +122,8 @@ def draft(
     standardise: bool = False,
 ) -> Draft:
     """A case without its expected outputs, as a vectors file writes it."""
-    own = case_tolerances(scores, temperature, standardise)
+    constants = metric.refactor(scores.shape, targets).constants
+    own = case_tolerances(scores, temperature, standardise, constants)
     if isinstance(targets, KeypointTargets):
         _check_radius_margin(targets, metric.threshold)
         encoded: Any = {
@@ -680,6 +693,128 @@ def _standardised_cases(seed: int) -> list[Draft]:
     return drafts
 
 
+def _threshold_cases(seed: int) -> list[Draft]:
+    """F-score, precision and recall at a threshold: each sample compared with ``t``."""
+    rng = np.random.default_rng(seed)
+    drafts = []
+
+    def add(name, text, metric, scores, labels, anchors=None, **kwargs):
+        params = {"threshold": metric.threshold}
+        if isinstance(metric, FScore):
+            params = {"beta": metric.beta, **params}
+        if anchors is None:
+            anchors = _sampled(metric, scores, labels, rng)
+        if (scores == metric.threshold).any() != ("ties" in name):
+            raise RuntimeError(f"{name}: only the ties case may have a score equal to t")
+        drafts.append(draft(name, text, metric, params, scores, labels, anchors, **kwargs))
+
+    f1 = FScore(threshold=0.25)
+    scores, labels = _scores(rng, (10,)), _labels(10, 4, rng)
+    add("f1/ordinary", "10 samples, 4 positives, t = 0.25: l = 10.", f1, scores, labels)
+    add(
+        "f1/every-configuration",
+        "2 positives, 2 negatives; the anchors are all 16 configurations (every one is "
+        "realisable: each sample on its own side of t), among them TP + FP + FN = 0 (F = 1) "
+        "and TP = 0 (F = 0).",
+        f1,
+        _scores(rng, (4,)),
+        np.array([1, 0, 0, 1]),
+        every_configuration(4),
+    )
+    scores, labels = np.array([0.25, 0.25, 0.5, -0.5, 0.75, 0.0]), np.array([1, 0, 1, 0, 0, 1])
+    add(
+        "f1/ties",
+        "A positive and a negative exactly at t: c = 0 is -1 for both (a false negative and "
+        "a false positive), b~ = 0.",
+        f1,
+        scores,
+        labels,
+    )
+    scores = _scores(rng, (6,))
+    add(
+        "f1/no-positives",
+        "No positive: F is 1 at a configuration with no false positive, 0 otherwise.",
+        f1,
+        scores,
+        np.zeros(6, dtype=int),
+    )
+    scores = np.array([3e6, -1e6, 2e6, -4e6, -2e6, 1e6])
+    add(
+        "f1/extreme-on-anchor",
+        "Scores of order 1e6: b~ = sign(c) exactly, the current anchor.",
+        f1,
+        scores,
+        np.array([1, 0, 0, 1, 1, 0]),
+    )
+    scores = np.array([23.75, -150.0, 300.0, -400.0, 200.0, 125.0])
+    add(
+        "f1/very-near-anchor",
+        "Every |c| >= 100 but one c = 23.5 (t = 0.25): b~ is 1.2e-10 from the current anchor.",
+        f1,
+        scores,
+        np.array([1, 0, 1, 0, 0, 1]),
+    )
+    scores, labels = np.round(20.0 + _scores(rng, (10,), scale=30.0), 3), _labels(10, 4, rng)
+    add(
+        "f1/standardised",
+        "Scores of size about 30 around 20, threshold t = 20, standardised, tau = 3: the "
+        "comparisons are (s - t) / sd(s). A port that compares s / sd(s) with t itself, or "
+        "subtracts the mean, fails.",
+        FScore(threshold=20.0),
+        scores,
+        labels,
+        temperature=3.0,
+        standardise=True,
+    )
+    scores, labels = _scores(rng, (9,)), _labels(9, 3, rng)
+    add(
+        "f2/temperature-and-power",
+        "F_2 (recall weighs 4 times as much), t = -0.5, tau = 0.5, p = 2.",
+        FScore(beta=2.0, threshold=-0.5),
+        scores,
+        labels,
+        temperature=0.5,
+        power=2.0,
+    )
+    scores, labels = _scores(rng, (8,)), _labels(8, 3, rng)
+    add("precision/ordinary", "Precision at t = 0.1, 8 samples.", Precision(0.1), scores, labels)
+    scores = -1.0 - np.abs(_scores(rng, (5,)))
+    add(
+        "precision/nothing-predicted",
+        "Every score below t: nothing is predicted positive, precision 1 (TP + FP = 0).",
+        Precision(0.0),
+        scores,
+        np.array([1, 0, 0, 1, 0]),
+    )
+    scores, labels = _scores(rng, (8,)), _labels(8, 5, rng)
+    add(
+        "recall/ordinary",
+        "Recall at t = -0.2: only the 5 positives are compared (l = 5).",
+        Recall(-0.2),
+        scores,
+        labels,
+    )
+    add(
+        "recall/no-positives",
+        "No positive: l = 0 and recall 1.",
+        Recall(0.0),
+        _scores(rng, (4,)),
+        np.zeros(4, dtype=int),
+    )
+    add(
+        "f1/ties-standardised",
+        "Standardised, with a positive and a negative exactly at t = 1.5: t / sd(s) must be "
+        "computed as the scores are (divided by max|s|, then by the spread), so that the ties "
+        "stay exact (c = 0, hard -1); t / (max|s| spread) is an ulp off and breaks them.",
+        FScore(threshold=1.5),
+        np.array([1.5, 1.5, 3.25, -0.75, 2.0, 0.5, -2.5]),
+        np.array([1, 0, 1, 0, 0, 1, 0]),
+        temperature=2.0,
+        standardise=True,
+    )
+    return drafts
+
+
 def significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
     """``values`` rounded to ``digits`` significant digits (short in the file at any scale)."""
     rounded = [float(f"{v:.{digits - 1}e}") for v in np.ravel(values)]
@@ -774,6 +909,27 @@ def _standardisation_guard_cases(seed: int) -> list[Draft]:
         power=2.0,
     )
     return drafts
+
+
+def _at_k_cases(seed: int) -> list[Draft]:
+    """Precision and recall at k: the pairs of AP, valued by the positives in the top k."""
+    rng = np.random.default_rng(seed)
+    drafts = _binary_ranking_cases("precision-at-3", PrecisionAtK, {"k": 3}, seed)
+    recall = [d for d in _binary_ranking_cases("recall-at-3", RecallAtK, {"k": 3}, seed + 1)
+              if d["name"].split("/")[1] in ("ordinary", "every-configuration", "ties",
+                                             "no-positives", "one-class")]  # fmt: skip
+    scores, labels = _scores(rng, (5,)), np.array([1, 0, 0, 1, 0])
+    metric = PrecisionAtK(8)
+    beyond = draft(
+        "precision-at-8/k-beyond-batch",
+        "k = 8 > n = 5: the top k is the whole batch, P@k = P / n = 0.4 at every configuration.",
+        metric,
+        {"k": 8},
+        scores,
+        labels,
+        _sampled(metric, scores, labels, rng),
+    )
+    return [*drafts, *recall, beyond]
 
 
 def _parameter_cases(seed: int) -> list[Draft]:
@@ -898,6 +1054,8 @@ def build_cases() -> list[dict[str, Any]]:
         *_standardised_cases(seed=17),
         *_standardisation_guard_cases(seed=18),
         *_parameter_cases(seed=19),
+        *_threshold_cases(seed=18),
+        *_at_k_cases(seed=19),
     ]
     return [with_expected(d) for d in drafts]
 

@@ -17,11 +17,16 @@ A case is kept only when its answer does not hinge on rounding a correct port ma
 differently (:func:`stable`): no ``|c| / 2 tau`` in ``[15, 25]``, where one library's tanh
 rounds to 1 and another's does not, and every quantity moves by at most half its tolerance
 when ``b~`` moves by up to 6 ulps (the largest difference measured between NumPy's and
-XLA's tanh), ``z = s / sd(s)`` by up to 4 ulps of ``max |z|``, or the package's fast path
-is replaced by :mod:`uniloss_ref.plain`. Any other case is drawn again.
+XLA's tanh), ``z = s / sd(s)`` (and a threshold ``t / sd(s)``) by up to 4 ulps of the
+largest, or the package's fast path is replaced by :mod:`uniloss_ref.plain`. Any other
+case is drawn again.
 
 A metric added to the package joins the fresh cases with one entry in :data:`FRESH`: a
-function ``draw(rng) -> Batch``.
+function ``draw(rng) -> Batch`` (and, to be drawn more or less often than 1, a weight in
+:data:`WEIGHTS`). The metrics at a threshold draw ``t`` among values that the tied, equal
+and all-negative scores meet or miss exactly (ties with ``t``, nothing predicted
+positive), or place it on one of the scores; those at ``k`` draw ``k`` beyond ``n`` or at
+the edge of a tie between a positive and a negative.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import autograd
@@ -75,6 +80,9 @@ class Batch:
     ``family`` is the start of the case's name (``"ap-voc"``, ``"accuracy-top2"``);
     ``metric`` a key of :data:`~uniloss_ref.conformance.reference.METRICS`; ``targets`` as a
     vectors file writes them (a list of integers, or for PCK an object of lists).
+    ``on_scores``, where given, is called with the generator and the drawn scores and
+    returns parameters that replace some of ``params`` (a threshold placed on a score);
+    ``standardise``, a smallest chance that the case standardises, in a regime that does.
     """
 
     family: str
@@ -82,13 +90,17 @@ class Batch:
     params: dict[str, Any]
     shape: tuple[int, ...]
     targets: Any
+    on_scores: Callable[[np.random.Generator, np.ndarray], dict[str, Any]] | None = None
+    standardise: float = 0.0
 
 
-def _binary_labels(rng: np.random.Generator, largest: int) -> list[int]:
-    """0/1 labels of 1 to ``largest`` samples; sometimes one class only or a single sample."""
+def _binary_labels(rng: np.random.Generator, largest: int, one_class: float = 0.07) -> list[int]:
+    """0/1 labels of 1 to ``largest`` samples; sometimes a single sample, and with chance
+    ``one_class`` each no positive or no negative."""
     n = 1 if rng.random() < 0.05 else int(rng.integers(2, largest + 1))
     roll = rng.random()
-    positives = 0 if roll < 0.07 else n if roll < 0.14 else int(rng.integers(1, max(n, 2)))
+    some = n if roll < 2 * one_class else int(rng.integers(1, max(n, 2)))
+    positives = 0 if roll < one_class else some
     labels = np.zeros(n, dtype=int)
     labels[rng.choice(n, size=min(positives, n), replace=False)] = 1
     return labels.tolist()
@@ -174,13 +186,163 @@ def pck(rng: np.random.Generator) -> Batch:
     return Batch("pck", "PCK", {"threshold": threshold}, shape, encoded)
 
 
+def _threshold(rng: np.random.Generator) -> float:
+    """``t``: 0 or a multiple of 0.5 in ``[-1, 1]`` (which the tied and equal scores meet
+    exactly, and the all-negative scores lie below), or any value in ``[-3, 3]``."""
+    roll = rng.random()
+    if roll < 0.35:
+        return 0.0
+    if roll < 0.7:
+        return float(rng.integers(-2, 3)) * 0.5
+    return round(float(rng.uniform(-3.0, 3.0)), 3)
+
+
+def _t_on_a_score(labels: list[int]) -> Callable[[np.random.Generator, np.ndarray], dict]:
+    """``t`` equal to one of the scores: a tie with ``t`` at any scale, and, standardised,
+    ``t / sd`` that must be rounded as that score is. Where the batch is standardised, a
+    score whose tie a one-step division, ``t / (max|s| spread)``, would break if there is
+    one: a negative's where that rounds above ``t / max|s| / spread``, a positive's where it
+    rounds below."""
+
+    def choose(rng: np.random.Generator, scores: np.ndarray) -> dict[str, Any]:
+        flat = np.ravel(scores)
+        values = np.unique(flat)
+        _, moved, _, top, spread = _standardise(np.asarray(flat, dtype=float))
+        if moved is not None:
+            breaking = []
+            for value in values:
+                classes = {labels[m] for m in np.flatnonzero(flat == value)}
+                one, two = value / (top * spread), value / top / spread
+                if (one > two and 0 in classes) or (one < two and 1 in classes):
+                    breaking.append(value)
+            values = np.array(breaking) if breaking else values
+        return {"threshold": float(rng.choice(values))}
+
+    return choose
+
+
+def _at_threshold(
+    rng: np.random.Generator, family: str, metric: str, params: dict[str, Any]
+) -> Batch:
+    """A batch of 1 to 16 samples at a threshold, one class only 30% of the time (where the
+    ratios' denominators can be 0); half the time ``t`` is placed on a score, and then the
+    case standardises at least 70% of the time (where the regime standardises at all)."""
+    labels = _binary_labels(rng, 16, one_class=0.15)
+    params = {**params, "threshold": _threshold(rng)}
+    if rng.random() < 0.5:
+        return Batch(family, metric, params, (len(labels),), labels, _t_on_a_score(labels), 0.7)
+    return Batch(family, metric, params, (len(labels),), labels)
+
+
+def f_score(rng: np.random.Generator) -> Batch:
+    """F-score at a threshold: ``beta`` 1 (F1), 0.5, 2 or any from 0.25 to 4."""
+    roll = rng.random()
+    if roll < 0.5:
+        beta = 1.0
+    elif roll < 0.8:
+        beta = float(rng.choice([0.5, 2.0]))
+    else:
+        beta = round(10 ** rng.uniform(math.log10(0.25), math.log10(4.0)), 2)
+    return _at_threshold(rng, "f1" if beta == 1 else "f-beta", "FScore", {"beta": beta})
+
+
+def precision(rng: np.random.Generator) -> Batch:
+    """Precision at a threshold."""
+    return _at_threshold(rng, "precision", "Precision", {})
+
+
+def recall(rng: np.random.Generator) -> Batch:
+    """Recall at a threshold."""
+    return _at_threshold(rng, "recall", "Recall", {})
+
+
+def _at_k(rng: np.random.Generator, family: str, metric: str) -> Batch:
+    """A batch of 1 to 14 samples and ``k``: beyond the batch, from ``n + 1`` to ``n + 3``,
+    40% of the time (the top ``k`` is the whole batch), else from 1 to ``n``, moved to the
+    edge of a tie between a positive and a negative where there is one
+    (:func:`_k_in_a_tie`)."""
+    labels = _binary_labels(rng, 14)
+    n = len(labels)
+    if rng.random() < 0.4:
+        return Batch(family, metric, {"k": int(rng.integers(n + 1, n + 4))}, (n,), labels)
+    k = int(rng.integers(1, n + 1))
+    return Batch(family, metric, {"k": k}, (n,), labels, _k_in_a_tie(labels))
+
+
+def _k_in_a_tie(labels: list[int]) -> Callable[[np.random.Generator, np.ndarray], dict]:
+    """A ``k`` whose top ``k`` ends inside a group of tied scores holding both classes, so
+    that the tie rule (a negative above a positive) decides who is in it; a group where a
+    positive comes before a negative in sample order if there is one, where ordering the
+    tied samples by index would decide otherwise. None: ``k`` is kept."""
+
+    def choose(rng: np.random.Generator, scores: np.ndarray) -> dict[str, Any]:
+        flat = np.ravel(scores)
+        ranked = np.sort(flat)[::-1]
+        edges, telling = [], []
+        for k in range(1, ranked.size):
+            if ranked[k - 1] != ranked[k]:
+                continue
+            group = [labels[m] for m in np.flatnonzero(flat == ranked[k])]
+            if 0 in group and 1 in group:
+                edges.append(k)
+                if group.index(1) < len(group) - 1 - group[::-1].index(0):
+                    telling.append(k)
+        chosen = telling or edges
+        return {"k": int(rng.choice(chosen))} if chosen else {}
+
+    return choose
+
+
+def precision_at_k(rng: np.random.Generator) -> Batch:
+    """Precision at k."""
+    return _at_k(rng, "precision-at-k", "PrecisionAtK")
+
+
+def recall_at_k(rng: np.random.Generator) -> Batch:
+    """Recall at k."""
+    return _at_k(rng, "recall-at-k", "RecallAtK")
+
+
 #: Each metric's entry, by the name a case's ``"metric"`` holds.
 FRESH: dict[str, Callable[[np.random.Generator], Batch]] = {
     "AveragePrecision": average_precision,
     "RocAuc": roc_auc,
     "Accuracy": accuracy,
     "PCK": pck,
+    "FScore": f_score,
+    "Precision": precision,
+    "Recall": recall,
+    "PrecisionAtK": precision_at_k,
+    "RecallAtK": recall_at_k,
 }
+
+#: How often each metric is drawn, relative to 1 (a metric not named here): the metrics with
+#: the most ways to be ported wrong (PCK's geometry, AP's variants, top-k accuracy) more often,
+#: so that 200 fresh cases hold enough of each to catch every wrong port of the catalogue.
+WEIGHTS: dict[str, float] = {
+    "AveragePrecision": 2.0,
+    "RocAuc": 1.5,
+    "Accuracy": 2.5,
+    "PCK": 2.5,
+    "FScore": 0.8,
+    "Precision": 0.5,
+    "Recall": 0.5,
+    "PrecisionAtK": 0.8,
+    "RecallAtK": 0.6,
+}
+
+#: The largest ``|t / sd(s)|`` a standardised fresh case may have: a threshold thousands of
+#: ``sd`` from the scores saturates every comparison, and its rounding outgrows any tolerance.
+MAX_STANDARDISED_CONSTANT = 100.0
+
+
+def _threshold_in_range(scores: np.ndarray, constants: np.ndarray, standardise: bool) -> bool:
+    """Whether every constant lies within :data:`MAX_STANDARDISED_CONSTANT` standardised
+    units of 0 where the case standardises (raw comparisons are exact at any size)."""
+    if not standardise or constants.size == 0:
+        return True
+    _, moved, sd, _, _ = _standardise(np.asarray(scores, dtype=float))
+    return moved is None or bool(np.abs(constants).max() / sd <= MAX_STANDARDISED_CONSTANT)
 
 
 # ---------------------------------------------------------------------------------------
@@ -310,18 +472,24 @@ def _anchors(
 def _case(seed: int, index: int, stats: Counter | None) -> dict[str, Any]:
     rng = np.random.default_rng([seed, index])
     regimes = [r.weight for r in REGIMES]
+    names = sorted(FRESH)
+    metrics = [WEIGHTS.get(name, 1.0) for name in names]
     while True:
-        batch = FRESH[str(rng.choice(sorted(FRESH)))](rng)
+        batch = FRESH[str(rng.choice(names, p=np.divide(metrics, sum(metrics))))](rng)
         regime = REGIMES[int(rng.choice(len(REGIMES), p=np.divide(regimes, sum(regimes))))]
         scores = regime.scores(rng, batch.shape)
         if scores is None:
             continue
-        standardise = bool(rng.random() < regime.standardise)
+        placed = batch.on_scores is not None
+        if placed:
+            params = {**batch.params, **batch.on_scores(rng, scores)}
+            batch = replace(batch, params=params, on_scores=None)
+        chance = max(regime.standardise, batch.standardise) if regime.standardise else 0.0
+        standardise = bool(rng.random() < chance)
         decoded = decode_targets(batch.metric, batch.targets)
         metric, targets = reference_metric({**vars(batch), "targets": decoded})
         refactoring = metric.refactor(batch.shape, targets)
-        z = _standardise(np.asarray(scores, dtype=float))[0] if standardise else scores
-        c = np.asarray(refactoring.comparisons(z))
+        c = np.asarray(refactoring.comparisons(np.asarray(scores, dtype=float), standardise))
         tau = _temperature(rng, c, regime)
         if regime.name == "subnormal-sd" and tau is not None and c.any():
             # b~ = tanh(c / 2 tau) stays a normal float: tau at most min |c| / (4 tiny).
@@ -330,10 +498,14 @@ def _case(seed: int, index: int, stats: Counter | None) -> dict[str, Any]:
         if tau is None or c.size > MAX_LENGTH or anchors.size > MAX_ENTRIES:
             _count(stats, "redrawn: saturation band or size")
             continue
+        if not _threshold_in_range(scores, refactoring.constants, standardise):
+            _count(stats, "redrawn: threshold far outside the scores")
+            continue
         power = _power(rng) if regime.power is None else round(rng.uniform(*regime.power), 3)
         name = f"{batch.family}/fresh-{seed}-{index:03d}-{regime.name}"
         text = (
             f"Fresh case {index} of seed {seed}: {regime.name} scores"
+            + (", the threshold on one of them" if placed else "")
             + (", standardised" if standardise else "")
             + f", tau {tau:g}, p {power:g}; anchors: {made}."
         )
@@ -407,16 +579,19 @@ def _nudged(case: Mapping[str, Any], rng: np.random.Generator, coherent: bool) -
     refactoring = metric.refactor(scores.shape, targets)
     values = refactoring.h(anchors > 0)
     tau, power, standardise = case["temperature"], case["power"], case["standardise"]
-    shift = np.zeros(scores.shape)
-    z0, moved, _ = _standardise(scores)
+    # z = (s, t): the scores, then the constants they are compared with (thresholds).
+    joined = np.concatenate([scores.ravel(), refactoring.constants])
+    shift = np.zeros(joined.shape)
+    _, moved, _, top, spread = _standardise(scores)
     if standardise and moved is not None:
-        _, same = np.unique(scores, return_inverse=True)
+        _, same = np.unique(joined, return_inverse=True)
         steps = rng.integers(-STANDARDISED_ULPS, STANDARDISED_ULPS + 1, size=same.size)
-        shift = (steps[same.ravel()] * np.finfo(float).eps * np.abs(z0).max()).reshape(z0.shape)
+        largest = np.abs(joined).max() / top / spread
+        shift = steps[same.ravel()] * np.finfo(float).eps * largest
 
     def comparisons(s: Any) -> Any:
         return plain.comparisons(s, refactoring, standardise) + (
-            shift.ravel()[refactoring.i] - shift.ravel()[refactoring.j]
+            shift[refactoring.i] - shift[refactoring.j]
         )
 
     b0 = plain.relaxed_binary(comparisons(scores), tau)

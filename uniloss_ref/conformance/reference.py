@@ -13,7 +13,19 @@ from typing import Any
 import autograd
 import numpy as np
 
-from ..metrics import PCK, Accuracy, AveragePrecision, KeypointTargets, Metric, RocAuc
+from ..metrics import (
+    PCK,
+    Accuracy,
+    AveragePrecision,
+    FScore,
+    KeypointTargets,
+    Metric,
+    Precision,
+    PrecisionAtK,
+    Recall,
+    RecallAtK,
+    RocAuc,
+)
 from ..surrogate import inspect, surrogate
 
 #: The metric classes a case may name; a case's "params" are their keyword arguments.
@@ -22,6 +34,11 @@ METRICS: dict[str, type[Metric]] = {
     "RocAuc": RocAuc,
     "Accuracy": Accuracy,
     "PCK": PCK,
+    "FScore": FScore,
+    "Precision": Precision,
+    "Recall": Recall,
+    "PrecisionAtK": PrecisionAtK,
+    "RecallAtK": RecallAtK,
 }
 
 

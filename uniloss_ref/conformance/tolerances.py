@@ -106,29 +106,32 @@ QUANTITIES: dict[str, dict[str, Any]] = {
 
 
 def case_tolerances(
-    scores: Any, temperature: float, standardise: bool
+    scores: Any, temperature: float, standardise: bool, constants: Any = ()
 ) -> dict[str, dict[str, float]]:
     """The tolerances a case states for itself, where they differ from :data:`QUANTITIES`.
 
-    ``scores`` (any shape) are the case's, ``temperature`` its ``tau``. With ``sd`` the
-    reference's ``sd(s)`` where the case standardises (1 where it does not, or where the
-    batch stays as it is) and ``z = s / sd``:
+    ``scores`` (any shape) are the case's, ``temperature`` its ``tau``, ``constants`` the
+    ``(C,)`` constants its metric compares the scores with (thresholds ``t``; none by
+    default). With ``sd`` the reference's ``sd(s)`` where the case standardises (1 where it
+    does not, or where the batch stays as it is), ``z = s / sd`` and ``t / sd``:
 
     - ``gradient``: ``atol = 1e-13 / (tau sd)``. The gradient with respect to ``s`` is the
       one with respect to ``b~`` times ``db~/dc <= 1 / (2 tau)`` times ``dc/ds = 1 / sd``, and
       its rounding scales alike: at ``tau = 1e-4`` a correct port's gradient is off by
       1e-11, at ``|s| ~ 1e200`` an absolute 1e-13 would accept any gradient at all.
     - cases whose batch is standardised (not left as it is), ``comparisons``:
-      :data:`STANDARDISED_ULPS` ulps of the largest ``|z|`` (``atol = 32 eps max|z|``,
-      ``rtol = 0``); ``relaxed``: that times the largest slope of ``tanh(c / 2 tau)``,
-      ``1 / (2 tau)`` (or its own ``atol`` if larger).
+      :data:`STANDARDISED_ULPS` ulps of the largest ``|z|`` or ``|t / sd|``
+      (``atol = 32 eps max(|z|, |t / sd|)``, ``rtol = 0``): the constants are divided by
+      ``sd`` as the scores are and round alike; ``relaxed``: that times the largest slope of
+      ``tanh(c / 2 tau)``, ``1 / (2 tau)`` (or its own ``atol`` if larger).
     """
     own: dict[str, dict[str, float]] = {}
-    z, moved, sd = _standardise(np.asarray(scores, dtype=np.float64))
+    z, moved, sd, top, spread = _standardise(np.asarray(scores, dtype=np.float64))
     if not standardise or moved is None:  # raw scores, or a batch left as it is: exact
         sd = 1.0
     else:
-        largest = float(np.max(np.abs(z)))
+        scaled = np.asarray(constants, dtype=np.float64) / top / spread
+        largest = float(max(np.max(np.abs(z)), np.max(np.abs(scaled), initial=0.0)))
         atol = _two_digits(STANDARDISED_ULPS * float(np.finfo(np.float64).eps) * largest)
         relaxed = QUANTITIES["relaxed"]
         own["comparisons"] = {"rtol": 0.0, "atol": atol}

@@ -40,9 +40,11 @@ DESCRIPTION = (
     "computed by the uniloss_ref NumPy reference, for checking ports to other frameworks. "
     "Each case gives a metric (name and parameters), a batch (scores, targets), the anchor "
     "configurations a_k (so no random generator has to match), the temperature tau and the "
-    "IDW power p. A port computes c = s[i] - s[j] (of z = s / sd(s), the population standard "
-    "deviation over every entry of the batch, where a case has 'standardise': true; a batch "
-    "whose sd is 0 or below 2.2e-308 stays as it is), b~ = tanh(c / (2 tau)), "
+    "IDW power p. A port computes c = s[i] - s[j] over the metric's pairs, a pair of a score "
+    "and a threshold t giving s[m] - t or t - s[m] (of z = s / sd(s) and t / sd(s), the "
+    "population standard deviation over every entry of the batch, where a case has "
+    "'standardise': true; a batch whose sd is 0 or below 2.2e-308 stays as it is), "
+    "b~ = tanh(c / (2 tau)), "
     "d_k = ||b~ - a_k||, v_k = h(a_k), h~ = sum_k d_k^-p v_k / sum_k d_k^-p (exactly v_k "
     "where d_k = 0) and the gradient of the loss 1 - h~ with respect to the scores. All "
     "values are float64; a port is checked elementwise: |got - expected| <= atol + rtol * "
@@ -99,6 +101,45 @@ METRIC_LAYOUTS: dict[str, dict[str, str]] = {
         "positive-major, pixels in increasing k.",
         "h": "(number of counted joints with no negative pixel + number of joints with "
         "pairs having some row all +1) / number of counted joints; none counted: 1.",
+    },
+    "FScore": {
+        "params": "beta (float > 0), threshold (float t, in the units of the raw scores)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "one comparison per sample, in sample order, with the constant t: s[m] - t "
+        "for a positive, t - s[m] for a negative (l = n). Where the case standardises, t is "
+        "divided by the same sd(s) as the scores: c = (s[m] - t) / sd(s), keeping its sign.",
+        "h": "FN = positives' entries -1, FP = negatives' entries -1, TP = P - FN; "
+        "(1 + beta^2) TP / ((1 + beta^2) TP + beta^2 FN + FP), and 1 when TP + FP + FN = 0.",
+    },
+    "Precision": {
+        "params": "threshold (float t)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as FScore",
+        "h": "TP / (TP + FP) with the counts of FScore; 1 when TP + FP = 0.",
+    },
+    "Recall": {
+        "params": "threshold (float t)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as FScore for the positives only, in sample order: s[m] - t (l = P).",
+        "h": "TP / P with TP the +1 entries; 1 when P = 0.",
+    },
+    "PrecisionAtK": {
+        "params": "k (int >= 1)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as AveragePrecision",
+        "h": "n_p = number of -1 in row p; sort n_(1) <= ... <= n_(P); hits = number of j "
+        "with j + n_(j) <= k; hits / min(k, n) (so P / n when k >= n; 0 when P = 0).",
+    },
+    "RecallAtK": {
+        "params": "k (int >= 1)",
+        "scores": "(n,)",
+        "targets": "(n,) of 0/1",
+        "pairs": "as AveragePrecision",
+        "h": "hits as PrecisionAtK; hits / P, and 1 when P = 0.",
     },
 }
 

@@ -51,7 +51,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from ..anchors import KINDS, AnchorSampler
-from ..metrics import PCK, Accuracy, AveragePrecision, Metric
+from ..metrics import PCK, Accuracy, AveragePrecision, FScore, Metric
 from ..surrogate import UniLoss
 from .authors_gradient import AuthorsUniLoss
 from .data import Dataset, KeypointTargets, load_dataset, one_vs_rest
@@ -254,8 +254,54 @@ def check_loss(task: Task, loss: str) -> str:
     return loss
 
 
-def make_metric(task: Task) -> Metric:
-    """The metric the task is evaluated with (and UniLoss optimises)."""
+@dataclass(frozen=True)
+class BinaryMetric:
+    """A metric the binary task may be evaluated with and UniLoss trained on (``--metric``).
+
+    Attributes
+    ----------
+    title : str
+        Its name in tables.
+    make : callable
+        Builds the metric.
+    temperature : float, optional
+        UniLoss's ``tau`` for it, where the task's does not suit it.
+    lr : mapping of str to float
+        Learning rates for it per loss, where the task's do not suit it.
+    """
+
+    title: str
+    make: Callable[[], Metric]
+    temperature: float | None = None
+    lr: Mapping[str, float] = field(default_factory=dict)
+
+
+BINARY_METRICS: dict[str, BinaryMetric] = {
+    "ap": BinaryMetric("average precision", AveragePrecision),
+    # Chosen on Fashion-MNIST validation (shirt vs rest, docs/reproduction.md): tau 3, the
+    # AP default, predicted every sample negative; tau 2 too.
+    "f1": BinaryMetric(
+        "F1 at threshold 0",
+        FScore,
+        temperature=0.5,
+        lr={"uniloss": 0.03, "uniloss-authors": 0.03, "bce": 0.01},
+    ),
+}
+"""What the binary task (``ap``) may be evaluated with and UniLoss trained on (``--metric``).
+F1 predicts positive where the score is above 0; a loss without a threshold of its own is
+read at the one best on validation (:mod:`uniloss_ref.experiments.thresholds`)."""
+
+
+def make_metric(task: Task, name: str | None = None) -> Metric:
+    """The metric the task is evaluated with (and UniLoss optimises): the task's own, or
+    for the binary task one of :data:`BINARY_METRICS` by ``name``."""
+    if name is not None and name != "ap":
+        if task.name != "ap" or name not in BINARY_METRICS:
+            raise ValueError(
+                f"metric {name!r} is not one of task {task.name!r}; the binary task 'ap' takes "
+                f"{', '.join(BINARY_METRICS)}"
+            )
+        return BINARY_METRICS[name].make()
     if task.name == "ap":
         return AveragePrecision()
     if task.name == "accuracy":

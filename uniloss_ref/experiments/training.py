@@ -39,6 +39,7 @@ from autograd.tracer import getval
 from ..anchors import KINDS, AnchorSampler
 from ..device import get_array_module, resolve_device, to_device, to_numpy
 from ..metrics import Metric
+from ..metrics.threshold import ThresholdMetric
 from . import plots
 from .console import (
     MAX_ANCHORS,
@@ -62,6 +63,7 @@ from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_leaves, tree_map, t
 from .outputs import CommitRefused, OutputDir, write_json
 from .tasks import (
     BATCHES,
+    BINARY_METRICS,
     HEATMAP_STRIDE,
     TASKS,
     UNILOSS_VARIANTS,
@@ -74,6 +76,7 @@ from .tasks import (
     make_metric,
     task_scores,
 )
+from .thresholds import operating_point
 from .variants import make_training_loss
 
 DEFAULT_MOMENTUM = 0.9
@@ -133,6 +136,15 @@ class TrainConfig:
     sigmoid_output : bool, default False
         End the network in a sigmoid, so UniLoss compares scores in (0, 1): the authors'
         MNIST network. For the UniLoss rows only.
+    metric : {"ap", "f1"}, optional
+        What the binary task is evaluated with and UniLoss trained on, with its own defaults
+        of ``temperature`` and ``lr`` (:data:`~uniloss_ref.experiments.tasks.BINARY_METRICS`);
+        the task's own when omitted.
+    tune_threshold : bool, optional
+        For a metric at a threshold (F1): read the run at the threshold that is best on the
+        validation split instead of the metric's (``t = 0``). By default yes for the
+        baselines, which have no threshold of their own, and no for UniLoss, which was
+        trained at ``t``; ``results.json`` holds both readings.
     device : {"cpu", "gpu", "auto"}, optional
         Where the network and its scores live (see :mod:`uniloss_ref.device`); None reads
         ``UNILOSS_DEVICE`` (the CPU when unset). Labels, metrics and anchors stay on the host.
@@ -173,22 +185,43 @@ class TrainConfig:
     margin: float | None = None
     hybrid_weight: float | None = None
     pos_weight: float | None = None
+    metric: str | None = None
+    tune_threshold: bool | None = None
 
     def resolved(self) -> TrainConfig:
         """This config with every default filled in from the task, after checking it."""
         task = get_task(self.task)
         check_loss(task, self.loss)
+        make_metric(task, self.metric)  # a ValueError names the choices
+        # The per-loss defaults were chosen for the task's own metric; another metric of the
+        # binary task takes the task's fields and its own rate and temperature.
+        own_metric = self.metric in (None, "ap")
+        default = lambda name: task.default(name, self.loss) if own_metric else getattr(task, name)
+        lr = task.lr.get(self.loss, task.lr["uniloss"])
         given = {name: getattr(self, name) for name in TASK_DEFAULTS}
+        defaults = {k: default(k) for k, v in given.items() if v is None}
+        if not own_metric:
+            binary = BINARY_METRICS[self.metric]
+            lr = binary.lr.get(self.loss, lr)
+            if binary.temperature and self.temperature is None:
+                defaults["temperature"] = binary.temperature
         config = replace(
             self,
             data=task.data if self.data is None else self.data,
             epochs=task.epochs if self.epochs is None else self.epochs,
-            lr=task.lr.get(self.loss, task.lr["uniloss"]) if self.lr is None else self.lr,
-            anchors={**task.default("anchors", self.loss), **self.anchors},
+            lr=lr if self.lr is None else self.lr,
+            anchors={**default("anchors"), **self.anchors},
             momentum=DEFAULT_MOMENTUM if self.momentum is None else self.momentum,
             device=resolve_device(self.device),
-            **{k: task.default(k, self.loss) for k, v in given.items() if v is None},
+            tune_threshold=(
+                not self.loss.startswith("uniloss")
+                if self.tune_threshold is None
+                else self.tune_threshold
+            ),
+            **defaults,
         )
+        if not isinstance(config.tune_threshold, bool):
+            raise TypeError(f"tune_threshold must be True or False, got {config.tune_threshold!r}")
         _check_variants(config, task)
         if config.batches not in BATCHES:
             raise ValueError(f"batches must be one of {', '.join(BATCHES)}, got {config.batches!r}")
@@ -341,7 +374,7 @@ def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
         )
     if len(data.X_val) == 0:
         raise ValueError(f"{data.name!r} left no validation samples; use more training data")
-    metric = make_metric(task)
+    metric = make_metric(task, config.metric)
     loss = make_training_loss(
         task,
         config.loss,
@@ -608,6 +641,9 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
     results = _results(setup, history, started, "completed")
     if test_scores is not None:
         results["test_metric"] = metric.evaluate(test_scores, data.y_test)
+        if isinstance(metric, ThresholdMetric):
+            validation, test = (val_scores, data.y_val), (test_scores, data.y_test)
+            results.update(operating_point(metric, validation, test, config.tune_threshold))
     return Run(results, params, test_scores, setup)
 
 
@@ -619,7 +655,9 @@ def _results(
         "status": status,
         "config": asdict(setup.config),
         "task": setup.task.name,
-        "metric": setup.task.metric_name,
+        "metric": BINARY_METRICS[setup.config.metric].title
+        if setup.config.metric
+        else setup.task.metric_name,
         "data": {
             "name": data.name,
             "n_train": len(data.X_train),
@@ -739,6 +777,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batches", choices=BATCHES, help="mini-batches (task default)")
     parser.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
     parser.add_argument(
+        "--metric",
+        choices=list(BINARY_METRICS),
+        help="the binary task's metric, evaluated and trained on by UniLoss (ap)",
+    )
+    parser.add_argument(
+        "--tune-threshold",
+        action=argparse.BooleanOptionalAction,
+        help="F1: read the run at the validation-best threshold (default: baselines only)",
+    )
+    parser.add_argument(
         "--sigmoid-output",
         action="store_true",
         help="end the network in a sigmoid (the authors' MNIST network; UniLoss only)",
@@ -804,6 +852,8 @@ def _main(args: argparse.Namespace) -> int:
         margin=args.margin,
         hybrid_weight=args.hybrid_weight,
         pos_weight=args.pos_weight,
+        metric=args.metric,
+        tune_threshold=args.tune_threshold,
     )
     debug = args.debug
     try:

@@ -9,13 +9,18 @@ at most ``k - 1`` entries of its row are ``-1``; ``h`` is the mean over samples.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
 from .._arrays import to_numpy
-from .._validation import check_comparisons, check_scores, check_shape, class_labels
+from .._validation import (
+    check_comparisons,
+    check_scores,
+    check_shape,
+    class_labels,
+    positive_int,
+)
 from .refactoring import Metric, Refactoring
 
 
@@ -37,11 +42,7 @@ class Accuracy(Metric):
     score_ndim = 2
 
     def __init__(self, top_k: int = 1) -> None:
-        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
-            raise TypeError(f"top_k must be a positive integer, got {top_k!r}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be a positive integer, got {top_k}")
-        self.top_k = int(top_k)
+        self.top_k = positive_int(top_k, "top_k")
 
     def __repr__(self) -> str:
         return f"Accuracy(top_k={self.top_k})"

@@ -1,7 +1,9 @@
 """A metric as a refactoring: scores -> comparisons -> binary variables -> metric.
 
-Scores ``s`` (any shape, flattened to length ``n``) give comparisons ``c = s[i] - s[j]`` for
-``l`` label-dependent pairs ``(i, j)``, each oriented so that ``c > 0`` is the desired outcome
+Scores ``s`` (any shape, flattened to length ``n``) give comparisons ``c = z[i] - z[j]`` for
+``l`` label-dependent pairs ``(i, j)`` over ``z = (s, t)``: the scores followed by the
+refactoring's constants ``t`` (thresholds), so a pair may compare a score with a constant
+(index ``n + k`` is ``t_k``). Each pair is oriented so that ``c > 0`` is the desired outcome
 (the ground truth is all ``+1``); binary variables ``b = sign(c)``, a tie counting as ``-1``;
 and the metric ``h(b)``, defined at *every* point of ``{-1, +1}^l``. A :class:`Metric` turns a
 batch's labels into a :class:`Refactoring` (the pairs and ``h``), built and validated once per
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -20,28 +22,52 @@ import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
 
 from .._arrays import array_module, like, to_numpy
+from ..relaxation import standardised, standardised_constants
 
 _INTEGER_PAIRS = ("ii", "iu", "ui", "uu")
 
 
-@primitive
-def differences(s: Any, i: Any, j: Any) -> Any:
-    """``c = s.ravel()[i] - s.ravel()[j]``: shape ``(l,)``, linear in ``s``."""
-    return s.reshape(-1)[i] - s.reshape(-1)[j]
+def _joined(s: Any, t: Any) -> Any:
+    """``z = (s.ravel(), t)``, shape ``(n + C,)``."""
+    flat = s.reshape(-1)
+    return flat if t.size == 0 else array_module(flat).concatenate([flat, t])
 
 
 @primitive
-def scatter_differences(c: Any, i: Any, j: Any, shape: tuple[int, ...]) -> Any:
-    """The transpose of :func:`differences`: ``s_r = sum_{i_m = r} c_m - sum_{j_m = r} c_m``."""
-    xp, n = array_module(c), int(np.prod(shape))
-    scattered = xp.bincount(i, c, minlength=n) - xp.bincount(j, c, minlength=n)
-    return scattered.astype(c.dtype, copy=False).reshape(shape)  # float even when l = 0
+def differences(s: Any, i: Any, j: Any, t: Any) -> Any:
+    """``c = z[i] - z[j]``, ``z = (s.ravel(), t)``: shape ``(l,)``, linear in ``s`` and ``t``."""
+    z = _joined(s, t)
+    return z[i] - z[j]
 
 
-# A linear map's vector-Jacobian product is its transpose, its Jacobian-vector product itself.
-defvjp(differences, lambda ans, s, i, j: lambda g: scatter_differences(g, i, j, np.shape(s)))
-defvjp(scatter_differences, lambda ans, c, i, j, shape: lambda g: differences(g, i, j))
-defjvp(differences, lambda g, ans, s, i, j: differences(g, i, j))
+@primitive
+def scatter_differences(c: Any, i: Any, j: Any, size: int) -> Any:
+    """The transpose of :func:`differences` onto ``z``: ``z_r = sum_{i_m = r} c_m - sum_{j_m =
+    r} c_m``, shape ``(size,)`` with ``size = n + C``."""
+    xp = array_module(c)
+    scattered = xp.bincount(i, c, minlength=size) - xp.bincount(j, c, minlength=size)
+    return scattered.astype(c.dtype, copy=False)  # float even when l = 0
+
+
+def _to_scores(ans: Any, s: Any, i: Any, j: Any, t: Any) -> Callable[[Any], Any]:
+    return lambda g: scatter_differences(g, i, j, s.size + t.size)[: s.size].reshape(s.shape)
+
+
+def _to_constants(ans: Any, s: Any, i: Any, j: Any, t: Any) -> Callable[[Any], Any]:
+    return lambda g: scatter_differences(g, i, j, s.size + t.size)[s.size :]
+
+
+# A linear map's vector-Jacobian product is its transpose, its Jacobian-vector product itself:
+# the scores take the first n entries of the transpose, the constants the rest. Constants are
+# data and receive no gradient, unless they were standardised (divided by sd(s)).
+defvjp(differences, _to_scores, _to_constants, argnums=(0, 3))
+defvjp(scatter_differences, lambda ans, c, i, j, size: lambda g: differences(g, i, j, g[:0]))
+defjvp(
+    differences,
+    lambda g, ans, s, i, j, t: differences(g, i, j, 0.0 * t),
+    lambda g, ans, s, i, j, t: differences(0.0 * s, i, j, g),
+    argnums=(0, 3),
+)
 defjvp(scatter_differences, lambda g, ans, c, *rest: scatter_differences(g, *rest))
 
 
@@ -74,7 +100,8 @@ class Refactoring:
     shape : tuple of int
         The shape of the scores ``s``.
     i, j : ndarray of shape (l,), int
-        Comparison ``m`` is ``c_m = s.ravel()[i[m]] - s.ravel()[j[m]]``.
+        Comparison ``m`` is ``c_m = z[i[m]] - z[j[m]]`` with ``z = (s.ravel(), constants)``:
+        an index below ``n`` is a score, ``n + k`` the constant ``constants[k]``.
     h : callable, optional
         The metric at ``K`` binary configurations: ``h(won)`` takes booleans ``won`` of shape
         ``(K, l)``, True where ``b = +1`` (the comparison came out as desired), and returns
@@ -93,6 +120,12 @@ class Refactoring:
         When every row holds ``row_length`` comparisons (a grid, row after row), ``h_rows``
         also receives how many comparisons each column loses: ``h_rows(lost, lost_columns)``
         with ``lost_columns`` of shape ``(K, row_length)``.
+    constants : ndarray of shape (C,), float, optional
+        Constants the scores are compared with, such as a threshold ``t`` (``s_m - t`` is the
+        pair ``(m, n)``). They are data: no gradient flows to them. With standardised scores
+        they are divided by ``sd(s)`` too (:meth:`comparisons`), so ``(s_m - t) / sd(s)``
+        keeps its sign and the threshold stays in the units of the raw scores. Empty by
+        default.
     """
 
     shape: tuple[int, ...]
@@ -102,26 +135,33 @@ class Refactoring:
     row_starts: np.ndarray | None = None
     h_rows: Callable[..., np.ndarray] | None = None
     row_length: int | None = None
+    constants: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def built(
         cls, shape: tuple[int, ...], i: np.ndarray, j: np.ndarray, **rows: Any
     ) -> Refactoring:
-        """What the package's metrics return: ``row_starts``, ``h_rows`` (and ``row_length``)
-        valid by construction, so not checked again on every batch."""
+        """What the package's metrics return: ``row_starts``, ``h_rows`` (and ``row_length``,
+        ``constants``) valid by construction, so not checked again on every batch."""
         refactoring = object.__new__(cls)
-        fields = {"shape": shape, "i": i, "j": j, "row_length": None, **rows}
+        fields = {"shape": shape, "i": i, "j": j, "row_length": None, "constants": np.zeros(0)}
+        fields.update(rows)
         for name, value in {**fields, "h": refactoring._h_from_rows}.items():
             object.__setattr__(refactoring, name, value)
         return refactoring
 
     def __post_init__(self) -> None:
-        n = int(np.prod(self.shape))
+        t = np.asarray(self.constants)
+        if t.ndim != 1 or t.dtype.kind not in "iuf" or not np.isfinite(t).all():
+            raise ValueError(f"constants must be finite numbers of shape (C,), got {t!r:.60}")
+        n, t = int(np.prod(self.shape)), t.astype(float)
         i, j = (np.asarray(a) for a in (self.i, self.j))
         if i.ndim != 1 or i.shape != j.shape or i.dtype.kind + j.dtype.kind not in _INTEGER_PAIRS:
             raise ValueError(f"i and j must be int arrays of shape (l,), got {i.shape}, {j.shape}")
-        if i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n):
-            raise ValueError(f"i and j must index the {n} scores, in [0, {n})")
+        if i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n + t.size):
+            raise ValueError(
+                f"i and j must index the {n} scores and {t.size} constants, in [0, {n + t.size})"
+            )
         starts = np.arange(i.size + 1) if self.row_starts is None else np.asarray(self.row_starts)
         ends_right = starts.ndim == 1 and starts[0] == 0 and starts[-1] == i.size
         if not (ends_right and (np.diff(starts) >= 0).all()):
@@ -135,6 +175,7 @@ class Refactoring:
             raise TypeError(f"h must be callable, h(won: (K, l) bool) -> (K,), got {h!r:.60}")
         object.__setattr__(self, "i", i)
         object.__setattr__(self, "j", j)
+        object.__setattr__(self, "constants", t)
         object.__setattr__(self, "row_starts", starts)
         object.__setattr__(self, "h", h)
 
@@ -153,9 +194,17 @@ class Refactoring:
         """``l``, the number of comparisons."""
         return self.i.size
 
-    def comparisons(self, scores: Any) -> Any:
-        """``c = s[i] - s[j]`` of shape ``(l,)``, differentiable in ``scores``."""
-        return differences(scores, like(self.i, scores), like(self.j, scores))
+    def comparisons(self, scores: Any, standardise: bool = False) -> Any:
+        """``c = z[i] - z[j]`` of shape ``(l,)``, differentiable in ``scores``.
+
+        ``z`` is the scores ``s`` followed by the constants ``t``; with ``standardise``, both
+        divided by ``sd(s)`` (:func:`uniloss_ref.relaxation.standardised`), so that
+        ``c = (s_i - s_j) / sd(s)`` or ``(s_i - t) / sd(s)``.
+        """
+        t = like(self.constants, scores)
+        if standardise:
+            scores, t = standardised(scores), standardised_constants(t, scores)
+        return differences(scores, like(self.i, scores), like(self.j, scores), t)
 
     def batch_metric(self, c: Any) -> float:
         """``h(sign(c))``: the metric of the batch whose comparisons are ``c``."""
