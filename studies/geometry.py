@@ -22,13 +22,21 @@ from __future__ import annotations
 import autograd
 import numpy as np
 
-from studies.adapter import make_uniloss
-from uniloss_ref.experiments.nn.losses import _sigmoid
+from uniloss_ref import AnchorSampler, UniLoss
+from uniloss_ref.experiments.nn.losses import sigmoid as _sigmoid
+from uniloss_ref.metrics import AveragePrecision
+
+
+def make_uniloss(rng, temperature=1.0, anchors=None, nearby="random"):
+    """The study's UniLoss for AP: the paper's anchors, updated by ``anchors``."""
+    counts = {"truth": 1, "good": 16, "nearby": 16, "bad": 16, "current": 0, "row": 0}
+    sampler = AnchorSampler(**{**counts, **(anchors or {})}, nearby_rule=nearby)
+    return UniLoss(AveragePrecision(), temperature=temperature, sampler=sampler, seed=rng)
 
 
 def measure(P, alpha, bound, trials=300, **kw):
     rng = np.random.default_rng(0)
-    loss = make_uniloss("ap", np.random.default_rng(1), **kw)
+    loss = make_uniloss(np.random.default_rng(1), **kw)
     rows = []
     for _ in range(trials):
         y = np.zeros(16, dtype=int)

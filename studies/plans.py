@@ -1,11 +1,25 @@
-"""The plans run by ``studies/queue.py``: each returns ``[(tag, config), ...]``.
+"""The plans of the AP-instability study (``RESULTS.md``), on today's training loop.
+
+Each plan returns ``[(tag, options), ...]`` for :mod:`uniloss_ref.experiments.study`. The
+plans are written in the study's own terms (``bound``, ``batch``, ``nearby``, anchor counts
+on top of the paper's 1/16/16/16 with the current anchor, ...); :func:`legacy` turns each into
+the options of today's :class:`~uniloss_ref.experiments.training.TrainConfig` and data
+protocol. Runs that need something today's loop does not offer are left out of a plan and
+listed by :func:`left_out`: ``unrealisable="counts"`` (an option of the metric, not of a
+training run), an IDW power other than 1, the standard deviation held constant in the
+gradient, and the diagnostics of ``diag``. The original runs, in the original loop, are in
+``logs/PLAN.jsonl``; re-runs go to ``logs/rerun/PLAN.jsonl`` (``studies/queue.py``). A re-run
+repeats a setting, not its numbers: the old loop drew initialisation, batches and anchors
+from differently ordered streams of the seed.
 
 Seeds: selection seeds 0-4 (screening uses 0-2), held-out reporting seeds 10-19. For
-Fashion-MNIST the seed also sets ``data_seed`` (which images form the validation split and
-the training subset); test is read only by the ``final_*`` plans.
+Fashion-MNIST the seed also fixes which images form the validation split and the training
+subset; the test split is read only by the ``final_*`` and ``every_class_*`` plans.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 SCREEN = (0, 1, 2)
 HELD_OUT = tuple(range(10, 20))
@@ -274,3 +288,96 @@ def final_fashion_rest():
     base = dict(FULL, positive=6, test=True)
     return [("uniloss recommended", cfg)
             for cfg in _seeds(HELD_OUT[6:], **{**base, **RECOMMENDED})]
+
+
+# ---------------------------------------------------------------------------------------
+# The study's settings in today's terms.
+
+OLD_DEFAULTS: dict[str, Any] = {
+    "task": "ap",
+    "data": "fashion",
+    "positive": 6,
+    "n_train": None,
+    "n_val": 10000,
+    "fold": None,
+    "folds": 5,
+    "seed": 0,
+    "loss": "uniloss",
+    "bound": "none",
+    "temperature": 1.0,
+    "anchors": {"current": 1},
+    "nearby": "random",
+    "unrealisable": "zero",
+    "power": 1.0,
+    "lr": 0.01,
+    "momentum": 0.9,
+    "epochs": 10,
+    "batch": 16,
+    "batches": "random",
+    "diag": False,
+    "test": False,
+}
+"""The study loop's defaults: raw scores, tau 1, the paper's anchors and the current one."""
+
+PAPER_ANCHORS = {"truth": 1, "good": 16, "nearby": 16, "bad": 16, "current": 0, "row": 0}
+
+
+def unsupported(cfg: dict[str, Any]) -> str | None:
+    """Why today's loop cannot run a study setting (None when it can)."""
+    c = {**OLD_DEFAULTS, **cfg}
+    if c["unrealisable"] != "zero":
+        return 'unrealisable="counts" is an option of the metric, not of a training run'
+    if c["power"] != 1.0:
+        return "the IDW power is not a training option"
+    if c["bound"] == "standardise-const":
+        return "sd held constant in the gradient is not offered"
+    if c["diag"]:
+        return "the diagnostics were recorded by the study's own loop"
+    return None
+
+
+def legacy(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A study setting as the options of :mod:`uniloss_ref.experiments.study`."""
+    c = {**OLD_DEFAULTS, **cfg}
+    options = {
+        "task": c["task"],
+        "loss": c["loss"],
+        "seed": c["seed"],
+        "lr": c["lr"],
+        "momentum": c["momentum"],
+        "epochs": c["epochs"],
+        "batch_size": c["batch"],
+        "batches": c["batches"],
+        "temperature": c["temperature"],
+        "anchors": {**PAPER_ANCHORS, **c["anchors"]},
+        "nearby_rule": c["nearby"],
+        "standardise": c["bound"] == "standardise",
+        "sigmoid_output": c["bound"] == "sigmoid" and c["loss"].startswith("uniloss"),
+        "test": c["test"],
+    }
+    if c["task"] == "ap":
+        options["positive"] = c["positive"]
+    if c["data"] == "fashion":
+        options |= {"protocol": "fashion", "n_train": c["n_train"], "n_val": c["n_val"]}
+    elif c["fold"] is not None:
+        options |= {"protocol": "cv", "data": "digits", "fold": c["fold"], "folds": c["folds"]}
+    else:
+        options |= {"protocol": "package", "data": "digits"}
+    return options
+
+
+def left_out(name: str) -> list[tuple[str, str]]:
+    """The (tag, reason) of every run of plan ``name`` that today's loop cannot run."""
+    return [(tag, why) for tag, cfg in globals()[name]() if (why := unsupported(cfg))]
+
+
+def runnable(name: str) -> list[tuple[str, dict[str, Any]]]:
+    """Plan ``name`` as runs of :mod:`uniloss_ref.experiments.study`."""
+    return [(tag, legacy(cfg)) for tag, cfg in globals()[name]() if not unsupported(cfg)]
+
+
+PLANS = (
+    "hardest ablate diag bounded around_std digits_cv combine full_confirm acc_screen "
+    "more_levers power final_digits final_fashion final_classes acc_more every_class_a "
+    "every_class_b final_fashion_rest"
+).split()

@@ -2,7 +2,12 @@
 
 Usage::
 
-    PYTHONPATH=. python -m studies.summarise PLAN [PLAN ...] [--curves] [--test]
+    PYTHONPATH=. python -m studies.summarise PLAN [PLAN ...] [--curves] [--test] [--rerun]
+
+``--rerun`` reads the re-runs of ``studies/queue.py`` (``logs/rerun/``) instead of the
+original runs. Both kinds of record hold ``tag``, ``val``, ``history`` (``val`` per epoch)
+and ``config`` (with ``seed``); folds are ``config["fold"]`` in the original records and
+``protocol["fold"]`` in the re-runs.
 
 Columns: final validation metric in points (mean ± sample sd over seeds, min), the mean
 "swing" (mean absolute change of validation AP between consecutive epochs before the
@@ -21,12 +26,17 @@ import numpy as np
 LOGS = Path(__file__).parent / "logs"
 
 
-def records(names):
+def records(names, rerun=False):
     out = []
     for name in names:
-        for line in (LOGS / f"{name}.jsonl").read_text().splitlines():
+        path = (LOGS / "rerun" if rerun else LOGS) / f"{name}.jsonl"
+        for line in path.read_text().splitlines():
             out.append(json.loads(line))
     return out
+
+
+def fold(record):
+    return record.get("protocol", record["config"]).get("fold")
 
 
 def swing(history, drop):
@@ -46,7 +56,7 @@ def table(recs, field="val", curves=False):
         v = 100 * np.array([r[field] for r in rs if field in r])
         if not v.size:
             continue
-        sw = np.array([swing(r["history"], r["config"]["drop"]) for r in rs]) * 100
+        sw = np.array([swing(r["history"], r["config"].get("drop", 0.75)) for r in rs]) * 100
         sec = np.mean([r["seconds"] for r in rs])
         sd = v.std(ddof=1) if v.size > 1 else 0.0
         lines.append(f"| {tag} | {v.mean():.2f} ± {sd:.2f} | {v.min():.2f} | {v.size} | "
@@ -62,7 +72,7 @@ def paired(recs, a, b, field="val"):
     """Mean ± sd of (a - b) in points, paired by seed (and fold, for cross-validation)."""
     by = defaultdict(dict)
     for r in recs:
-        by[r["tag"]][(r["config"]["seed"], r["config"].get("fold"))] = r[field]
+        by[r["tag"]][(r["config"]["seed"], fold(r))] = r[field]
     seeds = sorted(set(by[a]) & set(by[b]))
     d = 100 * np.array([by[a][s] - by[b][s] for s in seeds])
     return d.mean(), d.std(ddof=1) if d.size > 1 else 0.0, len(seeds), int((d < 0).sum())
@@ -84,7 +94,7 @@ if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     field = "test" if "--test" in sys.argv else "val"
     refs = [a[6:] for a in sys.argv[1:] if a.startswith("--ref=")]
-    recs = records(args)
+    recs = records(args, rerun="--rerun" in sys.argv)
     print(table(recs, field, curves="--curves" in sys.argv))
     for ref in refs:
         print()

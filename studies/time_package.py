@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studies.loop import _fashion_arrays
+from uniloss_ref.experiments.data import load_idx
 
 NPZ = Path("/tmp/uniloss_study_cache/shirt_full.npz")
 
@@ -42,6 +42,12 @@ RUNS = [
     ("accuracy fashion ce 1 ep", ["--task", "accuracy", "--loss", "ce", "--data",
                                    "fashion-mnist", "--epochs", "1"]),
 ]
+
+
+def _fashion_arrays() -> dict[str, np.ndarray]:
+    """Fashion-MNIST's four arrays (images as float32 in [0, 1], shape (n, 1, 28, 28))."""
+    data = load_idx("fashion-mnist", dtype=np.float32)
+    return {k: getattr(data, k) for k in ("X_train", "y_train", "X_test", "y_test")}
 
 
 def main() -> None:

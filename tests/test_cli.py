@@ -113,7 +113,10 @@ def one_line_error(argv):
     [
         (["train", "--task", "depth", "--loss", "uniloss"], "invalid choice: 'depth'"),
         (["train", "--task", "ap", "--loss", "mse"], "'mse' is not meant for task 'ap'"),
-        (["train", "--task", "pck", "--loss", "ce"], "choose one of uniloss, uniloss-authors, mse"),
+        (
+            ["train", "--task", "pck", "--loss", "ce"],
+            "choose one of uniloss, uniloss-authors, uniloss-hybrid, mse",
+        ),
         (["train", "--task", "ap", "--loss", "bce", "--data", "missing.npz"], "missing.npz"),
         (["train", "--task", "accuracy", "--loss", "ce", "--data", "mnist"], "MNIST needs a data"),
         (["train", "--task", "ap", "--loss", "bce", "--epochs", "0"], "positive integer"),
@@ -182,7 +185,15 @@ def test_reproduce_plans_held_out_seeds_and_the_authors_set_up(tmp_path):
         assert argv[argv.index("--momentum") + 1] == "0.5"
         assert argv[argv.index("--positive") + 1] == str(reproduce.FASHION_POSITIVE)
         assert argv[argv.index("--epochs") + 1] == "2"  # an override wins
+        assert argv[argv.index("--batch-size") + 1] == "16"  # their batch, not UniLoss's 64
     assert len({r["dir"] for r in runs}) == len(runs)
+    ap = [r for r in runs if r["experiment"] == "ap"]
+    for run in ap:  # BCE takes the setting chosen for it on this data, the others do not
+        argv = run["argv"]
+        assert ("--weight-decay" in argv) == (run["loss"] == "bce")
+        if run["loss"] == "bce":
+            assert argv[argv.index("--lr") + 1] == "0.01"
+    assert {r["loss"] for r in ap} >= {"uniloss", "bce", "uniloss-hybrid"}
 
 
 def test_the_curves_caption_says_why_h_tilde_and_the_batch_metric_differ(tmp_path):

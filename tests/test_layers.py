@@ -198,6 +198,26 @@ def test_max_pool_gradient_goes_to_the_maximum_and_ties_split_it():
     np.testing.assert_allclose(g, expected, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("k", [2, 3, (2, 3)])
+def test_max_pool_of_blocks_equals_the_windowed_pool_in_value_and_gradient(k):
+    """Non-overlapping pools take a reshape instead of copied windows; both are the same map."""
+    from uniloss_ref.experiments.nn.layers import _pool
+
+    rng = np.random.default_rng(16)
+    x = rng.integers(0, 3, size=(2, 3, 7, 8)).astype(float)  # small integers: many ties
+    g = rng.standard_normal(np.shape(max_pool2d(x, k)))
+    windowed = lambda x: _pool(anp.max, x, k, k)
+    np.testing.assert_array_equal(max_pool2d(x, k), windowed(x))
+    np.testing.assert_allclose(
+        grad(lambda x: anp.sum(max_pool2d(x, k) * g))(x),
+        grad(lambda x: anp.sum(windowed(x) * g))(x),
+        rtol=1e-15,
+        atol=1e-15,
+    )
+    x32 = x.astype(np.float32)
+    assert grad(lambda x: anp.sum(max_pool2d(x, k)))(x32).dtype == np.float32
+
+
 def test_overlapping_max_pool_gradient_counts_every_window_won():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 1.0

@@ -85,6 +85,20 @@ def test_sgd_momentum_accumulates_velocity():
         np.testing.assert_allclose(flat(params), p, rtol=1e-14, atol=1e-14)
 
 
+def test_sgd_with_momentum_leaves_the_parameters_and_gradients_it_is_given_untouched():
+    """The velocity is updated in place; nothing the caller holds may change with it."""
+    opt = SGD(lr=0.1, momentum=0.9)
+    params = {"w": np.array([1.0, -2.0]), "b": np.array([0.5])}
+    for _ in range(3):
+        grads = {"w": np.array([0.3, 0.1]), "b": np.array([-1.0])}
+        before = {k: v.copy() for k, v in params.items()}
+        new = opt.step(params, grads)
+        assert np.array_equal(grads["w"], [0.3, 0.1]) and np.array_equal(grads["b"], [-1.0])
+        assert all(np.array_equal(params[k], before[k]) for k in params)
+        assert all(new[k] is not params[k] and not np.array_equal(new[k], params[k]) for k in new)
+        params = new
+
+
 def test_weight_decay_adds_the_gradient_of_an_l2_penalty():
     wd = 0.3
 

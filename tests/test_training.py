@@ -15,7 +15,9 @@ from uniloss_ref import UniLoss
 from uniloss_ref.experiments import plots
 from uniloss_ref.experiments.authors_gradient import AuthorsUniLoss
 from uniloss_ref.experiments.console import ProgressBar
+from uniloss_ref.experiments.data import Dataset
 from uniloss_ref.experiments.heatmaps import from_heatmap_grid, heatmap_argmax, to_heatmap_grid
+from uniloss_ref.experiments.nn.optim import tree_leaves
 from uniloss_ref.experiments.tasks import (
     POSITIVE_DIGIT,
     TASKS,
@@ -29,6 +31,7 @@ from uniloss_ref.experiments.thresholds import at_threshold, tuned_threshold
 from uniloss_ref.experiments.training import (
     TrainConfig,
     batch_order,
+    fit,
     prepare,
     train,
     write_run,
@@ -156,10 +159,18 @@ def test_uniloss_variants_differ_only_in_the_gradient_rule():
         ({"anchors": {"random": 3}}, "unknown kinds"),
         ({"data": "keypoints"}, "needs class labels"),
         ({"positive": 10}, "positive 10 is not a class label of 'digits'; its labels are 0, 1"),
-        ({"batches": "sorted"}, "batches must be one of random, stratified"),
+        ({"batches": "sorted"}, "batches must be one of random, stratified, balanced"),
         ({"momentum": 1.0}, r"momentum must be in \[0, 1\)"),
         ({"loss": "bce", "sigmoid_output": True}, "sigmoid_output is for the UniLoss rows"),
         ({"nearby_rule": "nearest"}, "nearby_rule must be"),
+        ({"dtype": "float16"}, "dtype must be one of float64, float32"),
+        ({"weight_decay": -1e-4}, "weight_decay must be a number >= 0"),
+        ({"margin": float("inf")}, "margin must be finite"),
+        ({"memory": -1}, "memory must be a non-negative integer"),
+        ({"loss": "bce", "memory": 64}, "memory is a UniLoss option"),
+        ({"loss": "bce", "margin": 0.5}, "margin is a UniLoss option"),
+        ({"pos_weight": 3.0}, "pos_weight weighs BCE's positives"),
+        ({"loss": "bce", "pos_weight": 0.0}, "pos_weight must be > 0"),
         ({"metric": "f2"}, "the binary task 'ap' takes ap, f1"),
         ({"task": "accuracy", "metric": "f1"}, "metric 'f1' is not one of task 'accuracy'"),
     ],
@@ -301,6 +312,102 @@ def test_a_sigmoid_output_gives_scores_in_the_unit_interval():
     run = train(tiny("ap", "uniloss", sigmoid_output=True, standardise=False), show_progress=False)
     assert run.test_scores.min() > 0.0 and run.test_scores.max() < 1.0
     assert run.results["config"]["sigmoid_output"] is True
+
+
+@given(
+    st.lists(st.integers(0, 3), min_size=2, max_size=300),
+    st.integers(2, 40),
+    st.integers(0, 2**32 - 1),
+)
+def test_balanced_batches_hold_every_class_equally_often(labels, size, seed):
+    labels = np.array(labels)
+    order = batch_order(labels, "balanced", np.random.default_rng(seed))
+    classes = np.unique(labels)
+    assert len(order) == len(labels) and set(order) <= set(range(len(labels)))
+    for start in range(0, len(labels) - size + 1, size):
+        counts = [np.sum(labels[order[start : start + size]] == c) for c in classes]
+        assert max(counts) - min(counts) <= 2  # equal shares, to a sample either side
+    # each class fills its n / C places, drawing its samples without replacement per round
+    for c in classes:
+        drawn = order[labels[order] == c]
+        members = np.sum(labels == c)
+        assert abs(drawn.size - len(labels) / classes.size) <= 1
+        assert np.bincount(drawn).max() <= -(-drawn.size // members)
+
+
+def test_a_float32_network_trains_with_float64_losses_and_matches_float64_closely():
+    runs = {
+        dtype: train(tiny("ap", "bce", dtype=dtype), show_progress=False)
+        for dtype in ("float64", "float32")
+    }
+    assert all(leaf.dtype == np.float32 for leaf in tree_leaves(runs["float32"].params))
+    assert runs["float32"].test_scores.dtype == np.float64
+    single, double = (runs[d].results["test_metric"] for d in ("float32", "float64"))
+    assert single == pytest.approx(double, abs=0.02)
+    np.testing.assert_allclose(
+        runs["float32"].test_scores, runs["float64"].test_scores, rtol=1e-3, atol=1e-3
+    )
+
+
+def test_weight_decay_reaches_the_optimiser_and_changes_the_run():
+    plain = train(tiny("ap", "bce"), show_progress=False)
+    decayed = train(tiny("ap", "bce", weight_decay=0.1), show_progress=False)
+    assert decayed.results["config"]["weight_decay"] == 0.1
+    assert plain.results["config"]["weight_decay"] == 0.0
+    norm = lambda run: sum(float(np.sum(leaf**2)) for leaf in tree_leaves(run.params))
+    assert norm(decayed) < norm(plain)
+
+
+def test_a_run_given_its_data_uses_it_and_without_a_test_split_reads_none():
+    task = get_task("ap")
+    whole = load_task_data(task, seed=0, n_train=300)
+    data = Dataset(
+        whole.name,
+        whole.X_train,
+        whole.y_train,
+        whole.X_val,
+        whole.y_val,
+        whole.X_test[:0],
+        whole.y_test[:0],
+        whole.class_names,
+    )
+    run = fit(prepare(tiny("ap", "bce"), data), show_progress=False)
+    assert run.results["data"]["n_train"] == len(whole.X_train)
+    assert run.results["test_metric"] is None and run.test_scores is None
+    assert 0.0 <= run.results["val_metric"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "options", [{"memory": 32}, {"margin": 0.5}, {"loss": "uniloss-hybrid"}, {"pos_weight": 4.0}]
+)
+def test_every_loss_variant_trains(options):
+    options = dict(options)
+    loss = "bce" if "pos_weight" in options else options.pop("loss", "uniloss")
+    run = train(tiny("ap", loss, **options), show_progress=False)
+    assert 0.0 <= run.results["test_metric"] <= 1.0
+    assert ("train_surrogate" in run.results["history"][0]) == (loss == "uniloss")
+
+
+def test_another_binary_metric_takes_the_task_fields_not_the_per_loss_ap_defaults():
+    ap = TrainConfig(task="ap", loss="uniloss").resolved()
+    f1 = TrainConfig(task="ap", loss="uniloss", metric="f1").resolved()
+    assert ap.batch_size == TASKS["ap"].default("batch_size", "uniloss")
+    assert f1.batch_size == TASKS["ap"].batch_size != ap.batch_size
+    assert f1.temperature == 0.5 and f1.lr == 0.03
+
+
+def test_a_loss_takes_its_own_defaults_before_the_tasks(monkeypatch):
+    from dataclasses import replace
+
+    own = {"uniloss": {"batch_size": 64, "temperature": 2.0}, "bce": {"weight_decay": 1e-4}}
+    monkeypatch.setitem(TASKS, "ap", replace(TASKS["ap"], per_loss=own))
+    resolved = {loss: TrainConfig(task="ap", loss=loss).resolved() for loss in TASKS["ap"].losses}
+    for loss in ("uniloss", "uniloss-authors", "uniloss-hybrid"):
+        assert resolved[loss].batch_size == 64 and resolved[loss].temperature == 2.0
+        assert resolved[loss].weight_decay == 0.0
+    assert resolved["bce"].batch_size == 16 and resolved["bce"].weight_decay == 1e-4
+    assert resolved["hinge"].batch_size == 16 and resolved["hinge"].weight_decay == 0.0
+    assert TrainConfig(task="ap", loss="uniloss", batch_size=8).resolved().batch_size == 8
 
 
 @st.composite

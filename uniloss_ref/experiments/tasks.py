@@ -26,7 +26,8 @@ Choices made here, and why:
   centres); 0.3 keeps one for every figure, whose torso is 3.2 to 4.3 heatmap pixels long.
 
 * AP compares standardised scores ``s / sd(s)`` at ``tau = 3``, with "margin" nearby
-  anchors, no current anchor, and batches that always hold positives (for every loss).
+  anchors, no current anchor, and batches that always hold positives (for every loss);
+  UniLoss trains on batches of 64 at rate 0.03, BCE on batches of 16 at rate 0.03.
   With raw scores UniLoss grows the score scale until ``tanh(c / 2 tau)`` saturates and the
   misranked positives get no gradient; on Fashion-MNIST's hardest class that left it 21
   validation AP points behind BCE with a validation curve that fell by up to 30 points in
@@ -67,15 +68,20 @@ from .nn.losses import (
 UNILOSS_VARIANTS = ("uniloss", "uniloss-authors")
 """The two UniLoss rows: autograd's (correct) gradient and the authors' closed form."""
 
+HYBRID = "uniloss-hybrid"
+"""UniLoss plus a small multiple of the task's pointwise loss (:mod:`.variants`): a hybrid,
+trained only when asked for by name and reported as one."""
+
 ANCHOR_KINDS = KINDS
 """Anchor counts a task may set (the counts of :class:`uniloss_ref.AnchorSampler`)."""
 
 POSITIVE_DIGIT = 8
 """The default positive class of the AP task (see the module docstring)."""
 
-BATCHES = ("random", "stratified")
-"""How mini-batches are drawn: a random permutation, or every class spread evenly over the
-epoch's batches (so that every AP batch holds positives)."""
+BATCHES = ("random", "stratified", "balanced")
+"""How mini-batches are drawn: a random permutation; every class spread evenly over the
+epoch's batches (so that every AP batch holds positives); or every class equally often in
+every batch, the rarer classes' samples repeated (for AP half of each batch is positives)."""
 
 PCK_THRESHOLD = 0.3
 """PCK radius in torso lengths."""
@@ -119,8 +125,25 @@ class Task:
         Whether UniLoss compares the batch's standardised scores ``s / sd(s)``.
     nearby_rule : {"random", "margin"}
         Which wrong comparison a UniLoss nearby anchor sets right.
-    batches : {"random", "stratified"}
+    batches : {"random", "stratified", "balanced"}
         How mini-batches are drawn (:data:`BATCHES`), for every loss.
+    weight_decay : float
+        L2 weight decay of the optimiser, for every loss.
+    memory : int
+        Samples UniLoss remembers as extra comparison partners (:mod:`.variants`).
+    memory_of : {"all", "negatives", "positives"}
+        Which of them (AP).
+    memory_standardise : bool
+        Whether the memory holds z-scores of each batch (:class:`~uniloss_ref.memory.ScoreMemory`).
+    margin : float
+        Margin UniLoss asks of every comparison (:mod:`.variants`).
+    hybrid_weight : float
+        Weight of the pointwise term of ``uniloss-hybrid``.
+    pos_weight : float
+        Weight of BCE's positive samples.
+    per_loss : mapping of str to mapping
+        Defaults of one loss that differ from the task's, by loss name (``"uniloss"``
+        covers every UniLoss row); see :meth:`default`.
     """
 
     name: str
@@ -136,11 +159,30 @@ class Task:
     standardise: bool = False
     nearby_rule: str = "random"
     batches: str = "random"
+    weight_decay: float = 0.0
+    memory: int = 0
+    memory_of: str = "all"
+    memory_standardise: bool = False
+    margin: float = 0.0
+    hybrid_weight: float = 0.1
+    pos_weight: float = 1.0
+    per_loss: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def default(self, name: str, loss: str) -> Any:
+        """The default of setting ``name`` (a field above) for ``loss``.
+
+        ``per_loss[loss]`` first, then for the UniLoss rows ``per_loss["uniloss"]``, then
+        the task's own field.
+        """
+        for key in (loss, "uniloss") if loss.startswith("uniloss") else (loss,):
+            if name in self.per_loss.get(key, {}):
+                return self.per_loss[key][name]
+        return getattr(self, name)
 
     @property
     def losses(self) -> tuple[str, ...]:
-        """Every loss this task accepts: the UniLoss variants, then the baselines."""
-        return UNILOSS_VARIANTS + self.baselines
+        """Every loss this task accepts: the UniLoss variants, the hybrid, the baselines."""
+        return (*UNILOSS_VARIANTS, HYBRID, *self.baselines)
 
     @property
     def baseline(self) -> str:
@@ -158,12 +200,15 @@ TASKS: dict[str, Task] = {
         batch_size=16,
         # The hinge loss is offered by `train` but not part of the reproduction: its rate
         # was not tuned.
-        lr={"uniloss": 0.01, "uniloss-authors": 0.01, "bce": 0.03, "hinge": 0.01},
+        lr={"uniloss": 0.03, "uniloss-authors": 0.03, "bce": 0.03, "hinge": 0.01},
         optimizer="sgd",
         temperature=3.0,
         standardise=True,
         nearby_rule="margin",
         batches="stratified",
+        hybrid_weight=0.3,
+        # The equal-budget search: UniLoss at batch 64 and rate 0.03 (docs/reproduction.md).
+        per_loss={"uniloss": {"batch_size": 64}},
     ),
     "accuracy": Task(
         name="accuracy",
@@ -273,6 +318,7 @@ def load_task_data(
     n_train: int | None = None,
     n_test: int | None = None,
     positive: int | None = None,
+    dtype: str = "float64",
 ) -> Dataset:
     """Load a dataset and shape its targets for the task.
 
@@ -288,6 +334,8 @@ def load_task_data(
     positive : int, optional
         The positive class of the AP task (a class label of the data); by default
         :data:`POSITIVE_DIGIT`, or the last class of data with fewer classes.
+    dtype : {"float64", "float32"}, default "float64"
+        Element type of the inputs (that of the network, see :func:`build_model`).
 
     Returns
     -------
@@ -308,6 +356,7 @@ def load_task_data(
         seed=seed,
         n_train=n_train,
         n_test=n_test,
+        dtype=dtype,
     )
     if task.name == "pck":
         if not data.is_keypoints:
@@ -349,8 +398,8 @@ def load_task_data(
     )
 
 
-def build_model(task: Task, data: Dataset) -> Model:
-    """The task's network for inputs shaped like ``data``'s.
+def build_model(task: Task, data: Dataset, dtype: str = "float64") -> Model:
+    """The task's network for inputs shaped like ``data``'s, with parameters of ``dtype``.
 
     Returns
     -------
@@ -368,20 +417,26 @@ def build_model(task: Task, data: Dataset) -> Model:
     """
     shape = data.input_shape
     features = int(np.prod(shape))
+    dtype = np.dtype(dtype).type
     if task.name == "ap":
-        return mlp((features, 500, 300, 1))
+        return mlp((features, 500, 300, 1), dtype=dtype)
     if task.name == "accuracy":
         if len(shape) == 3 and min(shape[1:]) >= 4:
-            return small_cnn(shape, channels=(16, 32), hidden=64, n_classes=data.n_classes)
-        return mlp((features, 500, 300, data.n_classes))
-    return _keypoint_model(data.y_train.xy.shape[1], shape[0])
+            return small_cnn(
+                shape, channels=(16, 32), hidden=64, n_classes=data.n_classes, dtype=dtype
+            )
+        return mlp((features, 500, 300, data.n_classes), dtype=dtype)
+    return _keypoint_model(data.y_train.xy.shape[1], shape[0], dtype=dtype)
 
 
-def _keypoint_model(n_joints: int, in_channels: int, stem: int = 16) -> Model:
-    body = heatmap_net(n_joints, in_channels=stem, channels=(16, 32, 32))
+def _keypoint_model(
+    n_joints: int, in_channels: int, stem: int = 16, dtype: type = np.float64
+) -> Model:
+    body = heatmap_net(n_joints, in_channels=stem, channels=(16, 32, 32), dtype=dtype)
 
     def init_params(rng: np.random.Generator) -> dict[str, Any]:
-        params = {"stem": conv_params(rng, in_channels, stem), "body": body.init_params(rng)}
+        stem_params = conv_params(rng, in_channels, stem, dtype=dtype)
+        params = {"stem": stem_params, "body": body.init_params(rng)}
         head = params["body"]["head"]
         head["w"] = HEAD_INIT_SCALE * head["w"]
         return params

@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import autograd
 import numpy as np
 from autograd.tracer import getval
 
@@ -58,6 +57,7 @@ from .console import (
 from .data import Dataset, label_index
 from .heatmaps import from_heatmap_grid, heatmap_argmax
 from .nn import Model
+from .nn.backward import grads_and_aux
 from .nn.losses import sigmoid
 from .nn.optim import SGD, Adam, RMSprop, multistep_lr, tree_leaves, tree_map, tree_rebuild
 from .outputs import CommitRefused, OutputDir, write_json
@@ -66,17 +66,18 @@ from .tasks import (
     BINARY_METRICS,
     HEATMAP_STRIDE,
     TASKS,
+    UNILOSS_VARIANTS,
     Loss,
     Task,
     build_model,
     check_loss,
     get_task,
     load_task_data,
-    make_loss,
     make_metric,
     task_scores,
 )
 from .thresholds import operating_point
+from .variants import make_training_loss
 
 DEFAULT_MOMENTUM = 0.9
 """SGD's momentum unless a run sets its own (the authors' MNIST script uses 0.5)."""
@@ -147,6 +148,14 @@ class TrainConfig:
     device : {"cpu", "gpu", "auto"}, optional
         Where the network and its scores live (see :mod:`uniloss_ref.device`); None reads
         ``UNILOSS_DEVICE`` (the CPU when unset). Labels, metrics and anchors stay on the host.
+    dtype : {"float64", "float32"}, default "float64"
+        Of the network's parameters and inputs. Its outputs are cast to float64 before any
+        loss: UniLoss and the baselines always compute in float64 (:func:`fit`).
+    weight_decay : float, optional
+        The optimiser's L2 weight decay (the task's, 0, when omitted).
+    memory, memory_of, memory_standardise, margin, hybrid_weight, pos_weight : optional
+        Loss variants (:mod:`uniloss_ref.experiments.variants`); the task's defaults (off)
+        when omitted.
     """
 
     task: str
@@ -168,6 +177,14 @@ class TrainConfig:
     momentum: float | None = None
     sigmoid_output: bool = False
     device: str | None = None
+    dtype: str = "float64"
+    weight_decay: float | None = None
+    memory: int | None = None
+    memory_of: str | None = None
+    memory_standardise: bool | None = None
+    margin: float | None = None
+    hybrid_weight: float | None = None
+    pos_weight: float | None = None
     metric: str | None = None
     tune_threshold: bool | None = None
 
@@ -176,21 +193,24 @@ class TrainConfig:
         task = get_task(self.task)
         check_loss(task, self.loss)
         make_metric(task, self.metric)  # a ValueError names the choices
-        lr, temperature = task.lr[self.loss], task.temperature
-        if self.metric:  # the binary task's other metrics have defaults of their own
-            own = BINARY_METRICS[self.metric]
-            lr, temperature = own.lr.get(self.loss, lr), own.temperature or temperature
+        # The per-loss defaults were chosen for the task's own metric; another metric of the
+        # binary task takes the task's fields and its own rate and temperature.
+        own_metric = self.metric in (None, "ap")
+        default = lambda name: task.default(name, self.loss) if own_metric else getattr(task, name)
+        lr = task.lr.get(self.loss, task.lr["uniloss"])
+        given = {name: getattr(self, name) for name in TASK_DEFAULTS}
+        defaults = {k: default(k) for k, v in given.items() if v is None}
+        if not own_metric:
+            binary = BINARY_METRICS[self.metric]
+            lr = binary.lr.get(self.loss, lr)
+            if binary.temperature and self.temperature is None:
+                defaults["temperature"] = binary.temperature
         config = replace(
             self,
             data=task.data if self.data is None else self.data,
             epochs=task.epochs if self.epochs is None else self.epochs,
-            batch_size=task.batch_size if self.batch_size is None else self.batch_size,
             lr=lr if self.lr is None else self.lr,
-            temperature=temperature if self.temperature is None else self.temperature,
-            anchors={**task.anchors, **self.anchors},
-            standardise=task.standardise if self.standardise is None else self.standardise,
-            nearby_rule=task.nearby_rule if self.nearby_rule is None else self.nearby_rule,
-            batches=task.batches if self.batches is None else self.batches,
+            anchors={**default("anchors"), **self.anchors},
             momentum=DEFAULT_MOMENTUM if self.momentum is None else self.momentum,
             device=resolve_device(self.device),
             tune_threshold=(
@@ -198,13 +218,17 @@ class TrainConfig:
                 if self.tune_threshold is None
                 else self.tune_threshold
             ),
+            **defaults,
         )
         if not isinstance(config.tune_threshold, bool):
             raise TypeError(f"tune_threshold must be True or False, got {config.tune_threshold!r}")
+        _check_variants(config, task)
         if config.batches not in BATCHES:
             raise ValueError(f"batches must be one of {', '.join(BATCHES)}, got {config.batches!r}")
-        if config.batches == "stratified" and task.name == "pck":
-            raise ValueError("batches 'stratified' needs class labels; task 'pck' has keypoints")
+        if config.batches != "random" and task.name == "pck":
+            raise ValueError(
+                f"batches {config.batches!r} needs class labels; task 'pck' has keypoints"
+            )
         if not (isinstance(config.momentum, int | float) and 0 <= config.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {config.momentum!r}")
         if config.sigmoid_output and not config.loss.startswith("uniloss"):
@@ -232,6 +256,59 @@ class TrainConfig:
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         return config
+
+
+TASK_DEFAULTS = (
+    "batch_size",
+    "temperature",
+    "standardise",
+    "nearby_rule",
+    "batches",
+    "weight_decay",
+    "memory",
+    "memory_of",
+    "memory_standardise",
+    "margin",
+    "hybrid_weight",
+    "pos_weight",
+)
+"""The options of :class:`TrainConfig` whose defaults are the task's, per loss
+(:meth:`~uniloss_ref.experiments.tasks.Task.default`)."""
+
+DTYPES = ("float64", "float32")
+
+MEMORY_OF = ("all", "negatives", "positives")
+"""Which samples a UniLoss memory keeps (:class:`uniloss_ref.memory.ScoreMemory`)."""
+
+
+def _check_variants(config: TrainConfig, task: Task) -> None:
+    """Refuse values out of range and variants for losses or tasks that do not take them."""
+    if config.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {config.dtype!r}")
+    for name in ("weight_decay", "margin", "hybrid_weight", "pos_weight"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    if isinstance(config.memory, bool) or not isinstance(config.memory, int) or config.memory < 0:
+        raise ValueError(f"memory must be a non-negative integer, got {config.memory!r}")
+    if config.memory_of not in MEMORY_OF:
+        raise ValueError(
+            f"memory_of must be one of {', '.join(MEMORY_OF)}, got {config.memory_of!r}"
+        )
+    if config.memory_of != "all" and task.name != "ap":
+        raise ValueError("memory_of chooses between AP's positives and negatives; use 'all'")
+    uniloss = config.loss.startswith("uniloss")
+    for name in ("memory", "margin"):
+        if getattr(config, name) and not uniloss:
+            raise ValueError(f"{name} is a UniLoss option; {config.loss!r} does not take it")
+        if getattr(config, name) and task.name == "pck":
+            raise ValueError(f"{name} is for the AP and accuracy tasks, not 'pck'")
+    if config.pos_weight != 1.0 and config.loss != "bce":
+        raise ValueError(f"pos_weight weighs BCE's positives; {config.loss!r} does not take it")
+    if config.pos_weight <= 0:
+        raise ValueError(f"pos_weight must be > 0, got {config.pos_weight!r}")
 
 
 def _check_anchor_total(task: Task, anchors: dict[str, int]) -> None:
@@ -262,8 +339,13 @@ class Setup:
     streams: dict[str, np.random.Generator]
 
 
-def prepare(config: TrainConfig) -> Setup:
+def prepare(config: TrainConfig, data: Dataset | None = None) -> Setup:
     """Check the config, load the data and build everything a run needs.
+
+    ``data``, when given, replaces the config's data source: a dataset already split and
+    shaped for the task (as :func:`~uniloss_ref.experiments.tasks.load_task_data` returns
+    it), e.g. one fold of a cross-validation. A dataset with an empty test split trains and
+    validates without ever touching a test split.
 
     Raises
     ------
@@ -279,19 +361,21 @@ def prepare(config: TrainConfig) -> Setup:
     positive = config.positive
     if positive is not None and task.name == "ap":  # the label, as the data has it
         positive = label_index(config.data, positive)
-    data = load_task_data(
-        task,
-        config.data,
-        seed=streams["data"],
-        data_dir=config.data_dir,
-        n_train=config.n_train,
-        n_test=config.n_test,
-        positive=positive,
-    )
+    if data is None:
+        data = load_task_data(
+            task,
+            config.data,
+            seed=streams["data"],
+            data_dir=config.data_dir,
+            n_train=config.n_train,
+            n_test=config.n_test,
+            positive=positive,
+            dtype=config.dtype,
+        )
     if len(data.X_val) == 0:
         raise ValueError(f"{data.name!r} left no validation samples; use more training data")
     metric = make_metric(task, config.metric)
-    loss = make_loss(
+    loss = make_training_loss(
         task,
         config.loss,
         metric,
@@ -300,19 +384,26 @@ def prepare(config: TrainConfig) -> Setup:
         anchors=config.anchors,
         standardise=config.standardise,
         nearby_rule=config.nearby_rule,
+        memory=config.memory,
+        memory_of=config.memory_of,
+        memory_standardise=config.memory_standardise,
+        margin=config.margin,
+        hybrid_weight=config.hybrid_weight,
+        pos_weight=config.pos_weight,
     )
-    return Setup(config, task, data, build_model(task, data), metric, loss, streams)
+    model = build_model(task, data, config.dtype)
+    return Setup(config, task, data, model, metric, loss, streams)
 
 
 def make_optimizer(
-    task: Task, lr: float, momentum: float = DEFAULT_MOMENTUM
+    task: Task, lr: float, momentum: float = DEFAULT_MOMENTUM, weight_decay: float = 0.0
 ) -> SGD | Adam | RMSprop:
     """The task's optimiser at learning rate ``lr`` (SGD with ``momentum``, Adam or RMSprop)."""
     if task.optimizer == "sgd":
-        return SGD(lr, momentum=momentum)
+        return SGD(lr, momentum=momentum, weight_decay=weight_decay)
     if task.optimizer == "adam":
-        return Adam(lr)
-    return RMSprop(lr)
+        return Adam(lr, weight_decay=weight_decay)
+    return RMSprop(lr, weight_decay=weight_decay)
 
 
 def predict(setup: Setup, params: Any, X: np.ndarray) -> np.ndarray:
@@ -326,7 +417,16 @@ def predict(setup: Setup, params: Any, X: np.ndarray) -> np.ndarray:
 
 
 def _scores(setup: Setup, output: Any) -> Any:
-    """The network's output as the metric's scores (through a sigmoid if the config asks)."""
+    """The network's output as the metric's scores (through a sigmoid if the config asks).
+
+    A float32 network's output is cast to float64 first (its gradient back to float32):
+    every loss computes in float64. UniLoss's comparisons are differences of scores and its
+    interpolation divides by squared distances to the anchors, which vanish next to one; in
+    float64 the surrogate keeps the precision its tests and conformance vectors check, and
+    it costs little beside the network.
+    """
+    if getval(output).dtype != np.float64:
+        output = output.astype(np.float64)
     return task_scores(setup.task, sigmoid(output) if setup.config.sigmoid_output else output)
 
 
@@ -337,11 +437,26 @@ def batch_order(y: Any, how: str, rng: np.random.Generator) -> np.ndarray:
     order, are placed at evenly spaced positions of the epoch (with a random offset per
     class), so every batch holds each class in proportion to its share, up to one sample:
     with 10% positives and batches of 16, every batch holds one or two positives.
+    ``"balanced"``: the same with every class given ``n / C`` places of the epoch, the
+    rarer classes' samples repeated (a new permutation each round) and a random part of the
+    commoner ones': every batch holds each class equally often (an AP batch of 16, eight
+    positives), and the epoch has ``n`` samples as the others.
     """
     n = len(y)
     if how == "random":
         return rng.permutation(n)
     labels = np.asarray(y)
+    if how == "balanced":
+        classes = np.unique(labels)
+        places = -(-n // classes.size)
+        drawn, position = [], []
+        for label in classes:
+            members = np.flatnonzero(labels == label)
+            rounds = [rng.permutation(members) for _ in range(-(-places // members.size))]
+            drawn.append(np.concatenate(rounds)[:places])
+            position.append((np.arange(places) + rng.random()) / places)
+        drawn, position = np.concatenate(drawn), np.concatenate(position)
+        return drawn[np.lexsort((rng.random(drawn.size), position))][:n]
     position = np.empty(n)
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
@@ -431,11 +546,12 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         parameters after the last completed step.
     """
     config, data, metric = setup.config, setup.data, setup.metric
-    uniloss = config.loss.startswith("uniloss")
+    # 1 - loss is the surrogate h~ trained (of the batch with the memory, the margin's
+    # comparisons); the hybrid's loss has a pointwise term besides.
+    uniloss = config.loss in UNILOSS_VARIANTS
 
-    # The network is differentiated with respect to the flat tuple of its arrays rather than
-    # the nested tree: autograd materialises a zero gradient of the whole container at every
-    # level it indexes, which took half of an MLP step (15 ms against 7 ms at batch 16).
+    # One backward pass gives each parameter array its gradient (nn.backward): differentiating
+    # a container of them would first write a zero gradient for every parameter at each step.
     def objective(leaves, x, y):
         scores = _scores(setup, setup.model.apply(tree_rebuild(structure, leaves), x))
         if not _all_finite(getval(scores)):
@@ -443,14 +559,14 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         value = setup.loss(scores, y)
         return value, (getval(value), getval(scores))
 
-    step_fn = autograd.grad_and_aux(objective)
+    step_fn = grads_and_aux(objective)
     device = config.device or "cpu"
     # Initialised on the host from the seed, so a seed gives the same network on every device.
     params = tree_map(
         lambda a: to_device(a, device), setup.model.init_params(setup.streams["init"])
     )
     structure = params
-    optimizer = make_optimizer(setup.task, config.lr, config.momentum)
+    optimizer = make_optimizer(setup.task, config.lr, config.momentum, config.weight_decay)
     schedule = multistep_lr(config.lr, [max(1, round(LR_DROP_AT * config.epochs))], 0.1)
     n = len(data.X_train)
     steps = math.ceil(n / config.batch_size)
@@ -471,7 +587,7 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
                 for step in range(1, steps + 1):
                     index = order[(step - 1) * config.batch_size : step * config.batch_size]
                     x, y = to_device(data.X_train[index], device), data.y_train[index]
-                    grads, (value, scores) = step_fn(tuple(tree_leaves(params)), x, y)
+                    grads, (value, scores) = step_fn(tree_leaves(params), x, y)
                     grads = tree_rebuild(structure, grads)
                     if not math.isfinite(float(value)):
                         raise _NonFinite(f"the loss is {float(value)}")
@@ -501,9 +617,10 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
                 history.append(record)
                 if bar:
                     bar.epoch(record)
-            test_scores = predict(setup, params, data.X_test)
-            if not _all_finite(test_scores):
-                raise _NonFinite("the network's test scores are not finite")
+            if len(data.X_test):
+                test_scores = predict(setup, params, data.X_test)
+                if not _all_finite(test_scores):
+                    raise _NonFinite("the network's test scores are not finite")
     except _NonFinite as err:
         if bar:
             bar.close()
@@ -522,10 +639,11 @@ def fit(setup: Setup, progress: TextIO | None = None, *, show_progress: bool = T
         run = _partial(setup, params, history, started, "interrupted", *done, steps, reason)
         raise Interrupted(reason, run) from None
     results = _results(setup, history, started, "completed")
-    results["test_metric"] = metric.evaluate(test_scores, data.y_test)
-    if isinstance(metric, ThresholdMetric):
-        validation, test = (val_scores, data.y_val), (test_scores, data.y_test)
-        results.update(operating_point(metric, validation, test, config.tune_threshold))
+    if test_scores is not None:
+        results["test_metric"] = metric.evaluate(test_scores, data.y_test)
+        if isinstance(metric, ThresholdMetric):
+            validation, test = (val_scores, data.y_val), (test_scores, data.y_test)
+            results.update(operating_point(metric, validation, test, config.tune_threshold))
     return Run(results, params, test_scores, setup)
 
 
@@ -674,6 +792,28 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="end the network in a sigmoid (the authors' MNIST network; UniLoss only)",
     )
     parser.add_argument(
+        "--dtype", choices=DTYPES, default="float64", help="of the network (float64)"
+    )
+    parser.add_argument("--weight-decay", type=float, help="L2 weight decay (task default: 0)")
+    parser.add_argument(
+        "--memory", type=non_negative_int, help="UniLoss: remembered samples compared too (0)"
+    )
+    parser.add_argument(
+        "--memory-of", choices=MEMORY_OF, help="AP: which samples the memory keeps (all)"
+    )
+    parser.add_argument(
+        "--memory-standardise",
+        action=argparse.BooleanOptionalAction,
+        help="UniLoss: compare with the memory in z-scores of each batch (no)",
+    )
+    parser.add_argument(
+        "--margin", type=float, help="UniLoss: margin asked of every comparison (0)"
+    )
+    parser.add_argument(
+        "--hybrid-weight", type=float, help="uniloss-hybrid: weight of the pointwise loss (0.1)"
+    )
+    parser.add_argument("--pos-weight", type=float, help="BCE: weight of the positives (1)")
+    parser.add_argument(
         "--out", type=output_dir, required=True, help="directory for results.json and plots"
     )
     parser.add_argument(
@@ -704,6 +844,14 @@ def _main(args: argparse.Namespace) -> int:
         momentum=args.momentum,
         sigmoid_output=args.sigmoid_output,
         device=args.device,
+        dtype=args.dtype,
+        weight_decay=args.weight_decay,
+        memory=args.memory,
+        memory_of=args.memory_of,
+        memory_standardise=args.memory_standardise,
+        margin=args.margin,
+        hybrid_weight=args.hybrid_weight,
+        pos_weight=args.pos_weight,
         metric=args.metric,
         tune_threshold=args.tune_threshold,
     )

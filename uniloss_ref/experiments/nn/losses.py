@@ -79,7 +79,7 @@ def _check_binary(logits, targets, name: str, soft: bool) -> np.ndarray:
     return as_array_like(targets, logits)
 
 
-def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
+def bce_with_logits(logits: np.ndarray, targets: np.ndarray, pos_weight: float = 1.0) -> float:
     """Binary cross-entropy of the sigmoid of ``logits`` against ``targets``, batch mean.
 
     Parameters
@@ -88,11 +88,14 @@ def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
         Raw scores ``s``; ``sigmoid(s)`` is the predicted probability of class 1.
     targets : ndarray of the same shape
         Labels in {0, 1}, or soft labels in [0, 1].
+    pos_weight : float, default 1
+        ``w > 0``, the weight of the positive term (PyTorch's ``pos_weight``): above 1 it
+        counts a missed positive more than a false alarm.
 
     Returns
     -------
     float
-        :math:`\\frac{1}{n}\\sum_i -y_i \\log\\sigma(s_i) - (1 - y_i)\\log(1 - \\sigma(s_i))`.
+        :math:`\\frac{1}{n}\\sum_i -w y_i \\log\\sigma(s_i) - (1 - y_i)\\log(1 - \\sigma(s_i))`.
 
     Notes
     -----
@@ -103,7 +106,9 @@ def bce_with_logits(logits: np.ndarray, targets: np.ndarray) -> float:
     :math:`\\sigma(s) - y` is exact at ``s = 0``.
     """
     y = _check_binary(logits, targets, "bce_with_logits", soft=True)
-    return anp.mean(y * _softplus(-logits) + (1.0 - y) * _softplus(logits))
+    if not (isinstance(pos_weight, int | float) and np.isfinite(pos_weight) and pos_weight > 0):
+        raise ValueError(f"pos_weight must be a finite number > 0, got {pos_weight!r}")
+    return anp.mean(pos_weight * y * _softplus(-logits) + (1.0 - y) * _softplus(logits))
 
 
 def hinge_loss(logits: np.ndarray, targets: np.ndarray) -> float:

@@ -234,10 +234,13 @@ class SGD(_Optimizer):
         return np.zeros_like(p) if self.momentum else None
 
     def _update_leaf(self, p, g, velocity):
-        if self.momentum:
-            velocity = self.momentum * velocity + g
+        if self.momentum:  # the velocity is this optimiser's own array: updated in place
+            velocity *= self.momentum
+            velocity += g
             g = velocity
-        return p - self.lr * g, velocity
+        new = g * -self.lr  # p - lr g with one new array: the same rounding as written
+        new += p
+        return new, velocity
 
 
 class Adam(_Optimizer):
