@@ -57,7 +57,9 @@ def nearby(
     ``rule="random"``, the paper's, picks any wrong bit; for AP about half of those anchors
     are then configurations no ranking produces. ``"margin"`` picks a row that has a wrong
     bit and sets right its wrong comparison of smallest margin ``|c|``: for AP the negative
-    ranked just above the positive, so the anchor is a ranking (the positive moves up one).
+    ranked just above the positive, so the anchor is a ranking (the positive moves up one),
+    unless rounding ties two comparisons of the row whose negatives differ (scores apart by
+    less than an ulp of the comparison): then one of them is set right.
     """
     wrong = np.flatnonzero(c <= 0)
     if not wrong.size:

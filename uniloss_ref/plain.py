@@ -41,9 +41,9 @@ def standardised(z, n=None):
     top = np.max(np.abs(getval(z[:n])))
     if not top > 0:
         return z
-    unit = z / top
-    spread = anp.sqrt(anp.mean((unit[:n] - anp.mean(unit[:n])) ** 2))
-    return unit / spread if getval(spread) * top >= np.finfo(float).tiny else z
+    unit = z[:n] / top  # the constants are divided only once the guard passes (no overflow)
+    spread = anp.sqrt(anp.mean((unit - anp.mean(unit)) ** 2))
+    return z / top / spread if getval(spread) * top >= np.finfo(float).tiny else z
 
 
 @primitive
