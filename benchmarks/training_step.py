@@ -41,11 +41,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import autograd
 import numpy as np
 from autograd.tracer import getval
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks.baselines import bce, cross_entropy
 from uniloss_ref.experiments.data import Dataset, make_keypoints
