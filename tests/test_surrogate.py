@@ -81,9 +81,10 @@ def test_surrogate_gradient_matches_finite_differences(name, settings):
     def check(batch):
         scores, targets = batch
         if settings:
-            # Finite differences step by about 1e-6; the spread must be far larger for them
-            # to see the derivative of s / sd(s) rather than a jump of the standardised scores.
-            assume(np.std(scores) > 1e-3)
+            # Finite differences step by about 1e-6 and err by about (1e-6 / sd)^2 relative
+            # (the curvature of s / sd(s)): at sd 1e-3 that reaches the check's 1e-6, so the
+            # spread must be far larger. The scale law test covers smaller spreads.
+            assume(np.std(scores) > 1e-2)
         f = fixed_anchor_surrogate(metric, scores, targets, **settings)
         check_grads(f, modes=["rev"], order=1)(scores)
 
