@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/device_speed.py [--repeats 5]``
 
-* surrogate loss + gradient for PCK at the pose size of issue 5: 8 images x 16 joints,
+* surrogate loss + gradient for PCK at the pose size of the README: 8 images x 16 joints,
   64 x 64 heatmaps, one positive pixel per joint (keypoints on pixel centres, radius 0.5),
   so l = 128 * 4095 = 524,160 comparisons, with the paper's anchors plus PCK's 16 row
   anchors (K = 65);

@@ -76,7 +76,8 @@ def test_remembered_entries_receive_no_gradient_and_are_stored_detached():
     # ...but the gradient of the batch's loss is the batch's part only
     np.testing.assert_allclose(gradient, whole[:4], rtol=1e-13, atol=1e-15)
     assert type(memory.scores) is np.ndarray and memory.scores.dtype == np.float64
-    np.testing.assert_array_equal(memory.scores[:4], scores)  # the batch went in, detached
+    # the batch went in, detached: stored as it came, no arithmetic, so equal on any machine
+    np.testing.assert_array_equal(memory.scores[:4], scores)
 
 
 def test_memory_keeps_the_most_recent_samples_and_never_more_than_its_size():
@@ -86,7 +87,7 @@ def test_memory_keeps_the_most_recent_samples_and_never_more_than_its_size():
         memory(scores, labels)
         assert len(memory) == min(4 * (k + 1), 10)
     expected = np.r_[batches[4][0], batches[3][0], batches[2][0][:2]]
-    np.testing.assert_array_equal(memory.scores, expected)
+    np.testing.assert_array_equal(memory.scores, expected)  # copies, not sums: exact anywhere
     np.testing.assert_array_equal(memory.targets, [0] * 4 + [1] * 4 + [0] * 2)
     with memory.frozen():
         memory(np.zeros(4), np.ones(4, dtype=int))
