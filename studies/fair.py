@@ -408,6 +408,20 @@ def held_out_accuracy_ce():
     return _held_out_accuracy(["ce"])
 
 
+def accuracy_full_check():
+    """Full size (50,000 images), validation, seeds 0-2, 10 epochs (the Fashion profile's
+    length): each loss at the task defaults beside its chosen setting without the extra
+    epochs (:data:`FINAL_ACCURACY` at 10 epochs). The profile's accuracy rows take the chosen
+    setting of a loss only if it wins here."""
+    settings = []
+    for name in ("uniloss", "ce"):
+        settings.append((f"{name} default", {**ACCURACY_FULL, "loss": name}))
+        chosen = {**ACCURACY_FULL, **FINAL_ACCURACY[name], "epochs": 10}
+        settings.append((f"{name} chosen, 10 epochs", chosen))
+    # seed by seed, so that a plan cut short still leaves every setting paired
+    return [(tag, {**options, "seed": s}) for s in SEEDS for tag, options in settings]
+
+
 DIGITS = {"task": "accuracy", "protocol": "cv", "folds": 5}
 PCK = {"task": "pck", "protocol": "cv", "folds": 3}
 
@@ -445,6 +459,62 @@ def pck_shared():
             f"{loss} lr={lr} batch_size={batch}", PCK, loss, folds=3, lr=lr, batch_size=batch
         )
     ]
+
+
+BEST_CV = {
+    # stage 1 (digits_shared, pck_shared): the highest mean validation metric of each loss's
+    # six settings
+    "digits uniloss": {"lr": 0.01, "batch_size": 32},
+    "digits ce": {"lr": 0.03, "batch_size": 32},
+    "pck uniloss": None,
+    "pck mse": None,
+}
+
+DIGITS_OWN = {
+    "uniloss": {
+        "tau=0.1": {"temperature": 0.1},
+        "tau=1": {"temperature": 1.0},
+        "margin=1": {"margin": 1.0},
+        "K x3": K_X3,
+    },
+    "ce": {
+        "momentum=0.5": {"momentum": 0.5},
+        "momentum=0.95": {"momentum": 0.95},
+        "weight_decay=1e-4": {"weight_decay": 1e-4},
+        "weight_decay=1e-3": {"weight_decay": 1e-3},
+    },
+}
+"""Stage 2 (digits accuracy): four options of each loss's own, at its best shared setting."""
+
+PCK_OWN = {
+    "uniloss": {"tau=0.1": {"temperature": 0.1}, "tau=1": {"temperature": 1.0}},
+    "mse": {
+        "weight_decay=1e-4": {"weight_decay": 1e-4},
+        "weight_decay=1e-3": {"weight_decay": 1e-3},
+    },
+}
+"""Stage 2 (PCK): two options of each loss's own, at its best shared setting."""
+
+
+def _own_cv(task, base, folds, table):
+    return [
+        run
+        for loss, options in table.items()
+        for name, change in options.items()
+        for run in _cv(
+            f"{loss} {name}", base, loss, folds, **{**BEST_CV[f"{task} {loss}"], **change}
+        )
+    ]
+
+
+def digits_own():
+    """Digits accuracy, stage 2: :data:`DIGITS_OWN`, 5-fold CV x seeds 0-2."""
+    return _own_cv("digits", DIGITS, 5, DIGITS_OWN)
+
+
+def pck_own():
+    """PCK, stage 2: :data:`PCK_OWN`, 3 folds (seed s validates on fold s)."""
+    return _own_cv("pck", PCK, 3, PCK_OWN)
 
 
 def dtype_check():
@@ -485,12 +555,15 @@ PLANS = {
         held_out_ap,
         held_out_accuracy_uniloss,
         held_out_accuracy_ce,
+        accuracy_full_check,
         accuracy_shared,
         accuracy_sampler,
         accuracy_own,
         accuracy_combine,
         digits_shared,
+        digits_own,
         pck_shared,
+        pck_own,
         dtype_check,
         dtype_final,
     )
@@ -571,11 +644,39 @@ REPORT = [
         "accuracy_shared",
     ),
     (
+        "Accuracy at full size, UniLoss (validation, seeds 0-2, 10 epochs)",
+        ("accuracy_full_check",),
+        "uniloss",
+        "uniloss default",
+        None,
+    ),
+    (
+        "Accuracy at full size, cross-entropy (validation, seeds 0-2, 10 epochs)",
+        ("accuracy_full_check",),
+        "ce",
+        "ce default",
+        None,
+    ),
+    (
         "Digits accuracy, 5-fold CV, stage 1",
         ("digits_shared",),
         "",
         "ce lr=0.01 batch_size=32",
         None,
+    ),
+    (
+        "Digits accuracy stage 2, UniLoss (against its stage-1 best)",
+        ("digits_own",),
+        "uniloss",
+        "uniloss lr=0.01 batch_size=32",
+        "digits_shared",
+    ),
+    (
+        "Digits accuracy stage 2, cross-entropy (against its stage-1 best)",
+        ("digits_own",),
+        "ce",
+        "ce lr=0.03 batch_size=32",
+        "digits_shared",
     ),
     ("PCK, 3 folds, stage 1", ("pck_shared",), "", "mse lr=0.003 batch_size=8", None),
 ]

@@ -2,6 +2,7 @@
 
 Usage (from the repository root)::
 
+    mkdir -p studies/logs/rerun
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. nohup python -m studies.queue PLAN \\
         > studies/logs/rerun/PLAN.log 2>&1 &
 

@@ -8,6 +8,7 @@ import pytest
 
 from uniloss_ref.__main__ import main
 from uniloss_ref.experiments import plots, reproduce
+from uniloss_ref.experiments.tasks import UNILOSS_VARIANTS
 
 TINY_TRAIN = ["--n-train", "200", "--n-test", "100", "--epochs", "2", "--quiet"]
 
@@ -174,11 +175,13 @@ def test_reproduce_refuses_quick_fashion_and_missing_fashion_data_in_one_line(
 
 
 def test_reproduce_plans_held_out_seeds_and_the_authors_set_up(tmp_path):
-    experiments = reproduce.PROFILES["fashion"]
+    experiments = reproduce.PROFILES["fashion"] + reproduce.PROFILES["fashion-authors"]
     runs = reproduce.plan(experiments, [20, 21], tmp_path, overrides={"epochs": 2})
     assert len(runs) == 2 * sum(len(e.losses) for e in experiments)
     assert {r["seed"] for r in runs} == {20, 21}
     authors = [r for r in runs if r["experiment"] == "ap, authors' set-up"]
+    assert len(authors) == 4  # two losses, two seeds
+    assert all(e.name != "ap, authors' set-up" for e in reproduce.PROFILES["fashion"])
     for run in authors:
         argv = run["argv"]
         assert "--sigmoid-output" in argv and "--no-standardise" in argv
@@ -194,6 +197,46 @@ def test_reproduce_plans_held_out_seeds_and_the_authors_set_up(tmp_path):
         if run["loss"] == "bce":
             assert argv[argv.index("--lr") + 1] == "0.01"
     assert {r["loss"] for r in ap} >= {"uniloss", "bce", "uniloss-hybrid"}
+
+
+def test_every_uniloss_row_of_an_experiment_takes_the_setting_chosen_for_uniloss():
+    experiment = reproduce.Experiment(
+        "x",
+        "accuracy",
+        ("uniloss", "ce", "uniloss-authors"),
+        {"epochs": 3},
+        per_loss={"uniloss": {"lr": 0.1}, "uniloss-authors": {"lr": 0.2}, "ce": {"lr": 0.3}},
+    )
+    assert experiment.train_options(loss="uniloss") == {"epochs": 3, "lr": 0.1}
+    assert experiment.train_options(loss="uniloss-authors")["lr"] == 0.2  # its own first
+    assert experiment.train_options(loss="uniloss-hybrid")["lr"] == 0.1
+    assert experiment.train_options(loss="ce")["lr"] == 0.3
+    assert experiment.train_options() == {"epochs": 3}
+
+
+def test_the_legend_describes_every_loss_a_task_trains():
+    from uniloss_ref.experiments.tasks import TASKS
+
+    for task in TASKS.values():
+        for loss in task.losses:
+            assert loss in reproduce.LOSS_NAMES, loss
+            assert reproduce.LOSS_NAMES[loss] != loss
+
+
+def test_reproduce_starts_the_longest_tasks_first(tmp_path):
+    from uniloss_ref.experiments.tasks import TASKS
+
+    assert sorted(reproduce.LONGEST_FIRST) == sorted(TASKS)
+    runs = reproduce.plan(reproduce.PROFILES["digits"], [20, 21], tmp_path)
+    started = [runs[i] for i in reproduce.start_order(runs)]
+    assert sorted(map(id, started)) == sorted(map(id, runs))  # each run once
+    tasks = [r["task"] for r in started]
+    assert tasks == sorted(tasks, key=reproduce.LONGEST_FIRST.index)
+    for task in reproduce.LONGEST_FIRST:  # UniLoss before the baseline within a task
+        losses = [r["loss"] for r in started if r["task"] == task]
+        assert losses.index("uniloss") < min(
+            i for i, loss in enumerate(losses) if loss not in UNILOSS_VARIANTS
+        )
 
 
 def test_the_curves_caption_says_why_h_tilde_and_the_batch_metric_differ(tmp_path):
