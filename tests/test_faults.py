@@ -1518,8 +1518,8 @@ def test_a_chapter_figure_that_cannot_be_saved_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "anchors, reason",
     [
-        ("bad=1000", "would draw 1050 anchors per batch"),  # with truth, good, nearby, current, row
-        ("row=1010", "would draw 1060 anchors per batch"),
+        ("bad=1000", "would draw 1114 anchors per batch"),  # with truth, good, nearby, current, row
+        ("row=1010", "would draw 1156 anchors per batch"),
         ("bad=1025", "asks for 1025 anchors of kind bad"),
         ("truth=0,good=0,nearby=0,bad=0,current=0,row=0", "sum to 0"),
     ],
