@@ -201,22 +201,18 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for loss, (name, options) in best.items():
                 run("heldout", loss, name, seed, options)
-    elif args.stage == "heldout-batch":
-        reused = {(r["loss"], r["setting"], r["seed"]): r for r in logged("heldout")}
+    elif args.stage in ("heldout-batch", "heldout-fresh"):
+        # heldout-batch reuses the runs of "heldout" that share its setting and seed
+        reusable = logged("heldout") if args.stage == "heldout-batch" else []
+        reused = {(r["loss"], r["setting"], r["seed"]): r for r in reusable}
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for loss, (name, options) in chosen(("screen", "batch")).items():
-                done = {(r["loss"], r["setting"], r["seed"]) for r in logged("heldout-batch")}
+                done = {(r["loss"], r["setting"], r["seed"]) for r in logged(args.stage)}
                 if (loss, name, seed) in reused and (loss, name, seed) not in done:
-                    log("heldout-batch", reused[(loss, name, seed)])
-                run("heldout-batch", loss, name, seed, options)
-    elif args.stage == "table-batch":
-        print(table("heldout-batch"))
-    elif args.stage == "heldout-fresh":
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for loss, (name, options) in chosen(("screen", "batch")).items():
-                run("heldout-fresh", loss, name, seed, options)
-    elif args.stage == "table-fresh":
-        print(table("heldout-fresh"))
+                    log(args.stage, reused[(loss, name, seed)])
+                run(args.stage, loss, name, seed, options)
+    elif args.stage in ("table-batch", "table-fresh"):
+        print(table(args.stage.replace("table", "heldout")))
     elif args.stage == "batch":
         for seed in (0, 1):
             for loss, (name, options) in chosen().items():

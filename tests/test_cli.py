@@ -8,7 +8,7 @@ import pytest
 
 from uniloss_ref.__main__ import main
 from uniloss_ref.experiments import plots, reproduce
-from uniloss_ref.experiments.tasks import UNILOSS_VARIANTS
+from uniloss_ref.experiments.tasks import TASKS, UNILOSS_VARIANTS
 
 TINY_TRAIN = ["--n-train", "200", "--n-test", "100", "--epochs", "2", "--quiet"]
 
@@ -215,8 +215,6 @@ def test_every_uniloss_row_of_an_experiment_takes_the_setting_chosen_for_uniloss
 
 
 def test_the_legend_describes_every_loss_a_task_trains():
-    from uniloss_ref.experiments.tasks import TASKS
-
     for task in TASKS.values():
         for loss in task.losses:
             assert loss in reproduce.LOSS_NAMES, loss
@@ -224,8 +222,6 @@ def test_the_legend_describes_every_loss_a_task_trains():
 
 
 def test_reproduce_starts_the_longest_tasks_first(tmp_path):
-    from uniloss_ref.experiments.tasks import TASKS
-
     assert sorted(reproduce.LONGEST_FIRST) == sorted(TASKS)
     runs = reproduce.plan(reproduce.PROFILES["digits"], [20, 21], tmp_path)
     started = [runs[i] for i in reproduce.start_order(runs)]

@@ -180,7 +180,7 @@ class Task:
         ``per_loss[loss]`` first, then for the UniLoss rows ``per_loss["uniloss"]``, then
         the task's own field.
         """
-        for key in (loss, "uniloss") if loss.startswith("uniloss") else (loss,):
+        for key in setting_owners(loss):
             if name in self.per_loss.get(key, {}):
                 return self.per_loss[key][name]
         return getattr(self, name)
@@ -194,6 +194,12 @@ class Task:
     def baseline(self) -> str:
         """The task-specific loss that UniLoss is compared against."""
         return self.baselines[0]
+
+
+def setting_owners(loss: str) -> tuple[str, ...]:
+    """Whose ``per_loss`` settings ``loss`` takes, first the one that wins: its own, then for
+    every UniLoss row (the authors' gradient, the hybrid) UniLoss's."""
+    return (loss, "uniloss") if loss.startswith("uniloss") and loss != "uniloss" else (loss,)
 
 
 TASKS: dict[str, Task] = {
